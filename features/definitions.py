@@ -1,0 +1,465 @@
+"""Point-in-time features and labels, defined once as Ibis expressions.
+
+The same expression runs on DuckDB (default), on Spark (`features.engine = "spark"`), and on a
+single customer's records for real-time scoring. Rules that keep it honest:
+
+- a feature as of D reads only records stamped strictly before D; a second timestamp on a
+  record (`closed_at`, `resolved_at`) counts only if it is before D as well, so a complaint
+  resolved after D is still open as of D;
+- labels read only the horizon [D, D + horizon), and are null where the extract does not yet
+  cover the whole horizon, or where the question does not apply (a product already held).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import ibis
+import ibis.expr.types as ir
+
+from features.schema import PRODUCT_FAMILIES, TRANSACTION_CHANNELS
+from retain.config import FeaturesConfig
+
+DAY_SECONDS = 86_400
+KEYS = ("customer_id", "as_of")
+LABEL_CHURN = "label_churn"
+LABEL_XSELL_PREFIX = "label_xsell__"
+ASSET_FAMILIES = ("current_account", "savings", "time_deposit", "funds", "pension")
+DEBT_FAMILIES = ("personal_loan", "mortgage", "credit_card")
+SALARY_COUNTERPARTIES = ("salary", "pension")
+DIGITAL_CHANNELS = ("online", "mobile")
+CUSTOMER_ATTRIBUTES = (
+    "gender", "region", "income_band", "risk_appetite", "preferred_channel", "segment",
+    "do_not_contact",
+)
+
+
+@dataclass(frozen=True)
+class FeatureInputs:
+    """The typed contract tables the definitions read (`balances` may be None)."""
+
+    customers: ir.Table
+    products: ir.Table
+    holdings: ir.Table
+    transactions: ir.Table
+    interactions: ir.Table
+    balances: ir.Table | None = None
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, ir.Table]) -> FeatureInputs:
+        return cls(**{name: tables.get(name) for name in cls.__dataclass_fields__})
+
+
+def as_of_timestamps(as_of_dates: Sequence[date]) -> list[datetime]:
+    """As-of dates mean the start of that day: everything stamped before it is known."""
+    return [datetime.combine(day, time.min) for day in sorted(set(as_of_dates))]
+
+
+def build_features(
+    inputs: FeatureInputs,
+    as_of_dates: Sequence[date],
+    config: FeaturesConfig,
+    product_ids: Sequence[str],
+    extracted_at: datetime | None = None,
+    with_labels: bool = False,
+) -> ir.Table:
+    """One row per customer and as-of date: behaviour signals, tier and optional labels.
+
+    Args:
+        inputs: validated contract tables.
+        as_of_dates: the cut-off dates; a customer appears for each date they are a customer.
+        config: windows, horizon, churn definition, tier rules.
+        product_ids: products that get a cross-sell label (the catalogue, sorted).
+        extracted_at: end of the extract; labels whose horizon ends later are null.
+        with_labels: add `label_churn` and `label_xsell__<product_id>`.
+
+    Returns:
+        An unexecuted Ibis table keyed by (`customer_id`, `as_of`).
+    """
+    as_of = ibis.memtable({"as_of": as_of_timestamps(as_of_dates)}).mutate(
+        as_of_s=ibis._.as_of.epoch_seconds()
+    )
+    holdings = _holding_features(inputs, as_of, config, product_ids, extracted_at, with_labels)
+    population = _population(inputs.customers, as_of, holdings, config)
+    parts = [
+        _transaction_features(inputs.transactions, as_of, config),
+        _interaction_features(inputs.interactions, as_of, config),
+    ]
+    if inputs.balances is not None:
+        parts.append(_balance_features(inputs.balances, inputs.products, as_of))
+    table = population
+    for part in parts:
+        table = _left_join(table, part)
+    table = _derived(table, config, has_balances=inputs.balances is not None)
+    if with_labels:
+        table = _labels(table, inputs, as_of, config, product_ids, extracted_at)
+    return table.select(*_output_columns(table, config, product_ids, with_labels))
+
+
+def feature_names(config: FeaturesConfig) -> list[str]:
+    """Model inputs in output order (no keys, no labels)."""
+    return [*_numeric_names(config), *CATEGORICAL_FEATURES]
+
+
+CATEGORICAL_FEATURES = ("gender", "region", "income_band", "preferred_channel", "segment", "tier")
+
+
+def _numeric_names(config: FeaturesConfig) -> list[str]:
+    names = ["age_years", "tenure_days", "risk_appetite", "do_not_contact"]
+    for w in config.windows_days:
+        names += [
+            f"txn_count_{w}d", f"credit_sum_{w}d", f"debit_sum_{w}d", f"salary_sum_{w}d",
+            f"transfer_out_other_bank_sum_{w}d", f"fee_sum_{w}d",
+            *[f"txn_count_{channel}_{w}d" for channel in TRANSACTION_CHANNELS],
+        ]
+    names += [
+        "txn_count_trend", "debit_sum_trend", "net_flow_90d", "days_since_last_txn",
+        "days_since_last_salary", "salary_months_180d", "salary_present", "salary_stopped",
+        "digital_share_90d",
+        "products_held", *[f"held_family__{family}" for family in PRODUCT_FAMILIES],
+        "products_closed_90d", "products_closed_365d", "products_opened_365d",
+        "days_since_last_product_closed", "days_since_last_product_opened",
+        "complaint_count_90d", "complaint_count_365d", "complaint_open",
+        "complaint_max_severity_365d", "complaint_resolution_hours_mean_365d",
+        "complaint_sla_breach_365d", "days_since_last_complaint",
+        "days_since_complaint_resolved", "service_request_count_90d", "callback_count_365d",
+        "callback_reached_365d", "days_since_last_callback", "satisfaction_mean_365d",
+        "satisfaction_last", "login_count_30d", "login_count_90d", "login_trend",
+        "days_since_last_login", "branch_visit_count_90d",
+        "assets_latest", "debt_latest", "current_balance_latest", "assets_mean_6m",
+        "assets_std_6m", "assets_trend_3m", "customer_value",
+    ]
+    return names
+
+
+def _left_join(left: ir.Table, right: ir.Table) -> ir.Table:
+    """Left join on (customer_id, as_of), keeping one copy of the keys."""
+    return left.left_join(right, list(KEYS)).drop(*(f"{key}_right" for key in KEYS))
+
+
+def _days(seconds: ir.NumericValue) -> ir.FloatingValue:
+    return seconds.cast("float64") / DAY_SECONDS
+
+
+def _within(age_s: ir.IntegerValue, days: int) -> ir.BooleanValue:
+    return age_s <= days * DAY_SECONDS
+
+
+def _holding_features(inputs, as_of, config, product_ids, extracted_at, with_labels):
+    """Products held, opened and closed as of D (and, for labels, at the horizon's end)."""
+    h = inputs.holdings.join(inputs.products.select("product_id", "family"), "product_id")
+    h = h.cross_join(as_of)
+    h = h.filter(h.opened_at < h.as_of)
+    opened_s = h.opened_at.epoch_seconds()
+    # closed_at on or after D is unknown as of D, so it must read exactly like "still open".
+    closed_before = h.closed_at.notnull() & (h.closed_at < h.as_of)
+    closed_s = ibis.cases((closed_before, h.closed_at.epoch_seconds()), else_=ibis.null("int64"))
+    is_open = ~closed_before
+    age_open = h.as_of_s - opened_s
+    age_closed = h.as_of_s - closed_s
+    metrics = {
+        "products_held": h.product_id.count(where=is_open),
+        "products_ever": h.product_id.count(),
+        "first_opened_s": opened_s.min(),
+        "last_opened_s": opened_s.max(),
+        "last_closed_s": closed_s.max(),
+        "products_closed_90d": h.product_id.count(where=closed_before & _within(age_closed, 90)),
+        "products_closed_365d": h.product_id.count(
+            where=closed_before & _within(age_closed, 365)
+        ),
+        "products_opened_365d": h.product_id.count(where=_within(age_open, 365)),
+        **{
+            f"held_family__{family}": h.product_id.count(where=is_open & (h.family == family))
+            for family in PRODUCT_FAMILIES
+        },
+    }
+    if with_labels:
+        metrics.update(
+            {f"held__{pid}": h.product_id.count(where=is_open & (h.product_id == pid))
+             for pid in product_ids}
+        )
+    return h.group_by(*KEYS).aggregate(**metrics)
+
+
+def _population(customers, as_of, holdings, config):
+    """Who is a customer at D: a product open, or the last one closed within the lookback."""
+    c = customers.cross_join(as_of)
+    c = c.filter(c.joined_at.cast("timestamp") < c.as_of)
+    c = c.inner_join(holdings, list(KEYS))
+    lookback_s = config.tiers.churned_lookback_days * DAY_SECONDS
+    c = c.filter(
+        (c.products_held > 0) | (c.last_closed_s.notnull() & (c.as_of_s - c.last_closed_s
+                                                              <= lookback_s))
+    )
+    return c.mutate(
+        age_years=_days(c.as_of_s - c.birth_date.cast("timestamp").epoch_seconds()) / 365.25,
+        tenure_days=_days(c.as_of_s - c.joined_at.cast("timestamp").epoch_seconds()),
+    )
+
+
+def _transaction_features(transactions, as_of, config):
+    t = transactions.join(
+        as_of,
+        [
+            transactions.ts < as_of.as_of,
+            transactions.ts >= as_of.as_of - ibis.interval(days=max(config.windows_days)),
+        ],
+    )
+    age = t.as_of_s - t.ts.epoch_seconds()
+    credit = t.direction == "credit"
+    debit = t.direction == "debit"
+    salary = t.counterparty_type.isin(SALARY_COUNTERPARTIES)
+    metrics: dict[str, ir.Value] = {}
+    for w in config.windows_days:
+        inside = _within(age, w)
+        metrics |= {
+            f"txn_count_{w}d": t.amount.count(where=inside),
+            f"credit_sum_{w}d": t.amount.sum(where=inside & credit),
+            f"debit_sum_{w}d": t.amount.sum(where=inside & debit),
+            f"salary_sum_{w}d": t.amount.sum(where=inside & salary & credit),
+            f"transfer_out_other_bank_sum_{w}d": t.amount.sum(
+                where=inside & (t.counterparty_type == "transfer_out_other_bank")
+            ),
+            f"fee_sum_{w}d": t.amount.sum(where=inside & (t.counterparty_type == "fee")),
+            **{
+                f"txn_count_{channel}_{w}d": t.amount.count(where=inside & (t.channel == channel))
+                for channel in TRANSACTION_CHANNELS
+            },
+        }
+    metrics |= {
+        "txn_count_90d_all": t.amount.count(where=_within(age, 90)),
+        "txn_count_30d_all": t.amount.count(where=_within(age, 30)),
+        "debit_sum_30d_all": t.amount.sum(where=_within(age, 30) & debit),
+        "debit_sum_90d_all": t.amount.sum(where=_within(age, 90) & debit),
+        "credit_sum_90d_all": t.amount.sum(where=_within(age, 90) & credit),
+        "digital_count_90d": t.amount.count(
+            where=_within(age, 90) & t.channel.isin(DIGITAL_CHANNELS)
+        ),
+        "age_last_txn_s": age.min(),
+        "age_last_salary_s": age.min(where=salary & credit),
+        # Distinct months with a salary: a regular payer, whose stop is a warning sign.
+        "salary_months_180d": (t.as_of_s - t.ts.epoch_seconds())
+        .floordiv(30 * DAY_SECONDS)
+        .nunique(where=salary & credit & _within(age, 180)),
+    }
+    return t.group_by(*KEYS).aggregate(**metrics)
+
+
+def _interaction_features(interactions, as_of, config):
+    i = interactions.join(
+        as_of,
+        [interactions.ts < as_of.as_of, interactions.ts >= as_of.as_of - ibis.interval(days=365)],
+    )
+    age = i.as_of_s - i.ts.epoch_seconds()
+    complaint = i.kind == "complaint"
+    resolved_before = i.resolved_at.notnull() & (i.resolved_at < i.as_of)
+    resolution_hours = (i.resolved_at.epoch_seconds() - i.ts.epoch_seconds()).cast("float64") / 3600
+    open_hours = age.cast("float64") / 3600
+    sla_hours = ibis.cases(
+        (i.severity >= 3, config.major_complaint_sla_hours), else_=config.complaint_sla_hours
+    )
+    breached = ibis.cases(
+        (resolved_before, resolution_hours > sla_hours), else_=open_hours > sla_hours
+    )
+    login = i.kind == "digital_login"
+    callback = i.kind == "callback"
+    rated = i.satisfaction.notnull()
+    resolved_age = i.as_of_s - i.resolved_at.epoch_seconds()
+    return i.group_by(*KEYS).aggregate(
+        complaint_count_90d=i.kind.count(where=complaint & _within(age, 90)),
+        complaint_count_365d=i.kind.count(where=complaint),
+        complaint_open=i.kind.count(where=complaint & ~resolved_before),
+        complaint_max_severity_365d=i.severity.max(where=complaint),
+        complaint_resolution_hours_mean_365d=resolution_hours.mean(
+            where=complaint & resolved_before
+        ),
+        complaint_sla_breach_365d=i.kind.count(where=complaint & breached),
+        age_last_complaint_s=age.min(where=complaint),
+        age_complaint_resolved_s=resolved_age.min(where=complaint & resolved_before),
+        service_request_count_90d=i.kind.count(
+            where=(i.kind == "service_request") & _within(age, 90)
+        ),
+        callback_count_365d=i.kind.count(where=callback),
+        callback_reached_365d=i.kind.count(where=callback & (i.outcome == "reached")),
+        age_last_callback_s=age.min(where=callback),
+        satisfaction_mean_365d=i.satisfaction.cast("float64").mean(where=rated),
+        satisfaction_last=i.satisfaction.cast("float64").argmin(age, where=rated),
+        login_count_30d=i.kind.count(where=login & _within(age, 30)),
+        login_count_90d=i.kind.count(where=login & _within(age, 90)),
+        age_last_login_s=age.min(where=login),
+        branch_visit_count_90d=i.kind.count(where=(i.kind == "branch_visit") & _within(age, 90)),
+    )
+
+
+def _balance_features(balances, products, as_of):
+    """Month-end balances; a snapshot dated D is known from D + 1 on."""
+    b = balances.join(products.select("product_id", "family"), "product_id")
+    b = b.join(
+        as_of,
+        [
+            b.snapshot_date.cast("timestamp") < as_of.as_of,
+            b.snapshot_date.cast("timestamp") >= as_of.as_of - ibis.interval(days=190),
+        ],
+    )
+    monthly = b.group_by(*KEYS, "snapshot_date").aggregate(
+        assets=b.balance.sum(where=b.family.isin(ASSET_FAMILIES)),
+        debt=b.balance.sum(where=b.family.isin(DEBT_FAMILIES)),
+        current=b.balance.sum(where=b.family == "current_account"),
+        as_of_s=b.as_of_s.max(),
+    )
+    age = monthly.as_of_s - monthly.snapshot_date.cast("timestamp").epoch_seconds()
+    assets = monthly.assets.fill_null(0.0)
+    return monthly.group_by(*KEYS).aggregate(
+        assets_latest=assets.argmax(monthly.snapshot_date),
+        debt_latest=monthly.debt.fill_null(0.0).argmax(monthly.snapshot_date),
+        current_balance_latest=monthly.current.argmax(monthly.snapshot_date),
+        assets_mean_6m=assets.mean(),
+        assets_std_6m=assets.std(how="pop"),
+        assets_3m_ago=assets.argmin(monthly.snapshot_date, where=age <= 100 * DAY_SECONDS),
+    )
+
+
+def _derived(t: ir.Table, config: FeaturesConfig, has_balances: bool) -> ir.Table:
+    """Ratios, recencies, flags and the tier, from the aggregates."""
+    zero_if_null = [
+        name for name in t.columns
+        if name.startswith(("txn_count_", "credit_sum_", "debit_sum_", "salary_sum_",
+                            "transfer_out_", "fee_sum_", "complaint_count", "complaint_open",
+                            "complaint_sla", "service_request", "callback_", "login_count",
+                            "branch_visit", "digital_count", "salary_months"))
+    ]
+    t = t.mutate(**{name: t[name].fill_null(0) for name in zero_if_null})
+    if not has_balances:
+        t = t.mutate(**{name: ibis.null("float64") for name in (
+            "assets_latest", "debt_latest", "current_balance_latest", "assets_mean_6m",
+            "assets_std_6m", "assets_3m_ago")})
+    salary_gap_s = config.salary_gap_days * DAY_SECONDS
+    t = t.mutate(
+        # Monthly rate in the last 30 days against the two months before; 1 = steady.
+        txn_count_trend=(t.txn_count_30d_all + 1)
+        / ((t.txn_count_90d_all - t.txn_count_30d_all) / 2 + 1),
+        debit_sum_trend=(t.debit_sum_30d_all + 1)
+        / ((t.debit_sum_90d_all - t.debit_sum_30d_all) / 2 + 1),
+        net_flow_90d=t.credit_sum_90d_all - t.debit_sum_90d_all,
+        digital_share_90d=t.digital_count_90d / t.txn_count_90d_all.nullif(0),
+        days_since_last_txn=_days(t.age_last_txn_s),
+        days_since_last_salary=_days(t.age_last_salary_s),
+        salary_present=(t.age_last_salary_s.notnull()
+                        & (t.age_last_salary_s <= salary_gap_s)).cast("float64"),
+        # A regular payer (2+ months in the last half year) whose salary has not arrived.
+        salary_stopped=((t.salary_months_180d >= 2)
+                        & (t.age_last_salary_s > salary_gap_s)).cast("float64"),
+        days_since_last_product_closed=_days(t.as_of_s - t.last_closed_s),
+        days_since_last_product_opened=_days(t.as_of_s - t.last_opened_s),
+        days_since_last_complaint=_days(t.age_last_complaint_s),
+        days_since_complaint_resolved=_days(t.age_complaint_resolved_s),
+        days_since_last_callback=_days(t.age_last_callback_s),
+        days_since_last_login=_days(t.age_last_login_s),
+        login_trend=(t.login_count_30d + 1) / ((t.login_count_90d - t.login_count_30d) / 2 + 1),
+        assets_trend_3m=t.assets_latest - t.assets_3m_ago,
+        do_not_contact=t.do_not_contact.fill_null(False).cast("float64"),
+    )
+    # Customer value for expected-value ranking: assets held, or the monthly flow through
+    # the bank for customers without a balance feed.
+    t = t.mutate(
+        customer_value=ibis.greatest(
+            t.assets_latest.fill_null(0.0), t.credit_sum_90d_all.cast("float64") / 3
+        )
+    )
+    rules = config.tiers
+    assets = t.assets_latest.fill_null(0.0)
+    tier = ibis.cases(
+        (t.products_held == 0, "churned"),
+        (t.tenure_days < rules.new_customer_days, "new"),
+        (assets >= rules.core_min_assets, "core"),
+        ((assets >= rules.important_min_assets)
+         | (t.txn_count_90d_all >= rules.important_min_transactions_90d), "important"),
+        else_="general",
+    )
+    return t.mutate(tier=tier)
+
+
+def _labels(t, inputs, as_of, config, product_ids, extracted_at):
+    """Churn and cross-sell outcomes in [D, D + horizon), null when not observable."""
+    horizon = ibis.interval(days=config.horizon_days)
+    windows = as_of.mutate(horizon_end=as_of.as_of + horizon)
+    observable = ibis.literal(True)
+    if extracted_at is not None:
+        observable = t.as_of + horizon <= ibis.literal(extracted_at)
+
+    h = inputs.holdings.cross_join(windows)
+    h = h.filter(h.opened_at < h.horizon_end)
+    end_state = h.group_by(*KEYS).aggregate(
+        open_at_horizon_end=h.product_id.count(
+            where=h.closed_at.isnull() | (h.closed_at >= h.horizon_end)
+        ),
+        **{
+            f"opened__{pid}": h.product_id.count(
+                where=(h.product_id == pid) & (h.opened_at >= h.as_of)
+            )
+            for pid in product_ids
+        },
+    )
+    t = _left_join(t, end_state)
+    active = t.products_held > 0
+
+    if config.churn.kind == "all_products_closed":
+        churned = t.open_at_horizon_end.fill_null(0) == 0
+    else:
+        t = _join_inactivity_outcome(t, inputs, windows, config)
+        churned = t.inactive_at_horizon_end
+        active = active & (t.days_since_last_txn <= config.churn.inactivity_days)
+    label_churn = ibis.cases(
+        (observable & active, churned.cast("float64")), else_=ibis.null("float64")
+    )
+    xsell = {
+        f"{LABEL_XSELL_PREFIX}{pid}": ibis.cases(
+            (observable & active & (t[f"held__{pid}"] == 0),
+             (t[f"opened__{pid}"].fill_null(0) > 0).cast("float64")),
+            else_=ibis.null("float64"),
+        )
+        for pid in product_ids
+    }
+    return t.mutate(**{LABEL_CHURN: label_churn}, **xsell)
+
+
+def _join_inactivity_outcome(t, inputs, windows, config):
+    """Adds `inactive_at_horizon_end`: no transaction in the last `inactivity_days` of the
+    horizon and, when the extract has balances, the balance left behind below the threshold."""
+    inactivity = ibis.interval(days=config.churn.inactivity_days)
+    tx = inputs.transactions.join(
+        windows,
+        [inputs.transactions.ts < windows.horizon_end,
+         inputs.transactions.ts >= windows.horizon_end - inactivity],
+    )
+    late = tx.group_by(*KEYS).aggregate(txn_late=tx.amount.count())
+    t = _left_join(t, late)
+    inactive = t.txn_late.fill_null(0) == 0
+    if inputs.balances is not None:
+        b = inputs.balances.join(
+            windows, inputs.balances.snapshot_date.cast("timestamp") < windows.horizon_end
+        )
+        monthly = b.group_by(*KEYS, "snapshot_date").aggregate(total=b.balance.sum())
+        end_balance = monthly.group_by(*KEYS).aggregate(
+            balance_at_end=monthly.total.argmax(monthly.snapshot_date)
+        )
+        t = _left_join(t, end_balance)
+        threshold = config.churn.inactivity_balance_threshold
+        inactive = inactive & (t.balance_at_end.fill_null(0.0) < threshold)
+    return t.mutate(inactive_at_horizon_end=inactive)
+
+
+def _output_columns(t, config, product_ids, with_labels):
+    numeric = _numeric_names(config)
+    columns = [
+        t.customer_id.cast("string").name("customer_id"),
+        t.as_of.cast("timestamp").name("as_of"),
+        *[t[name].cast("float64").name(name) for name in numeric],
+        *[t[name].cast("string").name(name) for name in CATEGORICAL_FEATURES],
+    ]
+    if with_labels:
+        columns.append(t[LABEL_CHURN])
+        columns += [t[f"{LABEL_XSELL_PREFIX}{pid}"] for pid in product_ids]
+    return columns

@@ -1,0 +1,387 @@
+"""The bank data contract: the raw tables a bank provides, declared once.
+
+Validation (`features.validation`), the data-contract doc (`docs/data-contract.md`), the
+synthetic bank and the importers all read this declaration; nothing else names raw columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column dtypes a contract column may declare (Ibis type names).
+DTYPES = ("string", "int64", "float64", "boolean", "date", "timestamp")
+
+TRANSACTION_CHANNELS = ("branch", "atm", "online", "mobile", "pos", "system")
+DIRECTIONS = ("credit", "debit")
+COUNTERPARTY_TYPES = (
+    "salary",
+    "pension",
+    "transfer_in",
+    "transfer_out_same_bank",
+    "transfer_out_other_bank",
+    "merchant",
+    "cash",
+    "bill",
+    "loan_payment",
+    "fee",
+    "interest",
+    "other",
+)
+INTERACTION_KINDS = (
+    "complaint",
+    "service_request",
+    "callback",
+    "satisfaction_survey",
+    "digital_login",
+    "branch_visit",
+)
+INTERACTION_OUTCOMES = ("reached", "not_reached", "resolved", "unresolved", "declined", "accepted")
+CONTACT_CHANNELS = ("phone", "email", "in_person", "app")
+GENDERS = ("F", "M", "X")
+INCOME_BANDS = ("low", "lower_middle", "middle", "upper_middle", "high")
+SEGMENTS = ("mass", "affluent", "private", "small_business")
+PRODUCT_FAMILIES = (
+    "current_account",
+    "savings",
+    "time_deposit",
+    "credit_card",
+    "personal_loan",
+    "mortgage",
+    "funds",
+    "insurance",
+    "pension",
+    "other",
+)
+TIERS = ("core", "important", "general", "new", "churned")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column of a raw table."""
+
+    name: str
+    dtype: str
+    description: str
+    required: bool = False
+    nullable: bool = True
+    allowed: tuple[str, ...] | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    references: str | None = None  # "table.column" this column must match
+    # Null carries meaning here (still open, not applicable to this kind of row), so the
+    # column is not held to the completeness threshold.
+    sparse: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"column {self.name}: dtype {self.dtype!r} not in {DTYPES}")
+
+    @property
+    def is_temporal(self) -> bool:
+        return self.dtype in ("date", "timestamp")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One declared raw table."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    required: bool = True
+    # The column that places a row in time; features as of D only see rows with it before D.
+    event_time: str | None = None
+    # (earlier, later) column pairs: a row whose later column precedes the earlier is bad.
+    time_order: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name} has no column {name}")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(col.name for col in self.columns)
+
+
+CUSTOMERS = Table(
+    name="customers",
+    description="One row per customer the bank has ever had.",
+    primary_key=("customer_id",),
+    event_time="joined_at",
+    time_order=(("birth_date", "joined_at"),),
+    columns=(
+        Column(
+            "customer_id", "string", "Bank's customer identifier.", required=True, nullable=False
+        ),
+        Column(
+            "birth_date",
+            "date",
+            "Date of birth (only age in years reaches models).",
+            required=True,
+            nullable=False,
+        ),
+        Column(
+            "joined_at",
+            "date",
+            "Date the customer relationship began.",
+            required=True,
+            nullable=False,
+        ),
+        Column("gender", "string", "Self-declared gender.", allowed=GENDERS),
+        Column("region", "string", "Home region or district name."),
+        Column("income_band", "string", "Declared income band.", allowed=INCOME_BANDS),
+        Column(
+            "risk_appetite",
+            "int64",
+            "Risk appetite from the suitability questionnaire, 1 (cautious) to 5 (speculative).",
+            min_value=1,
+            max_value=5,
+        ),
+        Column(
+            "preferred_channel",
+            "string",
+            "Channel the customer wants to be contacted on.",
+            allowed=CONTACT_CHANNELS,
+        ),
+        Column("do_not_contact", "boolean", "The customer refused marketing contact."),
+        Column(
+            "segment",
+            "string",
+            "Bank's commercial segment (static, not churn status).",
+            allowed=SEGMENTS,
+        ),
+    ),
+    notes=(
+        "Attributes are taken as static. Do not export a column that the bank updates when a "
+        "customer leaves (e.g. a 'closed' segment): it would leak the label into features.",
+    ),
+)
+
+PRODUCTS = Table(
+    name="products",
+    description="The bank's product catalogue.",
+    primary_key=("product_id",),
+    columns=(
+        Column("product_id", "string", "Product identifier.", required=True, nullable=False),
+        Column(
+            "family",
+            "string",
+            "Product family.",
+            required=True,
+            nullable=False,
+            allowed=PRODUCT_FAMILIES,
+        ),
+        Column(
+            "risk_level",
+            "int64",
+            "Product risk, 1 (lowest) to 5; an offer's risk must "
+            "not exceed the customer's risk appetite.",
+            required=True,
+            nullable=False,
+            min_value=1,
+            max_value=5,
+        ),
+        Column("name", "string", "Display name."),
+        Column(
+            "min_age", "int64", "Minimum customer age for the product.", min_value=0, max_value=120
+        ),
+        Column("margin", "float64", "Value of one sale to the bank (currency units).", min_value=0),
+    ),
+)
+
+HOLDINGS = Table(
+    name="holdings",
+    description="Which customer held which product when (accounts, cards, loans, policies).",
+    primary_key=("customer_id", "product_id", "opened_at"),
+    event_time="opened_at",
+    time_order=(("opened_at", "closed_at"),),
+    columns=(
+        Column(
+            "customer_id",
+            "string",
+            "Holder.",
+            required=True,
+            nullable=False,
+            references="customers.customer_id",
+        ),
+        Column(
+            "product_id",
+            "string",
+            "Product held.",
+            required=True,
+            nullable=False,
+            references="products.product_id",
+        ),
+        Column(
+            "opened_at", "timestamp", "When the holding was opened.", required=True, nullable=False
+        ),
+        Column(
+            "closed_at",
+            "timestamp",
+            "When it was closed; null while open.",
+            required=True,
+            sparse=True,
+        ),
+        Column("account_id", "string", "Bank's account, card or contract number."),
+        Column(
+            "balance_or_limit",
+            "float64",
+            "Balance or credit limit at extraction. Not a "
+            "point-in-time value, so no feature uses it; month-end balances do.",
+        ),
+    ),
+)
+
+TRANSACTIONS = Table(
+    name="transactions",
+    description="Money movements on the customer's accounts.",
+    event_time="ts",
+    columns=(
+        Column(
+            "customer_id",
+            "string",
+            "Customer whose account moved.",
+            required=True,
+            nullable=False,
+            references="customers.customer_id",
+        ),
+        Column("ts", "timestamp", "Booking time.", required=True, nullable=False),
+        Column(
+            "amount",
+            "float64",
+            "Absolute amount (currency units, finite, >= 0).",
+            required=True,
+            nullable=False,
+            min_value=0,
+        ),
+        Column(
+            "direction", "string", "credit (money in) or debit (money out).", allowed=DIRECTIONS
+        ),
+        Column(
+            "channel",
+            "string",
+            "Where the transaction was made; 'system' for "
+            "bank-initiated bookings (salary, fees, interest).",
+            allowed=TRANSACTION_CHANNELS,
+        ),
+        Column("category", "string", "Spending category (free text)."),
+        Column(
+            "counterparty_type", "string", "What kind of counterparty.", allowed=COUNTERPARTY_TYPES
+        ),
+        Column("account_id", "string", "Account booked on."),
+    ),
+)
+
+INTERACTIONS = Table(
+    name="interactions",
+    description="Contacts between customer and bank: complaints, service, callbacks, "
+    "surveys, digital logins, branch visits.",
+    event_time="ts",
+    time_order=(("ts", "resolved_at"),),
+    columns=(
+        Column(
+            "customer_id",
+            "string",
+            "Customer.",
+            required=True,
+            nullable=False,
+            references="customers.customer_id",
+        ),
+        Column("ts", "timestamp", "When the interaction started.", required=True, nullable=False),
+        Column(
+            "kind",
+            "string",
+            "Kind of interaction.",
+            required=True,
+            nullable=False,
+            allowed=INTERACTION_KINDS,
+        ),
+        Column(
+            "severity",
+            "int64",
+            "Complaint severity, 1 (minor) to 3 (major).",
+            min_value=1,
+            max_value=3,
+            sparse=True,
+        ),
+        Column(
+            "resolved_at",
+            "timestamp",
+            "When a complaint or request was resolved; null while open.",
+            sparse=True,
+        ),
+        Column(
+            "satisfaction",
+            "int64",
+            "Satisfaction score 1 (bad) to 5 (excellent).",
+            min_value=1,
+            max_value=5,
+            sparse=True,
+        ),
+        Column(
+            "outcome",
+            "string",
+            "Outcome of a callback or request.",
+            allowed=INTERACTION_OUTCOMES,
+            sparse=True,
+        ),
+        Column(
+            "channel", "string", "Channel of the contact.", allowed=CONTACT_CHANNELS, sparse=True
+        ),
+    ),
+)
+
+BALANCES = Table(
+    name="balances",
+    description="Month-end balance per customer and product (deposits, savings, "
+    "investments, loans outstanding). Optional: without it, balance features are null.",
+    primary_key=("customer_id", "product_id", "snapshot_date"),
+    event_time="snapshot_date",
+    required=False,
+    columns=(
+        Column(
+            "customer_id",
+            "string",
+            "Customer.",
+            required=True,
+            nullable=False,
+            references="customers.customer_id",
+        ),
+        Column(
+            "product_id",
+            "string",
+            "Product.",
+            required=True,
+            nullable=False,
+            references="products.product_id",
+        ),
+        Column(
+            "snapshot_date",
+            "date",
+            "Date the balance was taken (end of day).",
+            required=True,
+            nullable=False,
+        ),
+        Column(
+            "balance",
+            "float64",
+            "Balance (assets positive, debt as a positive amount on credit products).",
+            required=True,
+            nullable=False,
+        ),
+    ),
+    notes=(
+        "A snapshot dated D is known from the day after D, so features as of D use "
+        "snapshots dated before D.",
+    ),
+)
+
+TABLES: tuple[Table, ...] = (CUSTOMERS, PRODUCTS, HOLDINGS, TRANSACTIONS, INTERACTIONS, BALANCES)
+TABLES_BY_NAME = {table.name: table for table in TABLES}
+
+# The extract's metadata file beside the tables, e.g. {"extracted_at": "2024-12-31T23:59:59"}.
+MANIFEST_FILE = "manifest.json"

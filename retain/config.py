@@ -1,0 +1,185 @@
+"""The one typed configuration: defaults in code, an optional TOML file, `RETAIN_*` env overrides.
+
+Precedence (highest first): environment (`RETAIN_FEATURES__HORIZON_DAYS=60`), the TOML file
+(`retain.toml` in the working directory, or the file named by `--config` / `RETAIN_CONFIG`),
+the defaults below, which run the synthetic demo with no file at all.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from retain.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("retain.toml")
+PositiveInt = Annotated[int, Field(gt=0)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SynthConfig(_Section):
+    """The built-in synthetic bank."""
+
+    customers: PositiveInt = 5_000
+    months: Annotated[int, Field(ge=2, le=240)] = 24
+    seed: int = 42
+    start: date = date(2023, 1, 1)
+    transactions_per_month: Annotated[float, Field(gt=0, le=500)] = 12.0
+
+
+class DataConfig(_Section):
+    """Loading and validating a bank extract."""
+
+    completeness_threshold: Share = 0.98
+    # Stop instead of quarantining when more than this share of a table's rows is bad:
+    # at that point the extract itself is broken, not a few rows in it.
+    max_quarantine_share: Share = 0.05
+    # Used when the extract has no manifest.json saying when it was taken.
+    extracted_at: datetime | None = None
+
+
+class ChurnDefinition(_Section):
+    """What counts as a customer leaving."""
+
+    kind: Literal["all_products_closed", "inactivity"] = "all_products_closed"
+    inactivity_days: PositiveInt = 90
+    # Inactivity counts as churn only when the balance left behind is below this.
+    inactivity_balance_threshold: Annotated[float, Field(ge=0)] = 100.0
+
+
+class TierRules(_Section):
+    """Customer tiers from the banks' plans: core / important / general / new / churned."""
+
+    core_min_assets: Annotated[float, Field(ge=0)] = 100_000.0
+    important_min_assets: Annotated[float, Field(ge=0)] = 20_000.0
+    important_min_transactions_90d: PositiveInt = 60
+    new_customer_days: PositiveInt = 90
+    # A customer whose last product closed within this many days is 'churned' (win-back);
+    # earlier leavers are no longer customers and get no row.
+    churned_lookback_days: PositiveInt = 365
+
+
+class FeaturesConfig(_Section):
+    """Point-in-time features and labels."""
+
+    windows_days: tuple[PositiveInt, ...] = (30, 90, 180, 365)
+    horizon_days: PositiveInt = 90
+    churn: ChurnDefinition = ChurnDefinition()
+    tiers: TierRules = TierRules()
+    complaint_sla_hours: Annotated[float, Field(gt=0)] = 24.0
+    major_complaint_sla_hours: Annotated[float, Field(gt=0)] = 4.0
+    # Salary counts as stopped when none arrived for this many days after a regular payer.
+    salary_gap_days: PositiveInt = 40
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"
+    duckdb_threads: PositiveInt | None = None
+    duckdb_memory_limit: str | None = None
+
+    @field_validator("windows_days")
+    @classmethod
+    def _windows_sorted_unique(cls, windows: tuple[int, ...]) -> tuple[int, ...]:
+        if not windows or list(windows) != sorted(set(windows)):
+            raise ValueError("must be a non-empty list of distinct days in increasing order")
+        return windows
+
+
+class RetainConfig(BaseSettings):
+    """Everything configurable in Retain."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RETAIN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Path("data/synthetic")
+    output_dir: Path = Path("outputs")
+    synth: SynthConfig = SynthConfig()
+    data: DataConfig = DataConfig()
+    features: FeaturesConfig = FeaturesConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _toml_file_in_use()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+_config_file_override: Path | None = None
+
+
+def _toml_file_in_use() -> Path | None:
+    candidate = _config_file_override or (
+        Path(os.environ["RETAIN_CONFIG"]) if os.environ.get("RETAIN_CONFIG") else None
+    )
+    if candidate is not None:
+        return candidate
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
+
+
+def load_config(config_file: Path | None = None, **overrides: Any) -> RetainConfig:
+    """Load and validate the configuration.
+
+    Args:
+        config_file: TOML file to read; defaults to `$RETAIN_CONFIG`, else `./retain.toml`
+            if present, else none (pure defaults).
+        **overrides: top-level values that win over file and environment (used by the CLI).
+
+    Returns:
+        The frozen, validated configuration.
+
+    Raises:
+        ConfigError: naming the key, the value given and what is allowed.
+    """
+    global _config_file_override
+    if config_file is not None and not config_file.exists():
+        raise ConfigError(f"config file {config_file} does not exist")
+    _config_file_override = config_file
+    try:
+        return RetainConfig(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {_toml_file_in_use()} is not valid TOML: {exc}") from None
+    finally:
+        _config_file_override = None
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    lines = ["invalid configuration:"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        env_name = "RETAIN_" + "__".join(str(p) for p in error["loc"] if isinstance(p, str))
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+            continue
+        lines.append(
+            f"  {key} = {error.get('input')!r}: {error['msg']} "
+            f"(set as {key} in TOML or {env_name.upper()})"
+        )
+    return "\n".join(lines)
