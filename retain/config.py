@@ -183,3 +183,21 @@ def _describe_validation_error(exc: ValidationError) -> str:
             f"(set as {key} in TOML or {env_name.upper()})"
         )
     return "\n".join(lines)
+
+
+def with_overrides(config: RetainConfig, section: str, **values: Any) -> RetainConfig:
+    """A copy of `config` with some keys of one section replaced (None = keep), validated.
+
+    Raises:
+        ConfigError: an override is not allowed, named as `section.key`.
+    """
+    changes = {key: value for key, value in values.items() if value is not None}
+    if not changes:
+        return config
+    current = getattr(config, section)
+    try:
+        replaced = type(current).model_validate(current.model_dump() | changes)
+    except ValidationError as exc:
+        message = _describe_validation_error(exc).replace("  ", f"  {section}.", 1)
+        raise ConfigError(message) from None
+    return config.model_copy(update={section: replaced})

@@ -1,0 +1,40 @@
+# The README's two commands: `make demo` and `make test`. Both start from `make install`,
+# which needs nothing but Python 3.11+ and make: uv is bootstrapped into .tools/ if missing.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .tools/bin/uv
+endif
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo test lint mlflow-ui bench clean
+
+install: $(UV)
+	$(UV) sync --locked
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+demo: install
+	.venv/bin/retain demo
+
+# PySpark (~470 MB) is an optional extra; the tests need it to prove both engines agree.
+test: install
+	$(UV) sync --locked --extra spark
+	.venv/bin/pytest -n $(PYTEST_WORKERS) --durations=15
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+mlflow-ui: install
+	.venv/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db
+
+bench: install
+	$(UV) sync --locked --extra spark
+	.venv/bin/python bench/features.py
+
+clean:
+	rm -rf data outputs bench/out .pytest_cache

@@ -1,0 +1,67 @@
+"""The `retain` command: one entry point, sub-commands contributed by each package."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from features.cli import data_app, features_app
+from retain.config import load_config
+from retain.errors import RetainError
+
+app = typer.Typer(
+    help="Retain: churn prediction and cross-sell recommendation for retail banks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="TOML configuration (default: $RETAIN_CONFIG, else ./retain.toml "
+        "if present, else built-in defaults).")] = None,
+) -> None:
+    """Load the configuration once for every sub-command."""
+    ctx.obj = load_config(config_file)
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    customers: Annotated[int | None, typer.Option(help="Customers in the synthetic bank.")] = None,
+    months: Annotated[int | None, typer.Option(help="Months of history.")] = None,
+) -> None:
+    """Run the whole product on the built-in synthetic bank and print what it found."""
+    from retain.demo import run_demo
+
+    run_demo(ctx.obj, customers=customers, months=months)
+
+
+def main() -> None:
+    """Console entry point: user mistakes print one clear message, not a traceback."""
+    console = Console(stderr=True)
+    try:
+        app(standalone_mode=False)
+    except RetainError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,168 @@
+"""Loading an extract: typing, fatal errors, quarantine with reasons, completeness."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+import pytest
+from conftest import EXTRACTED_AT, tiny_bank_frames, write_bank
+
+from features import engine
+from features.report import data_quality_frame
+from features.validation import load_bank
+from retain.config import DataConfig, FeaturesConfig
+from retain.errors import DataError
+
+LENIENT = DataConfig(max_quarantine_share=0.9)
+
+
+def load(folder, config=LENIENT, quarantine=None):
+    return load_bank(engine.connect(FeaturesConfig()), folder, config, quarantine)
+
+
+def test_clean_extract_loads_typed_with_nothing_quarantined(tiny_bank, tmp_path):
+    bank = load(tiny_bank, quarantine=tmp_path / "q")
+    assert {r.table: r.rows_quarantined for r in bank.reports} == dict.fromkeys(
+        ["customers", "products", "holdings", "transactions", "interactions", "balances"], 0
+    )
+    assert bank.extracted_at == EXTRACTED_AT
+    schema = bank.tables["transactions"].schema()
+    assert str(schema["ts"]).startswith("timestamp") and str(schema["amount"]) == "float64"
+    assert not (tmp_path / "q").exists()
+
+
+def test_csv_extract_reads_like_parquet(tmp_path):
+    frames = tiny_bank_frames()
+    parquet = load(write_bank(frames, tmp_path / "pq"))
+    csv = load(write_bank(frames, tmp_path / "csv", fmt="csv"))
+    sort_by = {"customers": [], "holdings": ["product_id"], "transactions": ["ts", "amount"],
+               "interactions": ["ts"]}
+    for name in sort_by:
+        left, right = (
+            bank.tables[name].to_pandas().sort_values(["customer_id", *sort_by[name]])
+            .reset_index(drop=True) for bank in (parquet, csv)
+        )
+        pd.testing.assert_frame_equal(left, right, check_dtype=False)
+
+
+def test_missing_required_table_names_it(tmp_path):
+    frames = tiny_bank_frames()
+    del frames["transactions"]
+    with pytest.raises(DataError, match="table transactions: no transactions.parquet"):
+        load(write_bank(frames, tmp_path / "bank"))
+
+
+def test_optional_table_may_be_absent(tmp_path):
+    frames = tiny_bank_frames()
+    del frames["balances"]
+    assert "balances" not in load(write_bank(frames, tmp_path / "bank")).tables
+
+
+def test_missing_required_column_names_table_and_column(tmp_path):
+    frames = tiny_bank_frames()
+    frames["holdings"] = frames["holdings"].drop(columns=["opened_at"])
+    with pytest.raises(DataError, match=r"table holdings: required column\(s\) opened_at"):
+        load(write_bank(frames, tmp_path / "bank"))
+
+
+def test_unreadable_column_is_fatal_with_an_example(tmp_path):
+    frames = tiny_bank_frames()
+    frames["transactions"]["ts"] = frames["transactions"]["ts"].dt.strftime("%d/%m/%Y %H:%M")
+    with pytest.raises(DataError, match=r"column ts: none of 69 values reads as timestamp, "
+                                        r"e.g. '\d\d/\d\d/20\d\d"):
+        load(write_bank(frames, tmp_path / "bank", fmt="csv"))
+
+
+def test_bad_rows_are_quarantined_with_their_reason(tmp_path):
+    frames = tiny_bank_frames()
+    tx = frames["transactions"]
+    bad_tx = tx.iloc[:6].copy().assign(customer_id="C2")
+    bad_tx["amount"] = [math.inf, -5.0, 10.0, 10.0, 10.0, 10.0]
+    bad_tx.loc[bad_tx.index[2], "customer_id"] = "C999"
+    bad_tx.loc[bad_tx.index[3], "ts"] = pd.Timestamp("2025-03-01")
+    bad_tx.loc[bad_tx.index[4], "channel"] = "carrier_pigeon"
+    bad_tx.loc[bad_tx.index[5], "direction"] = None  # optional column: may be missing
+    frames["transactions"] = pd.concat([tx, bad_tx], ignore_index=True)
+
+    bank = load(write_bank(frames, tmp_path / "bank"), quarantine=tmp_path / "q")
+    report = {r.table: r for r in bank.reports}["transactions"]
+
+    channel_reason = "channel: not one of branch, atm, online, mobile, pos, system"
+    assert report.reasons == {
+        "amount: not finite": 1,
+        "amount: below 0": 1,
+        "customer_id: unknown in customers": 1,
+        f"ts: after the extraction time {EXTRACTED_AT.isoformat()}": 1,
+        channel_reason: 1,
+    }
+    assert report.examples[channel_reason] == "carrier_pigeon"
+    assert report.examples["customer_id: unknown in customers"] == "C999"
+    quarantined = pd.read_parquet(tmp_path / "q" / "transactions.parquet")
+    assert len(quarantined) == 5
+    assert set(quarantined["_reason"]) == set(report.reasons)
+    assert "carrier_pigeon" in set(quarantined["channel"])
+    assert bank.tables["transactions"].count().execute() == len(tx) + 1
+
+
+def test_quarantined_customers_take_their_records_with_them(tmp_path):
+    frames = tiny_bank_frames()
+    customers = frames["customers"]
+    duplicate = customers.iloc[[3]].assign(region="West")
+    frames["customers"] = pd.concat([customers, duplicate], ignore_index=True)
+    frames["customers"].loc[0, "risk_appetite"] = 7
+
+    bank = load(write_bank(frames, tmp_path / "bank"))
+    reports = {r.table: r for r in bank.reports}
+
+    # Both copies of C4 go (which one is right is unknowable), and C1 for its risk appetite.
+    assert reports["customers"].reasons == {"risk_appetite: above 5": 1,
+                                            "customer_id: duplicate key": 2}
+    assert reports["holdings"].reasons == {"customer_id: unknown in customers": 4}
+    remaining = set(bank.tables["transactions"].to_pandas()["customer_id"])
+    assert remaining == {"C2"}
+
+
+def test_too_many_bad_rows_stop_the_run(tmp_path):
+    frames = tiny_bank_frames()
+    frames["transactions"]["amount"] = -1.0
+    with pytest.raises(DataError, match=r"table transactions: 69 of 69 rows \(100.0%\) break "
+                                        r"the contract.*amount: below 0 \(69 rows, e.g. '-1.0'\)"):
+        load(write_bank(frames, tmp_path / "bank"), config=DataConfig())
+
+
+def test_time_order_rules(tmp_path):
+    frames = tiny_bank_frames()
+    frames["interactions"].loc[1, "resolved_at"] = pd.Timestamp("2023-10-01")
+    frames["customers"].loc[1, "joined_at"] = date(1980, 1, 1)  # before birth
+    bank = load(write_bank(frames, tmp_path / "bank"))
+    reports = {r.table: r for r in bank.reports}
+    assert reports["interactions"].reasons["resolved_at: before ts"] == 1
+    assert reports["customers"].reasons == {"joined_at: before birth_date": 1}
+
+
+def test_completeness_report_flags_sparse_columns_only_when_meaningful(tmp_path):
+    frames = tiny_bank_frames()
+    frames["customers"]["region"] = [None, None, "North", "East"]
+    bank = load(write_bank(frames, tmp_path / "bank"))
+    quality = data_quality_frame(bank, threshold=0.98).set_index(["table", "column"])
+    assert quality.loc[("customers", "region"), "completeness"] == 0.5
+    assert quality.loc[("customers", "region"), "status"] == "below threshold"
+    # closed_at is null for open holdings by design: reported, not flagged.
+    assert quality.loc[("holdings", "closed_at"), "status"] == "ok"
+    assert quality.loc[("transactions", "account_id"), "completeness"] == 1.0
+
+
+def test_extraction_time_from_config_when_no_manifest(tmp_path):
+    folder = write_bank(tiny_bank_frames(), tmp_path / "bank")
+    (folder / "manifest.json").unlink()
+    bank = load(folder, config=DataConfig(extracted_at=EXTRACTED_AT, max_quarantine_share=0.5))
+    assert bank.extracted_at == EXTRACTED_AT
+
+
+def test_bad_manifest_is_a_clear_error(tmp_path):
+    folder = write_bank(tiny_bank_frames(), tmp_path / "bank")
+    (folder / "manifest.json").write_text('{"extracted_at": "last tuesday"}')
+    with pytest.raises(DataError, match="manifest.json: expected JSON with an ISO"):
+        load(folder)
