@@ -1,0 +1,193 @@
+"""Feature and label definitions on hand-built cases: values, labels, leakage, one customer."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from conftest import tiny_bank_frames, write_bank
+
+from features import engine, pipeline
+from features.definitions import LABEL_CHURN, FeatureInputs, build_features, feature_names
+from features.validation import load_bank
+from retain.config import ChurnDefinition, DataConfig, FeaturesConfig
+
+CONFIG = FeaturesConfig()
+
+
+def features_of(frames, as_of_dates, config=CONFIG, labels=True, tmp_path=None):
+    folder = write_bank(frames, tmp_path / "bank")
+    bank = load_bank(engine.connect(config), folder, DataConfig(max_quarantine_share=0.9))
+    frame = build_features(
+        FeatureInputs.from_tables(bank.tables), as_of_dates, config,
+        pipeline.catalogue(bank), bank.extracted_at, labels,
+    ).to_pandas()
+    return frame.set_index(["customer_id", frame["as_of"].dt.date])
+
+
+@pytest.fixture
+def tiny_features(tmp_path):
+    return features_of(tiny_bank_frames(),
+                       [date(2023, 10, 1), date(2024, 2, 1), date(2024, 2, 15),
+                        date(2024, 7, 1), date(2024, 12, 1)], tmp_path=tmp_path)
+
+
+def test_population_is_who_is_a_customer_at_each_date(tiny_features):
+    at_feb = tiny_features.xs(date(2024, 2, 1), level=1)
+    assert set(at_feb.index) == {"C1", "C2", "C4"}  # C3 joins in June
+    at_dec = tiny_features.xs(date(2024, 12, 1), level=1)
+    # C4 closed everything on 2023-06-30: past the 365-day lookback, no longer a customer;
+    # C2 left in March: a churned customer, still listed for win-back.
+    assert set(at_dec.index) == {"C1", "C2", "C3"}
+    assert at_dec.loc["C2", "tier"] == "churned"
+
+
+@pytest.mark.parametrize(
+    ("customer", "as_of", "expected"),
+    [
+        ("C2", date(2024, 2, 1), 1.0),  # closes everything 2024-03-15, inside [D, D+90)
+        ("C2", date(2023, 10, 1), 0.0),  # horizon ends 2023-12-30, before the close
+        ("C1", date(2024, 2, 1), 0.0),
+        ("C4", date(2024, 2, 1), None),  # already gone: churn does not apply
+        ("C1", date(2024, 12, 1), None),  # horizon runs past the extract: unknown
+    ],
+)
+def test_churn_label(tiny_features, customer, as_of, expected):
+    value = tiny_features.loc[(customer, as_of), LABEL_CHURN]
+    assert (pd.isna(value) if expected is None else value == expected), (customer, as_of, value)
+
+
+@pytest.mark.parametrize(
+    ("customer", "as_of", "product", "expected"),
+    [
+        ("C1", date(2024, 2, 1), "P03", 1.0),  # mortgage opened 2024-03-10
+        ("C1", date(2023, 10, 1), "P03", 0.0),  # not within 90 days of October
+        ("C1", date(2024, 2, 1), "P02", None),  # card already held
+        ("C1", date(2024, 2, 1), "P01", None),
+        ("C2", date(2024, 2, 1), "P03", 0.0),
+        ("C2", date(2024, 2, 1), "P04", None),  # savings held until 2024-03-01
+    ],
+)
+def test_cross_sell_label(tiny_features, customer, as_of, product, expected):
+    value = tiny_features.loc[(customer, as_of), f"label_xsell__{product}"]
+    assert (pd.isna(value) if expected is None else value == expected), (customer, product, value)
+
+
+def test_hand_computed_features(tiny_features):
+    c2 = tiny_features.loc[("C2", date(2024, 2, 1))]
+    assert c2["complaint_open"] == 1  # raised 2024-01-10, never resolved
+    assert c2["complaint_sla_breach_365d"] == 1  # severity 3: 4 h SLA long gone
+    assert c2["complaint_max_severity_365d"] == 3
+    assert c2["transfer_out_other_bank_sum_90d"] == 2700.0
+    assert c2["assets_latest"] == 500.0 and c2["assets_trend_3m"] == -2500.0
+    c1 = tiny_features.loc[("C1", date(2024, 2, 1))]
+    assert c1["complaint_resolution_hours_mean_365d"] == 2.0
+    assert c1["complaint_open"] == 0 and c1["complaint_sla_breach_365d"] == 0
+    assert c1["satisfaction_last"] == 4.0 and c1["callback_reached_365d"] == 1
+    assert c1["products_held"] == 2 and c1["held_family__credit_card"] == 1
+    assert c1["tier"] == "important"  # 26,000 in assets
+    assert tiny_features.loc[("C4", date(2024, 2, 1)), "tier"] == "churned"
+    assert tiny_features.loc[("C3", date(2024, 7, 1)), "tier"] == "new"  # joined June
+    assert tiny_features.loc[("C3", date(2024, 12, 1)), "tier"] == "general"
+
+
+def test_salary_that_stops_is_flagged(tiny_features):
+    # C2's last salary arrived 2023-12-25: 52 days before 2024-02-15.
+    assert tiny_features.loc[("C2", date(2024, 2, 15)), "salary_stopped"] == 1.0
+    assert tiny_features.loc[("C1", date(2024, 2, 15)), "salary_stopped"] == 0.0
+    assert tiny_features.loc[("C2", date(2023, 10, 1)), "salary_present"] == 1.0
+
+
+def test_inactivity_churn_definition(tmp_path):
+    frames = tiny_bank_frames()
+    # C1 stops transacting after 2024-02-10 but keeps the accounts open; balance left tiny.
+    tx = frames["transactions"]
+    frames["transactions"] = tx[~((tx.customer_id == "C1") & (tx.ts >= "2024-02-10"))]
+    frames["balances"] = pd.concat([frames["balances"], pd.DataFrame({
+        "customer_id": ["C1"], "product_id": ["P01"], "snapshot_date": [date(2024, 4, 30)],
+        "balance": [20.0]})], ignore_index=True)
+    config = FeaturesConfig(churn=ChurnDefinition(kind="inactivity", inactivity_days=60,
+                                                  inactivity_balance_threshold=100.0))
+    frame = features_of(frames, [date(2024, 2, 1)], config, tmp_path=tmp_path)
+    assert frame.loc[("C1", date(2024, 2, 1)), LABEL_CHURN] == 1.0
+    # C2 is still moving money (transfers) until the end of February: not inactive.
+    assert frame.loc[("C2", date(2024, 2, 1)), LABEL_CHURN] == 0.0
+
+
+def perturb_after(frames: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict:
+    """Change, add and delete every kind of record stamped at or after the cut-off."""
+    out = {name: frame.copy() for name, frame in frames.items()}
+    tx = out["transactions"]
+    late = tx["ts"] >= cutoff
+    tx.loc[late, "amount"] = tx.loc[late, "amount"] * 7 + 1
+    tx.loc[late, "channel"] = "branch"
+    extra = tx[late].head(5).assign(ts=cutoff, counterparty_type="transfer_out_other_bank")
+    out["transactions"] = pd.concat([tx[~late | (tx.index % 3 != 0)], extra], ignore_index=True)
+    it = out["interactions"]
+    late = it["ts"] >= cutoff
+    it.loc[late, "kind"] = "complaint"
+    # A complaint raised before D but resolved on or after D is still open as of D.
+    open_then = (it["ts"] < cutoff) & (it["resolved_at"].isna() | (it["resolved_at"] >= cutoff))
+    it.loc[open_then, "resolved_at"] = cutoff + pd.Timedelta(days=1)
+    out["interactions"] = pd.concat([it, pd.DataFrame({
+        "customer_id": ["C1", "C2"], "ts": [cutoff, cutoff + pd.Timedelta(hours=5)],
+        "kind": ["complaint", "callback"], "severity": pd.array([3, pd.NA], dtype="Int64"),
+        "resolved_at": [None, None], "satisfaction": pd.array([pd.NA, 1], dtype="Int64"),
+        "outcome": [None, "reached"], "channel": ["phone", "phone"]})], ignore_index=True)
+    h = out["holdings"]
+    closes_later = h["closed_at"].isna() | (h["closed_at"] >= cutoff)
+    h.loc[closes_later, "closed_at"] = cutoff
+    h = h[h["opened_at"] < cutoff]
+    out["holdings"] = pd.concat([h, pd.DataFrame({
+        "customer_id": ["C1"], "product_id": ["P04"], "opened_at": [cutoff],
+        "closed_at": [None], "account_id": ["new"], "balance_or_limit": [1.0]})],
+        ignore_index=True)
+    b = out["balances"]
+    late = pd.to_datetime(b["snapshot_date"]) >= cutoff
+    b.loc[late, "balance"] = 0.0
+    return out
+
+
+@pytest.mark.parametrize("as_of", [date(2023, 11, 1), date(2024, 1, 20), date(2024, 2, 1)])
+def test_no_leakage_records_at_or_after_the_cutoff_change_nothing(tmp_path, as_of):
+    frames = tiny_bank_frames()
+    cutoff = pd.Timestamp(as_of)
+    changed = perturb_after(frames, cutoff)
+    assert not changed["transactions"].equals(frames["transactions"])
+    before = features_of(frames, [as_of], labels=False, tmp_path=tmp_path / "a")
+    after = features_of(changed, [as_of], labels=False, tmp_path=tmp_path / "b")
+    pd.testing.assert_frame_equal(before.sort_index(), after.sort_index())
+
+
+def test_output_columns_and_dtypes_are_fixed(tiny_features):
+    names = feature_names(CONFIG)
+    assert list(tiny_features.columns[1:1 + len(names)]) == names
+    frame = pipeline.to_model_frame(tiny_features.reset_index(drop=True), CONFIG)
+    assert list(frame["tier"].cat.categories) == ["core", "important", "general", "new",
+                                                  "churned"]
+    assert frame["txn_count_30d"].dtype == "float64"
+
+
+def test_one_customer_from_raw_records_matches_the_batch(tmp_path, tiny_features):
+    frames = tiny_bank_frames()
+    as_of = date(2024, 2, 15)
+    for customer in ("C1", "C2"):
+        records = {name: frame[frame["customer_id"] == customer]
+                   for name, frame in frames.items() if name != "products"}
+        single = pipeline.customer_features(records, frames["products"], as_of, CONFIG)
+        batch = pipeline.to_model_frame(
+            tiny_features.loc[[(customer, as_of)]].reset_index(level=1, drop=True)
+            .reset_index(), CONFIG)
+        columns = ["customer_id", *feature_names(CONFIG)]
+        pd.testing.assert_frame_equal(single[columns], batch[columns], check_categorical=False)
+
+
+def test_one_customer_with_a_bad_record_is_refused(tiny_frames):
+    records = {name: frame[frame["customer_id"] == "C1"]
+               for name, frame in tiny_frames.items() if name != "products"}
+    records["transactions"] = records["transactions"].assign(amount=-1.0)
+    from retain.errors import DataError
+
+    with pytest.raises(DataError, match="transactions: amount: below 0"):
+        pipeline.customer_features(records, tiny_frames["products"], date(2024, 2, 1), CONFIG)
