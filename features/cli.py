@@ -130,3 +130,20 @@ def list_command(ctx: typer.Context) -> None:
 
     for name in feature_names(_config(ctx).features):
         console.print(name)
+
+
+@data_app.command("contract")
+def contract_command(
+    write: Annotated[Path | None, typer.Option(help="Write the Markdown here instead of "
+                                               "printing it (docs/data-contract.md).")] = None,
+) -> None:
+    """Print (or write) the bank data contract: tables, columns, types and rules."""
+    from features.contract_doc import render_data_contract
+
+    text = render_data_contract()
+    if write is None:
+        console.print(text, markup=False, highlight=False)
+    else:
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_text(text)
+        console.print(f"data contract → {write}")

@@ -17,12 +17,12 @@ from ibis.backends import BaseBackend
 from features import definitions, engine
 from features.definitions import CATEGORICAL_FEATURES, KEYS, FeatureInputs
 from features.schema import (
+    CONTACT_CHANNELS,
     GENDERS,
     INCOME_BANDS,
     SEGMENTS,
     TABLES,
     TIERS,
-    CONTACT_CHANNELS,
 )
 from features.validation import REASON, BankData, stage_table
 from retain.config import FeaturesConfig

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +143,7 @@ SALARY_REDIRECT_SHARE = 0.85
 CHURN_HORIZON_DAYS = 90
 ADOPTION_HORIZON_MONTHS = 3
 # Intercept of the monthly churn hazard's logit, tuned for an annual churn near 10 %.
-HAZARD_INTERCEPT = -5.1
+HAZARD_INTERCEPT = -5.3
 ARRIVAL_RATE = 0.01  # new customers a month, as a share of the customer base
 ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group at most, so readers can parallelise
 
@@ -153,7 +153,7 @@ _DAY_US = 24 * _HOUR_US
 _DAYS_PER_YEAR = 365.25
 _DAYS_PER_MONTH = _DAYS_PER_YEAR / 12
 _NO_TIME = np.iinfo(np.int64).max  # "not closed" in the closing-time matrix
-_EPOCH = dt.date(1970, 1, 1)
+_ACCOUNT_DIGITS = 10
 
 _ARROW_TYPES = {
     "string": pa.string(),
@@ -174,13 +174,13 @@ class SynthSummary:
         extracted_at: End of the last simulated month; nothing is timestamped after it.
         annual_churn_rate: Customers who closed all their holdings during the simulation per
             customer-year at risk.
-        elapsed_seconds: Wall-clock time of the generation.
+        seconds: Wall-clock seconds the generation took.
     """
 
     row_counts: Mapping[str, int]
     extracted_at: dt.datetime
     annual_churn_rate: float
-    elapsed_seconds: float
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -302,6 +302,9 @@ def generate_bank(
     population = _draw_population(rng, n_customers, calendar)
     state = _initial_state(rng, population, calendar)
     customer_ids = _id_strings("C", np.arange(1, population.size + 1), width=7)
+    # Current accounts are numbered by customer (see _initial_state).
+    current_account_ids = _id_strings("A", np.arange(1, population.size + 1),
+                                      width=_ACCOUNT_DIGITS)
     extracted_at = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=calendar.extracted_us)
 
     churners = 0
@@ -313,12 +316,13 @@ def generate_bank(
             for month in range(months):
                 at_risk, closed = _simulate_month(
                     rng, month, population, state, calendar, customer_ids,
-                    transactions_per_month, sinks,
+                    current_account_ids, transactions_per_month, sinks,
                 )
                 customer_months += at_risk
                 churners += closed
                 advance()
-        sinks.write(HOLDINGS.name, _open_holdings_table(state, customer_ids))
+        sinks.write(HOLDINGS.name,
+                    _open_holdings_table(state, customer_ids, current_account_ids))
         row_counts = {table.name: sinks.rows.get(table.name, 0) for table in TABLES}
 
     manifest = {
@@ -333,7 +337,7 @@ def generate_bank(
         row_counts=row_counts,
         extracted_at=extracted_at,
         annual_churn_rate=12.0 * churners / max(customer_months, 1),
-        elapsed_seconds=time.perf_counter() - began,
+        seconds=time.perf_counter() - began,
     )
 
 
@@ -351,7 +355,9 @@ def _calendar(start: dt.date, months: int) -> _Calendar:
     )
 
 
-def _draw_population(rng: np.random.Generator, n_customers: int, calendar: _Calendar) -> _Population:
+def _draw_population(
+    rng: np.random.Generator, n_customers: int, calendar: _Calendar
+) -> _Population:
     months = calendar.months
     start_day = int(calendar.month_start_day[0])
     n_base = max(1, round(n_customers / (1 + ARRIVAL_RATE * months)))
@@ -385,7 +391,7 @@ def _draw_population(rng: np.random.Generator, n_customers: int, calendar: _Cale
     gender = rng.choice(len(GENDERS), n, p=[0.49, 0.49, 0.02]).astype(np.int8)
     region = rng.choice(len(REGIONS), n, p=REGION_WEIGHTS).astype(np.int8)
     career = np.clip(1 - ((age - 48) / 30) ** 2, -1, 1)
-    log_income = (np.log(2300) + 0.45 * career + 0.15 * (region == 0)
+    log_income = (np.log(1800) + 0.4 * career + 0.15 * (region == 0)
                   + rng.normal(0, 0.45, n))
     income = np.exp(log_income) * np.where(age >= 65, 0.75, 1.0)
     income_band = np.searchsorted([1500, 2200, 3200, 5000], income, side="right").astype(np.int8)
@@ -420,7 +426,7 @@ def _draw_population(rng: np.random.Generator, n_customers: int, calendar: _Cale
     ).astype(np.int8)
     pay_day = np.where(income_kind == 2, rng.integers(1, 6, n), rng.integers(25, 29, n))
     n_bills = rng.choice(4, n, p=[0.15, 0.35, 0.35, 0.15]).astype(np.int8)
-    spend_ratio = rng.uniform(0.45, 0.75, n)
+    spend_ratio = rng.uniform(0.6, 0.85, n)
     monthly_fee = np.array([4.5, 8.0, 0.0, 12.0])[segment]
 
     return _Population(
@@ -532,7 +538,7 @@ def _seed_countdowns(
     n = population.size
     hazard = _churn_hazard(population, state, np.arange(n), age, tenure_months)
     # Decided j months before the start and still counting down: countdown length >= j.
-    still_counting = np.array([(COUNTDOWN_WEIGHTS * (COUNTDOWN_MONTHS >= lag)).sum()
+    still_counting = np.array([(COUNTDOWN_WEIGHTS * (lag <= COUNTDOWN_MONTHS)).sum()
                                for lag in range(1, 5)])
     lag_chance = hazard[:, None] * WARNED_SHARE * still_counting[None, :]
     cumulative = np.cumsum(lag_chance, axis=1)
@@ -542,7 +548,7 @@ def _seed_countdowns(
     length_draw = rng.random(n)
     length = np.zeros(n, dtype=np.int64)
     for j in range(1, 5):
-        weights = COUNTDOWN_WEIGHTS * (COUNTDOWN_MONTHS >= j)
+        weights = COUNTDOWN_WEIGHTS * (j <= COUNTDOWN_MONTHS)
         cdf = np.cumsum(weights / weights.sum())
         picked = COUNTDOWN_MONTHS[np.minimum(np.searchsorted(cdf, length_draw, side="right"),
                                              len(cdf) - 1)]
@@ -588,7 +594,7 @@ def _opening_terms(
         return product == p
 
     m = where(CURRENT)
-    balance[m] = income[m] * 0.8 * lognormal[m] ** 0.7
+    balance[m] = income[m] * 2.0 * lognormal[m] ** 0.7
     m = where(SAVINGS)
     balance[m] = income[m] * np.minimum(0.5 + years[m], 4) * lognormal[m] ** 0.9
     m = where(TIME_DEPOSIT)
@@ -736,6 +742,7 @@ def _simulate_month(
     state: _BankState,
     calendar: _Calendar,
     customer_ids: pa.Array,
+    current_account_ids: pa.Array,
     transactions_per_month: float,
     sinks: _ParquetSinks,
 ) -> tuple[int, int]:
@@ -746,7 +753,9 @@ def _simulate_month(
     """
     n = population.size
     month_start = int(calendar.month_start_us[month])
-    month_end = min(int(calendar.month_start_us[month + 1]), calendar.extracted_us + 1)
+    month_end = int(calendar.month_start_us[month + 1])
+    # Nothing may happen after extracted_at, the last second of the last month.
+    last_moment = min(month_end, calendar.extracted_us + 1)
     start_day = int(calendar.month_start_day[month])
     age = (start_day - population.birth_day) / _DAYS_PER_YEAR
     tenure_months = (start_day - population.joined_day) / _DAYS_PER_MONTH
@@ -777,15 +786,15 @@ def _simulate_month(
     closing = at_risk & (state.close_month == month)
     counting_down = at_risk & state.leaving & ~closing
     window_start = np.where(arriving, population.active_from_us, month_start)
-    window_end = np.where(closing, state.churn_us, month_end)
+    window_end = np.where(closing, state.churn_us, last_moment)
     present = at_risk | arriving
     window_start[~present] = month_start
     window_end[~present] = month_start
     window = _Window(window_start, window_end, month_start, month_end)
 
     held_at_start = state.held.copy()
-    closed_us = _close_holdings(rng, state, sinks, customer_ids, window, closing,
-                                counting_down, at_risk)
+    closed_us = _close_holdings(rng, state, sinks, customer_ids, current_account_ids, window,
+                                closing, counting_down, at_risk)
     adopters = who[~state.leaving[who] & ~closing[who]]
     _open_holdings(rng, population, state, window, adopters, adoption[~state.leaving[who]
                    & ~closing[who]], arriving)
@@ -793,7 +802,7 @@ def _simulate_month(
     ledger = _book_transactions(rng, month, population, state, calendar, window,
                                 held_at_start, closed_us, counting_down, closing,
                                 transactions_per_month)
-    sinks.write(TRANSACTIONS.name, ledger.pop_table(customer_ids, state, n))
+    sinks.write(TRANSACTIONS.name, ledger.pop_table(customer_ids, current_account_ids))
     shocks, grievance = _record_interactions(rng, population, state, calendar, window,
                                              counting_down, arriving, sinks, customer_ids)
 
@@ -848,6 +857,7 @@ def _close_holdings(
     state: _BankState,
     sinks: _ParquetSinks,
     customer_ids: pa.Array,
+    current_account_ids: pa.Array,
     window: _Window,
     closing: np.ndarray,
     counting_down: np.ndarray,
@@ -880,8 +890,9 @@ def _close_holdings(
     closed_us = np.full((n, N_PRODUCTS), _NO_TIME, dtype=np.int64)
     closed_us[customer, product] = ts
     sinks.write(HOLDINGS.name, _holdings_table(
-        customer_ids, customer, product, state.opened_us[customer, product], ts,
-        state.account_no[customer, product], np.zeros(customer.size),
+        customer_ids, current_account_ids, customer, product,
+        state.opened_us[customer, product], ts, state.account_no[customer, product],
+        np.zeros(customer.size),
     ))
     held[customer, product] = False
     return closed_us
@@ -953,7 +964,7 @@ class _Ledger:
     def add(self, customer: np.ndarray, ts: np.ndarray, amount: np.ndarray, direction: int,
             channel: np.ndarray | int, category: np.ndarray | int,
             counterparty: np.ndarray | int, account: np.ndarray) -> None:
-        values = (customer, ts, np.round(np.maximum(amount, 0.01), 2), direction, channel,
+        values = (customer, ts, _money(amount), direction, channel,
                   category, counterparty, account)
         rows = customer.size
         for part, (_, dtype), value in zip(self.parts, self._FIELDS, values, strict=True):
@@ -963,7 +974,7 @@ class _Ledger:
         return [np.concatenate(part) if part else np.zeros(0, dtype)
                 for part, (_, dtype) in zip(self.parts, self._FIELDS, strict=True)]
 
-    def pop_table(self, customer_ids: pa.Array, state: _BankState, n: int) -> pa.Table:
+    def pop_table(self, customer_ids: pa.Array, current_account_ids: pa.Array) -> pa.Table:
         """The month's transactions as a contract table; the gathered parts are dropped."""
         customer, ts, amount, direction, channel, category, counterparty, account = (
             self.columns()
@@ -977,7 +988,7 @@ class _Ledger:
             "channel": pa.array(TRANSACTION_CHANNELS).take(pa.array(channel)),
             "category": pa.array(CATEGORIES).take(pa.array(category)),
             "counterparty_type": pa.array(COUNTERPARTY_TYPES).take(pa.array(counterparty)),
-            "account_id": _account_ids(account, customer_ids.__len__()),
+            "account_id": _account_ids(account, current_account_ids),
         })
 
 
@@ -1005,10 +1016,11 @@ def _book_transactions(
     ca_flow = np.zeros(n)  # net money in on the current account this month
 
     def book_on_current(customer, ts, amount, direction, channel, category, counterparty):
+        amount = _money(amount)
         ledger.add(customer, ts, amount, direction, channel, category, counterparty,
                    current_account[customer])
         sign = 1.0 if direction == _CREDIT else -1.0
-        ca_flow[:] += sign * np.bincount(customer, weights=np.round(amount, 2), minlength=n)
+        ca_flow[:] += sign * np.bincount(customer, weights=amount, minlength=n)
 
     # Salary or pension on a fixed day, unless the customer has had it paid elsewhere.
     pay_ts = (month_start + (population.pay_day.astype(np.int64) - 1) * _DAY_US
@@ -1039,7 +1051,10 @@ def _book_transactions(
     rate = transactions_per_month * activity * np.where(counting_down, 0.5, 1.0) * share
     who = _repeat(rng.poisson(rate))
     ts = window.uniform_times(rng, who)
-    typical = (income * population.spend_ratio
+    # Customers with more on their current account than usual spend more, so that balances
+    # hover around a personal level instead of growing without end.
+    cushion = np.clip((state.balance[:, CURRENT] / (1.5 * income)) ** 0.5, 0.5, 2.0)
+    typical = (income * population.spend_ratio * cushion
                / np.maximum(transactions_per_month * population.activity, 1.0))[who]
     amount = typical * rng.lognormal(-0.405, 0.9, who.size)  # mean 1 x typical
     channel = _spending_channel(rng, population.digital[who])
@@ -1335,18 +1350,19 @@ def _id_strings(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
-def _account_ids(account_no: np.ndarray, n_customers: int) -> pa.Array:
+def _account_ids(account_no: np.ndarray, current_account_ids: pa.Array) -> pa.Array:
     """Account identifiers for a column of account numbers.
 
-    Current accounts are numbers 1..n_customers, so their strings are formatted once per
-    call from a compact range; the few other accounts are formatted once each.
+    Current accounts are numbers 1..n_customers and their identifiers are formatted once per
+    run; the other accounts in the column are formatted once each, not once per row.
     """
+    n_customers = len(current_account_ids)
     other = account_no > n_customers
     unique_other, position = np.unique(account_no[other], return_inverse=True)
     index = account_no - 1
     index[other] = n_customers + position
-    dictionary = _id_strings(
-        "A", np.concatenate([np.arange(1, n_customers + 1), unique_other]), width=10
+    dictionary = pa.concat_arrays(
+        [current_account_ids, _id_strings("A", unique_other, width=_ACCOUNT_DIGITS)]
     )
     return dictionary.take(pa.array(index))
 
@@ -1372,7 +1388,9 @@ def _customers_table(population: _Population, customer_ids: pa.Array) -> pa.Tabl
 
 
 def _products_table() -> pa.Table:
-    assert all(spec.family in PRODUCT_FAMILIES for spec in CATALOGUE)
+    unknown = [spec.family for spec in CATALOGUE if spec.family not in PRODUCT_FAMILIES]
+    if unknown:
+        raise ValueError(f"catalogue families {unknown} not in the contract's PRODUCT_FAMILIES")
     return _to_arrow(PRODUCTS, {
         "product_id": pa.array([spec.product_id for spec in CATALOGUE]),
         "family": pa.array([spec.family for spec in CATALOGUE]),
@@ -1388,6 +1406,7 @@ _PRODUCT_IDS = pa.array([spec.product_id for spec in CATALOGUE])
 
 def _holdings_table(
     customer_ids: pa.Array,
+    current_account_ids: pa.Array,
     customer: np.ndarray,
     product: np.ndarray,
     opened_us: np.ndarray,
@@ -1402,19 +1421,22 @@ def _holdings_table(
         "product_id": _PRODUCT_IDS.take(pa.array(product)),
         "opened_at": pa.array(opened_us, type=pa.timestamp("us")),
         "closed_at": closed,
-        "account_id": _account_ids(account_no, len(customer_ids)),
+        "account_id": _account_ids(account_no, current_account_ids),
         "balance_or_limit": pa.array(balance_or_limit, type=pa.float64()),
     })
 
 
-def _open_holdings_table(state: _BankState, customer_ids: pa.Array) -> pa.Table:
+def _open_holdings_table(
+    state: _BankState, customer_ids: pa.Array, current_account_ids: pa.Array
+) -> pa.Table:
     """Holdings still open at extraction, with their balance or limit then."""
     customer, product = np.nonzero(state.held)
     limit_like = np.isin(product, CARD_PRODUCTS + (HOME_INSURANCE, LIFE_INSURANCE))
     value = np.where(limit_like, state.terms[customer, product],
                      state.balance[customer, product])
-    return _holdings_table(customer_ids, customer, product, state.opened_us[customer, product],
-                           None, state.account_no[customer, product], value)
+    return _holdings_table(customer_ids, current_account_ids, customer, product,
+                           state.opened_us[customer, product], None,
+                           state.account_no[customer, product], value)
 
 
 def _interactions_table(columns: list[np.ndarray], customer_ids: pa.Array) -> pa.Table:
@@ -1506,7 +1528,7 @@ class _ParquetSinks:
 
 
 @contextmanager
-def _month_progress(months: int, show: bool) -> Iterator[callable]:
+def _month_progress(months: int, show: bool) -> Iterator[Callable[[], None]]:
     """A callable that advances a rich progress bar over the months, or does nothing."""
     if not show:
         yield lambda: None
@@ -1516,6 +1538,11 @@ def _month_progress(months: int, show: bool) -> Iterator[callable]:
     with Progress() as bar:
         task = bar.add_task("simulating months", total=months)
         yield lambda: bar.advance(task)
+
+
+def _money(amount: np.ndarray) -> np.ndarray:
+    """Amounts in cents, at least one cent: the contract wants finite amounts >= 0."""
+    return np.round(np.maximum(amount, 0.01), 2)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

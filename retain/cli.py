@@ -51,7 +51,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except RetainError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -65,3 +65,11 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+
+
+@app.command("config")
+def show_config(ctx: typer.Context) -> None:
+    """Print the configuration in force (defaults, file and environment merged) as TOML."""
+    from retain.config import to_toml
+
+    typer.echo(to_toml(ctx.obj))

@@ -133,3 +133,13 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def tiny_bank(tmp_path: Path) -> Path:
     return write_bank(tiny_bank_frames(), tmp_path / "bank")
+
+
+@pytest.fixture(scope="session")
+def small_synthetic_bank(tmp_path_factory) -> Path:
+    """400 customers over 2023, shared by the tests that need realistic volume."""
+    from features.synth import generate_bank
+
+    folder = tmp_path_factory.mktemp("synthetic") / "bank"
+    generate_bank(folder, n_customers=400, months=12, seed=7, start=date(2023, 1, 1))
+    return folder

@@ -1,0 +1,40 @@
+"""One definition, two engines: DuckDB and PySpark give the same features and labels."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from conftest import write_bank
+
+from features import engine, pipeline
+from features.validation import load_bank
+from retain.config import DataConfig, FeaturesConfig
+
+pytest.importorskip("pyspark")
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+
+def build(folder, out, engine_name, as_of_dates):
+    config = FeaturesConfig(engine=engine_name)
+    bank = load_bank(engine.connect(config), folder, DataConfig(), out.parent / "q")
+    pipeline.build_feature_file(bank, as_of_dates, config, out, with_labels=True)
+    return pd.read_parquet(out).sort_values(["customer_id", "as_of"]).reset_index(drop=True)
+
+
+def test_duckdb_and_spark_agree_on_the_small_synthetic_bank(tmp_path, small_synthetic_bank):
+    as_of_dates = [date(2023, 7, 1), date(2023, 10, 1)]
+    duck = build(small_synthetic_bank, tmp_path / "duck.parquet", "duckdb", as_of_dates)
+    spark = build(small_synthetic_bank, tmp_path / "spark.parquet", "spark", as_of_dates)
+    assert len(duck) > 100
+    assert list(duck.columns) == list(spark.columns)
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False, rtol=1e-9)
+
+
+def test_duckdb_and_spark_agree_on_hand_made_cases(tmp_path, tiny_frames):
+    folder = write_bank(tiny_frames, tmp_path / "bank")
+    as_of_dates = [date(2023, 10, 1), date(2024, 2, 1), date(2024, 2, 15)]
+    duck = build(folder, tmp_path / "duck.parquet", "duckdb", as_of_dates)
+    spark = build(folder, tmp_path / "spark.parquet", "spark", as_of_dates)
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False, rtol=1e-9)
