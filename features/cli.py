@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from retain.console import make_console
 from rich.table import Table as RichTable
 
 from features import engine, pipeline, synth
@@ -19,7 +19,7 @@ from features.report import (
 from features.validation import BankData, as_date, load_bank
 from retain.config import RetainConfig, with_overrides
 
-console = Console()
+console = make_console()
 data_app = typer.Typer(help="Bank extracts: generate the synthetic bank, validate an extract.",
                        no_args_is_help=True)
 features_app = typer.Typer(help="Point-in-time features and labels.", no_args_is_help=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from retain.console import make_console
 
 from features.cli import data_app, features_app
 from retain.config import load_config
@@ -47,7 +47,7 @@ def demo(
 
 def main() -> None:
     """Console entry point: user mistakes print one clear message, not a traceback."""
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     try:
         app(standalone_mode=False)
     except RetainError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import date, datetime, timedelta
 
-from rich.console import Console
+from retain.console import make_console
 from rich.rule import Rule
 
 from features import engine, pipeline, synth
@@ -14,7 +14,7 @@ from features.report import data_quality_frame, summary_table, write_data_qualit
 from features.validation import load_bank
 from retain.config import RetainConfig, with_overrides
 
-console = Console()
+console = make_console()
 
 
 def labelled_snapshots(extracted_at: datetime, horizon_days: int, count: int) -> list[date]:
