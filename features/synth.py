@@ -28,7 +28,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,10 +142,11 @@ WARNED_SHARE = 0.75
 COUNTDOWN_MONTHS = np.array([2, 3, 4])
 COUNTDOWN_WEIGHTS = np.array([0.35, 0.4, 0.25])
 SALARY_REDIRECT_SHARE = 0.85
+JOB_CHANGE_RATE = 0.0015  # monthly chance a staying customer's salary moves to another bank
 CHURN_HORIZON_DAYS = 90
 ADOPTION_HORIZON_MONTHS = 3
 # Intercept of the monthly churn hazard's logit, tuned for an annual churn near 10 %.
-HAZARD_INTERCEPT = -5.3
+HAZARD_INTERCEPT = -5.4
 ARRIVAL_RATE = 0.01  # new customers a month, as a share of the customer base
 ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group at most, so readers can parallelise
 
@@ -205,7 +208,7 @@ class _Calendar:
         extracted_at, one second before the next month starts.
         """
         span = self.month_length_us(month) - _SECOND_US
-        return self.month_start_us[month] + (uniform * span).astype(np.int64)
+        return self.month_start_us[month] + _whole_seconds(uniform * span)
 
 
 @dataclass(frozen=True)
@@ -382,9 +385,9 @@ def _draw_population(
     birth_day = np.concatenate([base_birth, new_birth]).astype(np.int32)[order]
     join_month = np.concatenate([np.full(n_base, -1), new_month])[order].astype(np.int16)
     n = n_customers
-    active_from_us = joined_day.astype(np.int64) * _DAY_US + (
+    active_from_us = joined_day.astype(np.int64) * _DAY_US + _whole_seconds(
         (8 + 10 * rng.random(n)) * _HOUR_US
-    ).astype(np.int64)
+    )
     # Age at the start (negative for nobody: arrivals are adults when they join).
     age = (start_day - birth_day) / _DAYS_PER_YEAR
 
@@ -460,23 +463,24 @@ def _initial_state(
     # on the mortgage), hence the fixed order.
     held = np.zeros((n, N_PRODUCTS), dtype=bool)
     held[:, CURRENT] = base
-    chance = {
-        SAVINGS: lambda: _sigmoid(-0.4 + 0.45 * band + 0.3 * engagement),
-        CLASSIC_CARD: lambda: _sigmoid(-0.7 + 0.9 * log_activity + 0.3 * band - 1.0 * (age > 70)),
-        GOLD_CARD: lambda: _sigmoid(-3.4 + 0.9 * band + 0.6 * log_activity),
-        PERSONAL_LOAN: lambda: _sigmoid(-2.2 - 0.25 * band - 0.04 * np.abs(age - 38)),
-        MORTGAGE: lambda: _sigmoid(-1.8 + 0.6 * band - 0.004 * (age - 45) ** 2),
-        TIME_DEPOSIT: lambda: _sigmoid(
-            -3.3 + 0.06 * (age - 45) + 0.4 * band + 0.9 * held[:, SAVINGS]),
-        BOND_FUND: lambda: _sigmoid(
-            -3.0 + 0.5 * band + 0.5 * (appetite - 3) + 0.8 * held[:, SAVINGS]),
-        EQUITY_FUND: lambda: _sigmoid(-3.4 + 0.5 * band + 1.2 * (appetite - 3.5)),
-        HOME_INSURANCE: lambda: _sigmoid(-3.0 + 2.5 * held[:, MORTGAGE]),
-        LIFE_INSURANCE: lambda: _sigmoid(
-            -3.0 + 1.5 * held[:, MORTGAGE] - 0.002 * (age - 45) ** 2),
-        PENSION_PLAN: lambda: _sigmoid(-2.2 + 0.5 * band - 0.006 * (age - 48) ** 2),
-    }
-    for product, probability in chance.items():
+    chance = (
+        (SAVINGS, lambda: _sigmoid(-0.4 + 0.45 * band + 0.3 * engagement)),
+        (CLASSIC_CARD,
+         lambda: _sigmoid(-0.7 + 0.9 * log_activity + 0.3 * band - 1.0 * (age > 70))),
+        (GOLD_CARD, lambda: _sigmoid(-3.4 + 0.9 * band + 0.6 * log_activity)),
+        (PERSONAL_LOAN, lambda: _sigmoid(-2.2 - 0.25 * band - 0.04 * np.abs(age - 38))),
+        (MORTGAGE, lambda: _sigmoid(-1.8 + 0.6 * band - 0.004 * (age - 45) ** 2)),
+        (TIME_DEPOSIT, lambda: _sigmoid(
+            -3.3 + 0.06 * (age - 45) + 0.4 * band + 0.9 * held[:, SAVINGS])),
+        (BOND_FUND, lambda: _sigmoid(
+            -3.0 + 0.5 * band + 0.5 * (appetite - 3) + 0.8 * held[:, SAVINGS])),
+        (EQUITY_FUND, lambda: _sigmoid(-3.4 + 0.5 * band + 1.2 * (appetite - 3.5))),
+        (HOME_INSURANCE, lambda: _sigmoid(-3.0 + 2.5 * held[:, MORTGAGE])),
+        (LIFE_INSURANCE, lambda: _sigmoid(
+            -3.0 + 1.5 * held[:, MORTGAGE] - 0.002 * (age - 45) ** 2)),
+        (PENSION_PLAN, lambda: _sigmoid(-2.2 + 0.5 * band - 0.006 * (age - 48) ** 2)),
+    )
+    for product, probability in chance:
         p = probability() * _suitability(appetite, product) * (age >= PRODUCT_MIN_AGE[product])
         held[:, product] = base & (rng.random(n) < p)
 
@@ -490,9 +494,7 @@ def _initial_state(
             start_us - int(lookback_months[product] * _DAYS_PER_MONTH * _DAY_US),
         )
         earliest = np.minimum(earliest, start_us - _HOUR_US)
-        opened_us[:, product] = earliest + (rng.random(n) * (start_us - earliest)).astype(
-            np.int64
-        )
+        opened_us[:, product] = earliest + _whole_seconds(rng.random(n) * (start_us - earliest))
     opened_us[~held] = 0
 
     customer, product = np.nonzero(held)
@@ -538,8 +540,9 @@ def _seed_countdowns(
     n = population.size
     hazard = _churn_hazard(population, state, np.arange(n), age, tenure_months)
     # Decided j months before the start and still counting down: countdown length >= j.
+    lags = np.arange(1, COUNTDOWN_MONTHS.max() + 1)
     still_counting = np.array([(COUNTDOWN_WEIGHTS * (lag <= COUNTDOWN_MONTHS)).sum()
-                               for lag in range(1, 5)])
+                               for lag in lags])
     lag_chance = hazard[:, None] * WARNED_SHARE * still_counting[None, :]
     cumulative = np.cumsum(lag_chance, axis=1)
     draw = rng.random(n)
@@ -547,7 +550,7 @@ def _seed_countdowns(
     lag = 1 + (draw[:, None] >= cumulative).sum(axis=1)
     length_draw = rng.random(n)
     length = np.zeros(n, dtype=np.int64)
-    for j in range(1, 5):
+    for j in lags:
         weights = COUNTDOWN_WEIGHTS * (j <= COUNTDOWN_MONTHS)
         cdf = np.cumsum(weights / weights.sum())
         picked = COUNTDOWN_MONTHS[np.minimum(np.searchsorted(cdf, length_draw, side="right"),
@@ -614,7 +617,7 @@ def _opening_terms(
     terms[m] = np.round(200 + 1000 * uniform[m], 2)
     for p, principal_scale, shortest, longest in (
         (PERSONAL_LOAN, (2.0, 8.0), 24, 84),
-        (MORTGAGE, (30.0, 30.0), 240, 360),
+        (MORTGAGE, (30.0, 30.0), 240, 360),  # 2.5 to 5 years of income
     ):
         m = where(p)
         principal = income[m] * (principal_scale[0] + principal_scale[1] * uniform[m])
@@ -646,7 +649,7 @@ def _churn_hazard(
         - 0.3 * np.clip(n_products - 2, -1, 4)
         + 0.35 * (age[who] < 30)
         - 0.35 * (age[who] >= 65)
-        + 0.3 * (population.income_kind[who] == 0)
+        + 0.3 * ((population.income_kind[who] == 0) | state.redirected[who])
     )
     return _sigmoid(logit)
 
@@ -766,8 +769,10 @@ def _simulate_month(
     who = np.flatnonzero(at_risk)
     hazard = _churn_hazard(population, state, who, age, tenure_months)
     adoption = _adoption_probabilities(population, state, who, age)
-    if month >= 1:
-        _write_truth(sinks, calendar, month, state, who, hazard, adoption, customer_ids)
+    # The truth starts with the second month; the first month only creates its files.
+    shown = slice(None) if month >= 1 else slice(0)
+    _write_truth(sinks, calendar, month, state, who[shown], hazard[shown], adoption[shown],
+                 customer_ids)
 
     # Churn decisions of customers not yet leaving.
     k = who.size
@@ -782,6 +787,10 @@ def _simulate_month(
     state.churn_us[deciders] = calendar.close_time_us(close_month, close_uniform[decides])
     state.leaving[who[decides & warned]] = True
     state.redirected[who[decides & warned & redirect]] = True
+    # Now and then a salaried customer who stays changes employer and has the new salary
+    # paid elsewhere, so that a stopped salary is a strong sign of leaving, not proof.
+    job_change = ~state.leaving[who] & ~decides & (rng.random(k) < JOB_CHANGE_RATE)
+    state.redirected[who[job_change & (population.income_kind[who] == 1)]] = True
 
     closing = at_risk & (state.close_month == month)
     counting_down = at_risk & state.leaving & ~closing
@@ -795,9 +804,8 @@ def _simulate_month(
     held_at_start = state.held.copy()
     closed_us = _close_holdings(rng, state, sinks, customer_ids, current_account_ids, window,
                                 closing, counting_down, at_risk)
-    adopters = who[~state.leaving[who] & ~closing[who]]
-    _open_holdings(rng, population, state, window, adopters, adoption[~state.leaving[who]
-                   & ~closing[who]], arriving)
+    staying = ~state.leaving[who] & ~closing[who]
+    _open_holdings(rng, population, state, window, who[staying], adoption[staying], arriving)
 
     ledger = _book_transactions(rng, month, population, state, calendar, window,
                                 held_at_start, closed_us, counting_down, closing,
@@ -845,7 +853,7 @@ class _Window:
         """A uniform time in each owner's window, one per row of `owners`."""
         start = self.start_us[owners]
         span = self.end_us[owners] - start
-        offset = (rng.random(owners.size) * span).astype(np.int64)
+        offset = _whole_seconds(rng.random(owners.size) * span)
         return start + np.minimum(offset, np.maximum(span - 1, 0))
 
     def contains(self, owners: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -1024,7 +1032,7 @@ def _book_transactions(
 
     # Salary or pension on a fixed day, unless the customer has had it paid elsewhere.
     pay_ts = (month_start + (population.pay_day.astype(np.int64) - 1) * _DAY_US
-              + ((3 + 3 * rng.random(n)) * _HOUR_US).astype(np.int64))
+              + _whole_seconds((3 + 3 * rng.random(n)) * _HOUR_US))
     everyone = np.arange(n)
     paid = present & (population.income_kind > 0) & ~state.redirected
     paid &= window.contains(everyone, pay_ts)
@@ -1033,8 +1041,9 @@ def _book_transactions(
                     _COUNTERPARTY["salary"])
     book_on_current(who, pay_ts[who], income[who] * rng.normal(1.0, 0.01, who.size), _CREDIT,
                     _CHANNEL["system"], _CATEGORY["income"], kind)
-    # Customers paid elsewhere move part of their income in themselves.
-    self_funded = present & (population.income_kind == 0) & ~state.redirected
+    # Customers paid elsewhere move part of their income in themselves, unless leaving.
+    paid_elsewhere = (population.income_kind == 0) | state.redirected
+    self_funded = present & paid_elsewhere & ~state.leaving & ~closing
     who = np.flatnonzero(self_funded & (rng.random(n) < 0.9 * share))
     book_on_current(who, window.uniform_times(rng, who),
                     income[who] * rng.uniform(0.6, 1.0, who.size), _CREDIT,
@@ -1238,7 +1247,7 @@ def _record_interactions(
                           for v, d in zip(values, dtypes, strict=True)))
 
     def resolution(ts, hours):
-        resolved = ts + (hours * _HOUR_US).astype(np.int64)
+        resolved = ts + _whole_seconds(hours * _HOUR_US)
         return np.where(resolved <= extracted_us, resolved, _NULL_TS)
 
     def contact_channel(who):
@@ -1252,7 +1261,7 @@ def _record_interactions(
 
     # Logins and branch visits: the digital log in, the others come in; leavers fade away.
     fading = np.where(counting_down, 0.35, 1.0)
-    logins = 10.0 * digital**1.5 * np.exp(0.4 * engagement) * fading * share
+    logins = np.minimum(10.0 * digital**1.5 * np.exp(0.4 * engagement), 15.0) * fading * share
     who = _repeat(rng.poisson(logins))
     record(who, window.uniform_times(rng, who), _KIND["digital_login"], channel=_CONTACT["app"])
     visits = 0.5 * (1 - digital) ** 1.5 * np.where(counting_down, 0.7, 1.0) * share
@@ -1281,14 +1290,14 @@ def _record_interactions(
 
     # After a settled complaint the bank calls back within a week, when the month allows.
     callback = ~never & (rng.random(who.size) < 0.6)
-    follow_ts = ts + ((hours + 1 + 167 * rng.random(who.size)) * _HOUR_US).astype(np.int64)
+    follow_ts = ts + _whole_seconds((hours + 1 + 167 * rng.random(who.size)) * _HOUR_US)
     callback &= window.contains(who, follow_ts)
     callers, call_ts, after_slow = who[callback], follow_ts[callback], slow[callback]
     # New customers get a welcome call in their first week, and some a service call.
     newcomer = np.flatnonzero(arriving & (rng.random(n) < 0.7))
-    welcome_ts = window.start_us[newcomer] + (
+    welcome_ts = window.start_us[newcomer] + _whole_seconds(
         (1 + 6 * rng.random(newcomer.size)) * _DAY_US
-    ).astype(np.int64)
+    )
     keep = window.contains(newcomer, welcome_ts)
     service = _repeat(rng.poisson(0.02 * share))
     callers = np.concatenate([callers, newcomer[keep], service])
@@ -1310,7 +1319,7 @@ def _record_interactions(
     record(who, ts, _KIND["service_request"], resolved=resolved,
            outcome=np.where(resolved == _NULL_TS, _OUTCOME["unresolved"], _OUTCOME["resolved"]),
            channel=contact_channel(who))
-    survey_ts = resolved + ((1 + 47 * rng.random(who.size)) * _HOUR_US).astype(np.int64)
+    survey_ts = resolved + _whole_seconds((1 + 47 * rng.random(who.size)) * _HOUR_US)
     surveyed = (resolved != _NULL_TS) & (rng.random(who.size) < 0.25)
     surveyed &= window.contains(who, np.where(surveyed, survey_ts, 0))
     spontaneous = _repeat(rng.poisson(0.03 * share))
@@ -1505,26 +1514,51 @@ def _write_truth(
 
 
 class _ParquetSinks:
-    """One incremental Parquet writer per output table, opened on the first write."""
+    """One incremental Parquet writer per output table, writing on a background thread.
+
+    Arrow releases the GIL while encoding, so the next month is simulated while this one is
+    written. A single worker keeps every file's row groups in submission order, and at most
+    PENDING_BYTES of tables wait to be written, which bounds memory.
+    """
+
+    PENDING_BYTES = 1 << 30
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.rows: dict[str, int] = {}
+        self.pending: deque[tuple[Future[None], int]] = deque()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-writer")
 
     def __enter__(self) -> _ParquetSinks:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for writer in self.writers.values():
-            writer.close()
+        try:
+            self._wait(0)
+        finally:
+            self.executor.shutdown(wait=True)
+            for writer in self.writers.values():
+                writer.close()
 
     def write(self, name: str, table: pa.Table) -> None:
         if name not in self.writers:
             path = self.out_dir / f"{name}.parquet"
             self.writers[name] = pq.ParquetWriter(path, table.schema)
-        self.writers[name].write_table(table, row_group_size=ROW_GROUP_ROWS)
         self.rows[name] = self.rows.get(name, 0) + table.num_rows
+        if table.num_rows == 0:
+            return  # the file exists with its schema; an empty row group helps nobody
+        self._wait(self.PENDING_BYTES - table.nbytes)
+        future = self.executor.submit(
+            self.writers[name].write_table, table, row_group_size=ROW_GROUP_ROWS
+        )
+        self.pending.append((future, table.nbytes))
+
+    def _wait(self, allowed_bytes: int) -> None:
+        """Wait for the oldest writes until at most `allowed_bytes` are pending; re-raise."""
+        while self.pending and sum(size for _, size in self.pending) > allowed_bytes:
+            future, _ = self.pending.popleft()
+            future.result()
 
 
 @contextmanager
@@ -1538,6 +1572,11 @@ def _month_progress(months: int, show: bool) -> Iterator[Callable[[], None]]:
     with Progress() as bar:
         task = bar.add_task("simulating months", total=months)
         yield lambda: bar.advance(task)
+
+
+def _whole_seconds(duration_us: np.ndarray) -> np.ndarray:
+    """Durations in microseconds cut to whole seconds, as banks' booking clocks keep them."""
+    return (np.asarray(duration_us) // _SECOND_US).astype(np.int64) * _SECOND_US
 
 
 def _money(amount: np.ndarray) -> np.ndarray:
