@@ -139,10 +139,11 @@ def customer_features(
                                   for col in spec.columns})
         raw = engine.memtables(con, {spec.name: _as_arrow(frame)})[spec.name]
         staged = stage_table(spec, raw, tables, now)
-        bad = staged.filter(staged[REASON].notnull()).select(REASON).limit(3).to_pyarrow()
+        checked = staged.checked()
+        bad = checked.filter(checked[REASON].notnull()).select(REASON).limit(3).to_pyarrow()
         if bad.num_rows:
             raise DataError(f"{spec.name}: " + "; ".join(bad.column(REASON).to_pylist()))
-        tables[spec.name] = staged.select(*spec.column_names)
+        tables[spec.name] = staged.clean(fired=())
     expr = definitions.build_features(
         FeatureInputs.from_tables(tables), [as_of], config, sorted(products["product_id"])
     )

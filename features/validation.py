@@ -10,6 +10,7 @@ and the run goes on.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,6 +27,9 @@ from retain.errors import DataError
 REASON = "_reason"
 BAD_VALUE = "_bad_value"
 _RAW = "_raw__"
+_COPIES = "_key_copies"
+_PARENT_TABLES = {col.references.split(".")[0] for table in TABLES for col in table.columns
+                  if col.references}
 
 
 @dataclass(frozen=True)
@@ -127,56 +131,108 @@ def load_bank(
             continue
         raw = engine.read_file(con, path)
         staged = stage_table(spec, raw, tables, extracted_at)
-        report = _report(con, spec, path, raw, staged, config)
+        report = _report(spec, path, raw, staged, config)
         if report.rows_quarantined and quarantine_dir is not None:
             quarantine_dir.mkdir(parents=True, exist_ok=True)
             target = quarantine_dir / f"{spec.name}.parquet"
-            _quarantined(spec, raw, staged).to_parquet(target)
+            _quarantined(raw, staged.checked()).to_parquet(target)
             quarantine_files[spec.name] = target
-        clean = staged.filter(staged[REASON].isnull()).select(*spec.column_names)
-        tables[spec.name] = engine.materialize(con, clean, f"clean_{spec.name}")
+        clean = staged.clean(fired=report.reasons)
+        # Tables other tables refer to are probed by every foreign-key check: compute them
+        # once. The rest stay views over the files: on a clean extract a view is the file
+        # itself, and tens of millions of rows stay out of memory.
+        if spec.name in _PARENT_TABLES:
+            clean = engine.materialize(con, clean, f"clean_{spec.name}")
+        tables[spec.name] = clean
         reports.append(report)
     return BankData(tables, extracted_at, tuple(reports), quarantine_files)
 
 
+@dataclass(frozen=True)
+class StagedTable:
+    """A raw table with typed columns and the contract's row rules, not yet executed."""
+
+    spec: Table
+    table: ir.Table  # raw columns (prefixed) + typed columns
+    rules: tuple[tuple[ir.BooleanValue, str, ir.StringValue], ...]
+    cast_columns: tuple[str, ...]  # columns whose raw type differed and were cast
+
+    def checked(self) -> ir.Table:
+        """Every row, with the first rule it breaks (`_reason`) and the offending value."""
+        return self.table.mutate(**{
+            REASON: ibis.cases(*[(cond, reason) for cond, reason, _ in self.rules],
+                               else_=ibis.null("string")),
+            BAD_VALUE: ibis.cases(*[(cond, value) for cond, _, value in self.rules],
+                                  else_=ibis.null("string")),
+        })
+
+    def clean(self, fired: Collection[str] | None = None) -> ir.Table:
+        """Typed rows that break no rule.
+
+        Args:
+            fired: reasons known to occur (from the report). Rules that never fire filter
+                nothing, so leaving them out gives the same rows without evaluating them on
+                every row; a clean extract is then read with no filter at all.
+        """
+        conditions = [cond for cond, reason, _ in self.rules if fired is None or reason in fired]
+        table = self.table
+        if conditions:
+            table = table.filter(~ibis.or_(*conditions))
+        return table.select(*self.spec.column_names)
+
+
 def stage_table(
     spec: Table, raw: ir.Table, parents: dict[str, ir.Table], extracted_at: datetime
-) -> ir.Table:
-    """Typed columns, plus the first rule each row breaks (`_reason`, null if none)."""
+) -> StagedTable:
+    """Type a raw table by its declaration and attach the row rules."""
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     if missing:
         raise DataError(
             f"table {spec.name}: required column(s) {', '.join(missing)} missing; "
             f"the file has {', '.join(raw.columns)}"
         )
-    typed = {
-        col.name: (
-            raw[col.name].try_cast(col.dtype) if col.name in raw.columns else ibis.null(col.dtype)
-        )
-        for col in spec.columns
-    }
+    typed, cast_columns = {}, []
+    for col in spec.columns:
+        if col.name not in raw.columns:
+            typed[col.name] = ibis.null(col.dtype)
+        elif _same_type(raw[col.name].type(), ibis.dtype(col.dtype)):
+            typed[col.name] = raw[col.name]
+        else:
+            typed[col.name] = raw[col.name].try_cast(col.dtype)
+            cast_columns.append(col.name)
     raw_kept = {f"{_RAW}{name}": raw[name] for name in raw.columns}
     staged = raw.select(**raw_kept, **typed)
-    rules = list(_row_rules(spec, staged, parents, extracted_at))
-    return staged.mutate(
-        **{
-            REASON: ibis.cases(*[(cond, reason) for cond, reason, _ in rules],
-                               else_=ibis.null("string")),
-            BAD_VALUE: ibis.cases(*[(cond, value) for cond, _, value in rules],
-                                  else_=ibis.null("string")),
-        }
-    )
+    if spec.primary_key and _has_duplicate_keys(staged, spec.primary_key):
+        # Only then pay for the window (a group-by and a join). A column, not an expression
+        # inside the rules: SQL forbids window functions inside aggregates.
+        key = [staged[name] for name in spec.primary_key]
+        staged = staged.mutate(**{_COPIES: staged[spec.primary_key[0]].count().over(
+            ibis.window(group_by=key))})
+    rules = tuple(_row_rules(spec, staged, parents, extracted_at, cast_columns))
+    return StagedTable(spec, staged, rules, tuple(cast_columns))
+
+
+def _has_duplicate_keys(staged: ir.Table, key: tuple[str, ...]) -> bool:
+    counts = staged.aggregate(rows=staged.count(),
+                              keys=staged.select(*key).distinct().count().as_scalar())
+    row = counts.to_pyarrow().to_pylist()[0]
+    return row["rows"] != row["keys"]
+
+
+def _same_type(actual, declared) -> bool:
+    if actual.is_timestamp() and declared.is_timestamp():
+        return actual.timezone is None
+    return type(actual) is type(declared)
 
 
 def _row_rules(spec: Table, staged: ir.Table, parents: dict[str, ir.Table],
-               extracted_at: datetime):
+               extracted_at: datetime, cast_columns: Collection[str]):
     """Yield (condition, reason, offending value) for each row-level rule, in priority order."""
     for col in spec.columns:
         value = staged[col.name]
         shown = value.cast("string")
-        raw_name = f"{_RAW}{col.name}"
-        if raw_name in staged.columns:
-            raw_value = staged[raw_name]
+        if col.name in cast_columns:
+            raw_value = staged[f"{_RAW}{col.name}"]
             yield (value.isnull() & raw_value.notnull(),
                    f"{col.name}: not a valid {col.dtype}", raw_value.cast("string"))
         if not col.nullable:
@@ -199,10 +255,9 @@ def _row_rules(spec: Table, staged: ir.Table, parents: dict[str, ir.Table],
             f"{col.name}: unknown in {parent_table}",
             staged[col.name].cast("string"),
         )
-    if spec.primary_key:
-        key = [staged[name] for name in spec.primary_key]
-        copies = staged[spec.primary_key[0]].count().over(ibis.window(group_by=key))
-        yield copies > 1, f"{', '.join(spec.primary_key)}: duplicate key", key[0].cast("string")
+    if _COPIES in staged.columns:
+        yield (staged[_COPIES] > 1, f"{', '.join(spec.primary_key)}: duplicate key",
+               staged[spec.primary_key[0]].cast("string"))
 
 
 def _value_rules(col: Column, value: ir.Column, shown: ir.Column, extracted_at: datetime):
@@ -222,7 +277,7 @@ def _value_rules(col: Column, value: ir.Column, shown: ir.Column, extracted_at: 
                f"{col.name}: after the extraction time {extracted_at.isoformat()}", shown)
 
 
-def _quarantined(spec: Table, raw: ir.Table, staged: ir.Table) -> ir.Table:
+def _quarantined(raw: ir.Table, staged: ir.Table) -> ir.Table:
     """Bad rows as they arrived (raw values as text), with the reason."""
     bad = staged.filter(staged[REASON].notnull())
     return bad.select(
@@ -231,19 +286,23 @@ def _quarantined(spec: Table, raw: ir.Table, staged: ir.Table) -> ir.Table:
     )
 
 
-def _report(con: BaseBackend, spec: Table, path: Path, raw: ir.Table, staged: ir.Table,
+def _report(spec: Table, path: Path, raw: ir.Table, staged_table: StagedTable,
             config: DataConfig) -> TableReport:
     present = [col for col in spec.columns if col.name in raw.columns]
+    staged = staged_table.table
+    any_bad = ibis.or_(*[cond for cond, _, _ in staged_table.rules])
     counts = staged.aggregate(
         rows=staged.count(),
-        bad=staged[REASON].count(),
+        bad=staged.count(where=any_bad),
         **{f"typed__{c.name}": staged[c.name].count() for c in present},
-        **{f"raw__{c.name}": staged[f"{_RAW}{c.name}"].count() for c in present},
+        **{f"raw__{c}": staged[f"{_RAW}{c}"].count() for c in staged_table.cast_columns},
     ).to_pyarrow().to_pylist()[0]
     rows = int(counts["rows"])
     if rows == 0 and spec.required:
         raise DataError(f"table {spec.name} ({path.name}) has no rows")
     for col in present:
+        if col.name not in staged_table.cast_columns:
+            continue
         raw_count, typed_count = counts[f"raw__{col.name}"], counts[f"typed__{col.name}"]
         if raw_count and not typed_count:
             example = (
@@ -259,8 +318,9 @@ def _report(con: BaseBackend, spec: Table, path: Path, raw: ir.Table, staged: ir
     examples: dict[str, str | None] = {}
     bad = int(counts["bad"])
     if bad:
+        checked = staged_table.checked()
         by_reason = (
-            staged.filter(staged[REASON].notnull())
+            checked.filter(checked[REASON].notnull())
             .group_by(REASON)
             .aggregate(rows=ibis._.count(), example=ibis._[BAD_VALUE].arbitrary())
             .order_by(ibis.desc("rows"), REASON)

@@ -95,6 +95,10 @@ class FeaturesConfig(_Section):
     def _windows_sorted_unique(cls, windows: tuple[int, ...]) -> tuple[int, ...]:
         if not windows or list(windows) != sorted(set(windows)):
             raise ValueError("must be a non-empty list of distinct days in increasing order")
+        missing = [days for days in (30, 90, 180) if days not in windows]
+        if missing or max(windows) > 365:
+            raise ValueError("must include 30, 90 and 180 (trend and salary features use "
+                             "them) and stay within 365 days (the longest history kept)")
         return windows
 
 
