@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from retain.console import make_console
 from rich.table import Table as RichTable
 
 from features import engine, pipeline, synth
@@ -18,14 +17,20 @@ from features.report import (
 )
 from features.validation import BankData, as_date, load_bank
 from retain.config import RetainConfig, with_overrides
+from retain.console import make_console
 
 console = make_console()
-data_app = typer.Typer(help="Bank extracts: generate the synthetic bank, validate an extract.",
-                       no_args_is_help=True)
+data_app = typer.Typer(
+    help="Bank extracts: generate the synthetic bank, validate an extract.", no_args_is_help=True
+)
 features_app = typer.Typer(help="Point-in-time features and labels.", no_args_is_help=True)
 
-DataDir = Annotated[Path | None, typer.Option("--data", help="Folder with one file per "
-                                              "contract table (default: config data_dir).")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Folder with one file per contract table (default: config data_dir)."
+    ),
+]
 
 
 def _config(ctx: typer.Context) -> RetainConfig:
@@ -42,12 +47,15 @@ def synth_command(
 ) -> None:
     """Generate the synthetic bank: every contract table plus the generator's truth."""
     config = _config(ctx)
-    settings = with_overrides(config, "synth", customers=customers, months=months,
-                              seed=seed).synth
+    settings = with_overrides(config, "synth", customers=customers, months=months, seed=seed).synth
     target = out or config.data_dir
     summary = synth.generate_bank(
-        target, n_customers=settings.customers, months=settings.months, seed=settings.seed,
-        start=settings.start, transactions_per_month=settings.transactions_per_month,
+        target,
+        n_customers=settings.customers,
+        months=settings.months,
+        seed=settings.seed,
+        start=settings.start,
+        transactions_per_month=settings.transactions_per_month,
         progress=True,
     )
     table = RichTable(title=f"Synthetic bank in {target}")
@@ -76,11 +84,18 @@ def _load(config: RetainConfig, data: Path | None, quiet: bool = False) -> tuple
 def _print_load(bank: BankData) -> None:
     table = RichTable(title="Loaded tables")
     for column in ("table", "source", "rows read", "quarantined", "top reason"):
-        table.add_column(column, justify="right" if "rows" in column or "quar" in column else "left")
+        table.add_column(
+            column, justify="right" if "rows" in column or "quar" in column else "left"
+        )
     for report in bank.reports:
         top = next(iter(report.reasons), "")
-        table.add_row(report.table, report.source, f"{report.rows_read:,}",
-                      f"{report.rows_quarantined:,}", top)
+        table.add_row(
+            report.table,
+            report.source,
+            f"{report.rows_read:,}",
+            f"{report.rows_quarantined:,}",
+            top,
+        )
     console.print(table)
     for name, path in bank.quarantine_files.items():
         console.print(f"[yellow]quarantined rows of {name} → {path}")
@@ -100,16 +115,24 @@ def validate_command(ctx: typer.Context, data: DataDir = None) -> None:
 @features_app.command("build")
 def build_command(
     ctx: typer.Context,
-    as_of: Annotated[list[str], typer.Option("--as-of", help="Cut-off date (YYYY-MM-DD); "
-                                             "repeat for several snapshots.")],
+    as_of: Annotated[
+        list[str],
+        typer.Option("--as-of", help="Cut-off date (YYYY-MM-DD); repeat for several snapshots."),
+    ],
     out: Annotated[Path, typer.Option(help="Parquet file to write.")],
     data: DataDir = None,
-    labels: Annotated[bool, typer.Option("--labels", help="Add churn and cross-sell "
-                                         "labels over the configured horizon.")] = False,
-    engine_name: Annotated[str | None, typer.Option("--engine", help="duckdb or spark "
-                                                    "(default: config).")] = None,
-    spark_master: Annotated[str | None, typer.Option(help="Spark master URL, e.g. "
-                                                     "local[2] or spark://host:7077.")] = None,
+    labels: Annotated[
+        bool,
+        typer.Option(
+            "--labels", help="Add churn and cross-sell labels over the configured horizon."
+        ),
+    ] = False,
+    engine_name: Annotated[
+        str | None, typer.Option("--engine", help="duckdb or spark (default: config).")
+    ] = None,
+    spark_master: Annotated[
+        str | None, typer.Option(help="Spark master URL, e.g. local[2] or spark://host:7077.")
+    ] = None,
 ) -> None:
     """Build point-in-time features (and labels) for every customer at each as-of date."""
     config = _config(ctx)
@@ -118,8 +141,9 @@ def build_command(
     con, bank = _load(config, data)
     with console.status(f"building features on {config.features.engine}", spinner="dots"):
         build = pipeline.build_feature_file(bank, dates, config.features, out, labels)
-    console.print(f"{build.rows:,} rows × {build.columns} columns → {build.path} "
-                  f"in {build.seconds:.1f} s")
+    console.print(
+        f"{build.rows:,} rows × {build.columns} columns → {build.path} in {build.seconds:.1f} s"
+    )
     console.print(summary_table(build.path))
 
 
@@ -134,8 +158,12 @@ def list_command(ctx: typer.Context) -> None:
 
 @data_app.command("contract")
 def contract_command(
-    write: Annotated[Path | None, typer.Option(help="Write the Markdown here instead of "
-                                               "printing it (docs/data-contract.md).")] = None,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the Markdown here instead of printing it (docs/data-contract.md)."
+        ),
+    ] = None,
 ) -> None:
     """Print (or write) the bank data contract: tables, columns, types and rules."""
     from features.contract_doc import render_data_contract

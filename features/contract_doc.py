@@ -50,8 +50,10 @@ def render_data_contract() -> str:
         if table.primary_key:
             parts.append(f"Key: ({', '.join(f'`{c}`' for c in table.primary_key)}), unique.  ")
         if table.event_time:
-            parts.append(f"Placed in time by `{table.event_time}`: features as of D read only "
-                         "rows stamped before D.")
+            parts.append(
+                f"Placed in time by `{table.event_time}`: features as of D read only "
+                "rows stamped before D."
+            )
         for earlier, later in table.time_order:
             parts.append(f"  `{later}` may not precede `{earlier}`.")
         parts.append("\n\n| column | type | required | rules | meaning |\n|---|---|---|---|---|")
@@ -81,5 +83,7 @@ def _column_row(column: Column) -> str:
     if column.sparse:
         rules.append("sparse")
     required = "yes" if column.required else ""
-    return (f"| `{column.name}` | {column.dtype} | {required} | {'; '.join(rules)} | "
-            f"{column.description} |")
+    return (
+        f"| `{column.name}` | {column.dtype} | {required} | {'; '.join(rules)} | "
+        f"{column.description} |"
+    )

@@ -31,7 +31,12 @@ DEBT_FAMILIES = ("personal_loan", "mortgage", "credit_card")
 SALARY_COUNTERPARTIES = ("salary", "pension")
 DIGITAL_CHANNELS = ("online", "mobile")
 CUSTOMER_ATTRIBUTES = (
-    "gender", "region", "income_band", "risk_appetite", "preferred_channel", "segment",
+    "gender",
+    "region",
+    "income_band",
+    "risk_appetite",
+    "preferred_channel",
+    "segment",
     "do_not_contact",
 )
 
@@ -59,7 +64,7 @@ def as_of_timestamps(as_of_dates: Sequence[date]) -> list[datetime]:
 
 def build_features(
     inputs: FeatureInputs,
-    as_of_dates: Sequence[date],
+    as_of_dates: Sequence[date] | ir.Table,
     config: FeaturesConfig,
     product_ids: Sequence[str],
     extracted_at: datetime | None = None,
@@ -69,7 +74,9 @@ def build_features(
 
     Args:
         inputs: validated contract tables.
-        as_of_dates: the cut-off dates; a customer appears for each date they are a customer.
+        as_of_dates: the cut-off dates, or a table with a timestamp column `as_of` (the
+            real-time path fills one in per request); a customer appears for each date
+            they are a customer at.
         config: windows, horizon, churn definition, tier rules.
         product_ids: products that get a cross-sell label (the catalogue, sorted).
         extracted_at: end of the extract; labels whose horizon ends later are null.
@@ -78,9 +85,9 @@ def build_features(
     Returns:
         An unexecuted Ibis table keyed by (`customer_id`, `as_of`).
     """
-    as_of = ibis.memtable({"as_of": as_of_timestamps(as_of_dates)}).mutate(
-        as_of_s=_epoch(ibis._.as_of)
-    )
+    if not isinstance(as_of_dates, ir.Table):
+        as_of_dates = ibis.memtable({"as_of": as_of_timestamps(as_of_dates)})
+    as_of = as_of_dates.select("as_of").mutate(as_of_s=_epoch(ibis._.as_of))
     holdings = _holding_features(inputs, as_of, config, product_ids, extracted_at, with_labels)
     population = _population(inputs.customers, as_of, holdings, config)
     parts = [
@@ -110,28 +117,69 @@ def _numeric_names(config: FeaturesConfig) -> list[str]:
     names = ["age_years", "tenure_days", "risk_appetite", "do_not_contact"]
     for w in config.windows_days:
         names += [
-            f"txn_count_{w}d", f"credit_sum_{w}d", f"debit_sum_{w}d", f"salary_sum_{w}d",
-            f"transfer_out_other_bank_sum_{w}d", f"fee_sum_{w}d",
+            f"txn_count_{w}d",
+            f"credit_sum_{w}d",
+            f"debit_sum_{w}d",
+            f"salary_sum_{w}d",
+            f"transfer_out_other_bank_sum_{w}d",
+            f"fee_sum_{w}d",
             *[f"txn_count_{channel}_{w}d" for channel in TRANSACTION_CHANNELS],
         ]
     names += [
-        "txn_count_trend", "debit_sum_trend", "net_flow_90d", "days_since_last_txn",
-        "days_since_last_salary", "salary_months_180d", "salary_present", "salary_stopped",
+        "txn_count_trend",
+        "debit_sum_trend",
+        "net_flow_90d",
+        "days_since_last_txn",
+        "days_since_last_salary",
+        "salary_months_180d",
+        "salary_present",
+        "salary_stopped",
         "digital_share_90d",
-        "products_held", *[f"held_family__{family}" for family in PRODUCT_FAMILIES],
-        "products_closed_90d", "products_closed_365d", "products_opened_365d",
-        "days_since_last_product_closed", "days_since_last_product_opened",
-        "complaint_count_90d", "complaint_count_365d", "complaint_open",
-        "complaint_max_severity_365d", "complaint_resolution_hours_mean_365d",
-        "complaint_sla_breach_365d", "days_since_last_complaint",
-        "days_since_complaint_resolved", "service_request_count_90d", "callback_count_365d",
-        "callback_reached_365d", "days_since_last_callback", "satisfaction_mean_365d",
-        "satisfaction_last", "login_count_30d", "login_count_90d", "login_trend",
-        "days_since_last_login", "branch_visit_count_90d",
-        "assets_latest", "debt_latest", "current_balance_latest", "assets_mean_6m",
-        "assets_std_6m", "assets_trend_3m", "customer_value",
+        "products_held",
+        *[f"held_family__{family}" for family in PRODUCT_FAMILIES],
+        "products_closed_90d",
+        "products_closed_365d",
+        "products_opened_365d",
+        "days_since_last_product_closed",
+        "days_since_last_product_opened",
+        "complaint_count_90d",
+        "complaint_count_365d",
+        "complaint_open",
+        "complaint_max_severity_365d",
+        "complaint_resolution_hours_mean_365d",
+        "complaint_sla_breach_365d",
+        "days_since_last_complaint",
+        "days_since_complaint_resolved",
+        "service_request_count_90d",
+        "callback_count_365d",
+        "callback_reached_365d",
+        "days_since_last_callback",
+        "satisfaction_mean_365d",
+        "satisfaction_last",
+        "login_count_30d",
+        "login_count_90d",
+        "login_trend",
+        "days_since_last_login",
+        "branch_visit_count_90d",
+        "assets_latest",
+        "debt_latest",
+        "current_balance_latest",
+        "assets_mean_6m",
+        "assets_std_6m",
+        "assets_trend_3m",
+        "customer_value",
     ]
     return names
+
+
+def _count_if(condition: ir.BooleanValue) -> ir.IntegerScalar:
+    """Rows meeting a condition. `count(CASE …)` beats `count(*) FILTER (…)` in DuckDB."""
+    return ibis.cases((condition, 1)).count()
+
+
+def _value_if(condition: ir.BooleanValue, value: ir.Value) -> ir.Value:
+    """The value where the condition holds, else null: aggregates then skip the row."""
+    return ibis.cases((condition, value))
 
 
 def _left_join(left: ir.Table, right: ir.Table) -> ir.Table:
@@ -165,25 +213,22 @@ def _holding_features(inputs, as_of, config, product_ids, extracted_at, with_lab
     age_open = h.as_of_s - opened_s
     age_closed = h.as_of_s - closed_s
     metrics = {
-        "products_held": h.product_id.count(where=is_open),
+        "products_held": _count_if(is_open),
         "products_ever": h.product_id.count(),
         "first_opened_s": opened_s.min(),
         "last_opened_s": opened_s.max(),
         "last_closed_s": closed_s.max(),
-        "products_closed_90d": h.product_id.count(where=closed_before & _within(age_closed, 90)),
-        "products_closed_365d": h.product_id.count(
-            where=closed_before & _within(age_closed, 365)
-        ),
-        "products_opened_365d": h.product_id.count(where=_within(age_open, 365)),
+        "products_closed_90d": _count_if(closed_before & _within(age_closed, 90)),
+        "products_closed_365d": _count_if(closed_before & _within(age_closed, 365)),
+        "products_opened_365d": _count_if(_within(age_open, 365)),
         **{
-            f"held_family__{family}": h.product_id.count(where=is_open & (h.family == family))
+            f"held_family__{family}": _count_if(is_open & (h.family == family))
             for family in PRODUCT_FAMILIES
         },
     }
     if with_labels:
         metrics.update(
-            {f"held__{pid}": h.product_id.count(where=is_open & (h.product_id == pid))
-             for pid in product_ids}
+            {f"held__{pid}": _count_if(is_open & (h.product_id == pid)) for pid in product_ids}
         )
     return h.group_by(*KEYS).aggregate(**metrics)
 
@@ -195,8 +240,8 @@ def _population(customers, as_of, holdings, config):
     c = c.inner_join(holdings, list(KEYS))
     lookback_s = config.tiers.churned_lookback_days * DAY_SECONDS
     c = c.filter(
-        (c.products_held > 0) | (c.last_closed_s.notnull() & (c.as_of_s - c.last_closed_s
-                                                              <= lookback_s))
+        (c.products_held > 0)
+        | (c.last_closed_s.notnull() & (c.as_of_s - c.last_closed_s <= lookback_s))
     )
     return c.mutate(
         age_years=_days(c.as_of_s - _epoch(c.birth_date.cast("timestamp"))) / 365.25,
@@ -214,8 +259,10 @@ def _transaction_features(transactions, as_of, config):
     windows = config.windows_days
     t = transactions.join(
         as_of,
-        [transactions.ts < as_of.as_of,
-         transactions.ts >= as_of.as_of - ibis.interval(days=max(windows))],
+        [
+            transactions.ts < as_of.as_of,
+            transactions.ts >= as_of.as_of - ibis.interval(days=max(windows)),
+        ],
     )
     bucket = ibis.cases(
         *[(t.ts >= t.as_of - ibis.interval(days=w), index) for index, w in enumerate(windows)],
@@ -228,32 +275,38 @@ def _transaction_features(transactions, as_of, config):
     # `sum(CASE WHEN … THEN amount END)` runs ~20 % faster in DuckDB than FILTER clauses
     # or 0/1 factors (measured on 83 M transactions).
     def amount_if(condition):
-        return ibis.cases((condition, t.amount)).sum()
-
-    def count_if(condition):
-        return ibis.cases((condition, 1)).count()
+        return _value_if(condition, t.amount).sum()
 
     b = t.group_by(*KEYS, "bucket").aggregate(
         txn_count=t.amount.count(),
         credit_sum=amount_if(credit),
         debit_sum=amount_if(t.direction == "debit"),
         salary_sum=amount_if(salary),
-        salary_count=count_if(salary),
+        salary_count=_count_if(salary),
         transfer_out_other_bank_sum=amount_if(t.counterparty_type == "transfer_out_other_bank"),
         fee_sum=amount_if(t.counterparty_type == "fee"),
-        **{f"txn_count_{channel}": count_if(t.channel == channel)
-           for channel in TRANSACTION_CHANNELS},
+        **{
+            f"txn_count_{channel}": _count_if(t.channel == channel)
+            for channel in TRANSACTION_CHANNELS
+        },
         last_ts=t.ts.max(),
-        last_salary_ts=ibis.cases((salary, t.ts)).max(),
+        last_salary_ts=_value_if(salary, t.ts).max(),
         as_of_s=t.as_of_s.max(),
     )
-    summed = ["txn_count", "credit_sum", "debit_sum", "salary_sum",
-              "transfer_out_other_bank_sum", "fee_sum"]
+    summed = [
+        "txn_count",
+        "credit_sum",
+        "debit_sum",
+        "salary_sum",
+        "transfer_out_other_bank_sum",
+        "fee_sum",
+    ]
     channels = [f"txn_count_{channel}" for channel in TRANSACTION_CHANNELS]
     inside = {w: b.bucket <= index for index, w in enumerate(windows)}
     metrics: dict[str, ir.Value] = {
-        f"{name}_{w}d": ibis.cases((inside[w], b[name])).sum()
-        for w in windows for name in [*summed, *channels]
+        f"{name}_{w}d": _value_if(inside[w], b[name]).sum()
+        for w in windows
+        for name in [*summed, *channels]
     }
     # The configuration guarantees these windows exist (trend and salary features use them).
     metrics |= {
@@ -261,7 +314,7 @@ def _transaction_features(transactions, as_of, config):
         "age_last_txn_s": b.as_of_s.max() - _epoch(b.last_ts.max()),
         "age_last_salary_s": b.as_of_s.max() - _epoch(b.last_salary_ts.max()),
         # Salary is monthly: credits in 180 days count the months it was paid.
-        "salary_months_180d": ibis.cases((inside[180], b.salary_count)).sum(),
+        "salary_months_180d": _value_if(inside[180], b.salary_count).sum(),
     }
     return b.group_by(*KEYS).aggregate(**metrics)
 
@@ -287,28 +340,26 @@ def _interaction_features(interactions, as_of, config):
     rated = i.satisfaction.notnull()
     resolved_age = i.as_of_s - _epoch(i.resolved_at)
     return i.group_by(*KEYS).aggregate(
-        complaint_count_90d=i.kind.count(where=complaint & _within(age, 90)),
-        complaint_count_365d=i.kind.count(where=complaint),
-        complaint_open=i.kind.count(where=complaint & ~resolved_before),
-        complaint_max_severity_365d=i.severity.max(where=complaint),
-        complaint_resolution_hours_mean_365d=resolution_hours.mean(
-            where=complaint & resolved_before
-        ),
-        complaint_sla_breach_365d=i.kind.count(where=complaint & breached),
-        age_last_complaint_s=age.min(where=complaint),
-        age_complaint_resolved_s=resolved_age.min(where=complaint & resolved_before),
-        service_request_count_90d=i.kind.count(
-            where=(i.kind == "service_request") & _within(age, 90)
-        ),
-        callback_count_365d=i.kind.count(where=callback),
-        callback_reached_365d=i.kind.count(where=callback & (i.outcome == "reached")),
-        age_last_callback_s=age.min(where=callback),
-        satisfaction_mean_365d=i.satisfaction.cast("float64").mean(where=rated),
+        complaint_count_90d=_count_if(complaint & _within(age, 90)),
+        complaint_count_365d=_count_if(complaint),
+        complaint_open=_count_if(complaint & ~resolved_before),
+        complaint_max_severity_365d=_value_if(complaint, i.severity).max(),
+        complaint_resolution_hours_mean_365d=_value_if(
+            complaint & resolved_before, resolution_hours
+        ).mean(),
+        complaint_sla_breach_365d=_count_if(complaint & breached),
+        age_last_complaint_s=_value_if(complaint, age).min(),
+        age_complaint_resolved_s=_value_if(complaint & resolved_before, resolved_age).min(),
+        service_request_count_90d=_count_if((i.kind == "service_request") & _within(age, 90)),
+        callback_count_365d=_count_if(callback),
+        callback_reached_365d=_count_if(callback & (i.outcome == "reached")),
+        age_last_callback_s=_value_if(callback, age).min(),
+        satisfaction_mean_365d=_value_if(rated, i.satisfaction.cast("float64")).mean(),
         satisfaction_last=i.satisfaction.cast("float64").argmin(age, where=rated),
-        login_count_30d=i.kind.count(where=login & _within(age, 30)),
-        login_count_90d=i.kind.count(where=login & _within(age, 90)),
-        age_last_login_s=age.min(where=login),
-        branch_visit_count_90d=i.kind.count(where=(i.kind == "branch_visit") & _within(age, 90)),
+        login_count_30d=_count_if(login & _within(age, 30)),
+        login_count_90d=_count_if(login & _within(age, 90)),
+        age_last_login_s=_value_if(login, age).min(),
+        branch_visit_count_90d=_count_if((i.kind == "branch_visit") & _within(age, 90)),
     )
 
 
@@ -323,9 +374,9 @@ def _balance_features(balances, products, as_of):
         ],
     )
     monthly = b.group_by(*KEYS, "snapshot_date").aggregate(
-        assets=b.balance.sum(where=b.family.isin(ASSET_FAMILIES)),
-        debt=b.balance.sum(where=b.family.isin(DEBT_FAMILIES)),
-        current=b.balance.sum(where=b.family == "current_account"),
+        assets=_value_if(b.family.isin(ASSET_FAMILIES), b.balance).sum(),
+        debt=_value_if(b.family.isin(DEBT_FAMILIES), b.balance).sum(),
+        current=_value_if(b.family == "current_account", b.balance).sum(),
         as_of_s=b.as_of_s.max(),
     )
     age = monthly.as_of_s - _epoch(monthly.snapshot_date.cast("timestamp"))
@@ -343,33 +394,59 @@ def _balance_features(balances, products, as_of):
 def _derived(t: ir.Table, config: FeaturesConfig, has_balances: bool) -> ir.Table:
     """Ratios, recencies, flags and the tier, from the aggregates."""
     zero_if_null = [
-        name for name in t.columns
-        if name.startswith(("txn_count_", "credit_sum_", "debit_sum_", "salary_sum_",
-                            "transfer_out_", "fee_sum_", "complaint_count", "complaint_open",
-                            "complaint_sla", "service_request", "callback_", "login_count",
-                            "branch_visit", "digital_count", "salary_months"))
+        name
+        for name in t.columns
+        if name.startswith(
+            (
+                "txn_count_",
+                "credit_sum_",
+                "debit_sum_",
+                "salary_sum_",
+                "transfer_out_",
+                "fee_sum_",
+                "complaint_count",
+                "complaint_open",
+                "complaint_sla",
+                "service_request",
+                "callback_",
+                "login_count",
+                "branch_visit",
+                "digital_count",
+                "salary_months",
+            )
+        )
     ]
     t = t.mutate(**{name: t[name].fill_null(0) for name in zero_if_null})
     if not has_balances:
-        t = t.mutate(**{name: ibis.null("float64") for name in (
-            "assets_latest", "debt_latest", "current_balance_latest", "assets_mean_6m",
-            "assets_std_6m", "assets_3m_ago")})
+        t = t.mutate(
+            **{
+                name: ibis.null("float64")
+                for name in (
+                    "assets_latest",
+                    "debt_latest",
+                    "current_balance_latest",
+                    "assets_mean_6m",
+                    "assets_std_6m",
+                    "assets_3m_ago",
+                )
+            }
+        )
     salary_gap_s = config.salary_gap_days * DAY_SECONDS
     t = t.mutate(
         # Monthly rate in the last 30 days against the two months before; 1 = steady.
-        txn_count_trend=(t.txn_count_30d + 1)
-        / ((t.txn_count_90d - t.txn_count_30d) / 2 + 1),
-        debit_sum_trend=(t.debit_sum_30d + 1)
-        / ((t.debit_sum_90d - t.debit_sum_30d) / 2 + 1),
+        txn_count_trend=(t.txn_count_30d + 1) / ((t.txn_count_90d - t.txn_count_30d) / 2 + 1),
+        debit_sum_trend=(t.debit_sum_30d + 1) / ((t.debit_sum_90d - t.debit_sum_30d) / 2 + 1),
         net_flow_90d=t.credit_sum_90d - t.debit_sum_90d,
         digital_share_90d=t.digital_count_90d / t.txn_count_90d.nullif(0),
         days_since_last_txn=_days(t.age_last_txn_s),
         days_since_last_salary=_days(t.age_last_salary_s),
-        salary_present=(t.age_last_salary_s.notnull()
-                        & (t.age_last_salary_s <= salary_gap_s)).cast("float64"),
+        salary_present=(t.age_last_salary_s.notnull() & (t.age_last_salary_s <= salary_gap_s)).cast(
+            "float64"
+        ),
         # A regular payer (2+ months in the last half year) whose salary has not arrived.
-        salary_stopped=((t.salary_months_180d >= 2)
-                        & (t.age_last_salary_s > salary_gap_s)).cast("float64"),
+        salary_stopped=((t.salary_months_180d >= 2) & (t.age_last_salary_s > salary_gap_s)).cast(
+            "float64"
+        ),
         days_since_last_product_closed=_days(t.as_of_s - t.last_closed_s),
         days_since_last_product_opened=_days(t.as_of_s - t.last_opened_s),
         days_since_last_complaint=_days(t.age_last_complaint_s),
@@ -393,8 +470,11 @@ def _derived(t: ir.Table, config: FeaturesConfig, has_balances: bool) -> ir.Tabl
         (t.products_held == 0, "churned"),
         (t.tenure_days < rules.new_customer_days, "new"),
         (assets >= rules.core_min_assets, "core"),
-        ((assets >= rules.important_min_assets)
-         | (t.txn_count_90d >= rules.important_min_transactions_90d), "important"),
+        (
+            (assets >= rules.important_min_assets)
+            | (t.txn_count_90d >= rules.important_min_transactions_90d),
+            "important",
+        ),
         else_="general",
     )
     return t.mutate(tier=tier)
@@ -411,13 +491,9 @@ def _labels(t, inputs, as_of, config, product_ids, extracted_at):
     h = inputs.holdings.cross_join(windows)
     h = h.filter(h.opened_at < h.horizon_end)
     end_state = h.group_by(*KEYS).aggregate(
-        open_at_horizon_end=h.product_id.count(
-            where=h.closed_at.isnull() | (h.closed_at >= h.horizon_end)
-        ),
+        open_at_horizon_end=_count_if(h.closed_at.isnull() | (h.closed_at >= h.horizon_end)),
         **{
-            f"opened__{pid}": h.product_id.count(
-                where=(h.product_id == pid) & (h.opened_at >= h.as_of)
-            )
+            f"opened__{pid}": _count_if((h.product_id == pid) & (h.opened_at >= h.as_of))
             for pid in product_ids
         },
     )
@@ -435,8 +511,10 @@ def _labels(t, inputs, as_of, config, product_ids, extracted_at):
     )
     xsell = {
         f"{LABEL_XSELL_PREFIX}{pid}": ibis.cases(
-            (observable & active & (t[f"held__{pid}"] == 0),
-             (t[f"opened__{pid}"].fill_null(0) > 0).cast("float64")),
+            (
+                observable & active & (t[f"held__{pid}"] == 0),
+                (t[f"opened__{pid}"].fill_null(0) > 0).cast("float64"),
+            ),
             else_=ibis.null("float64"),
         )
         for pid in product_ids
@@ -450,8 +528,10 @@ def _join_inactivity_outcome(t, inputs, windows, config):
     inactivity = ibis.interval(days=config.churn.inactivity_days)
     tx = inputs.transactions.join(
         windows,
-        [inputs.transactions.ts < windows.horizon_end,
-         inputs.transactions.ts >= windows.horizon_end - inactivity],
+        [
+            inputs.transactions.ts < windows.horizon_end,
+            inputs.transactions.ts >= windows.horizon_end - inactivity,
+        ],
     )
     late = tx.group_by(*KEYS).aggregate(txn_late=tx.amount.count())
     t = _left_join(t, late)

@@ -25,16 +25,19 @@ def data_quality_frame(bank: BankData, threshold: float) -> pd.DataFrame:
         for column in spec.columns:
             share = report.completeness[column.name]
             absent = column.name in report.absent_columns
-            rows.append({
-                "table": report.table,
-                "column": column.name,
-                "required": column.required,
-                "completeness": share,
-                "status": "absent" if absent else (
-                    "ok" if column.sparse or share >= threshold else "below threshold"),
-                "rows_read": report.rows_read,
-                "rows_quarantined": report.rows_quarantined,
-            })
+            rows.append(
+                {
+                    "table": report.table,
+                    "column": column.name,
+                    "required": column.required,
+                    "completeness": share,
+                    "status": "absent"
+                    if absent
+                    else ("ok" if column.sparse or share >= threshold else "below threshold"),
+                    "rows_read": report.rows_read,
+                    "rows_quarantined": report.rows_quarantined,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -76,11 +79,16 @@ def summary_table(features_file: Path) -> RichTable:
     xsell = [name for name in frame if name.startswith(LABEL_XSELL_PREFIX)]
     for as_of, group in frame.groupby("as_of"):
         tiers = group["tier"].value_counts(normalize=True)
-        row = [f"{as_of:%Y-%m-%d}", f"{len(group):,}",
-               *[f"{tiers.get(tier, 0):.1%}" for tier in
-                 ("core", "important", "general", "new", "churned")],
-               f"{group['salary_stopped'].mean():.1%}",
-               f"{(group['complaint_open'] > 0).mean():.1%}"]
+        row = [
+            f"{as_of:%Y-%m-%d}",
+            f"{len(group):,}",
+            *[
+                f"{tiers.get(tier, 0):.1%}"
+                for tier in ("core", "important", "general", "new", "churned")
+            ],
+            f"{group['salary_stopped'].mean():.1%}",
+            f"{(group['complaint_open'] > 0).mean():.1%}",
+        ]
         if has_labels:
             churn = group[LABEL_CHURN]
             opened = group[xsell].max(axis=1)

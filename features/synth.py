@@ -121,19 +121,44 @@ PRODUCT_RISK = np.array([spec.risk_level for spec in CATALOGUE])
 PRODUCT_MIN_AGE = np.array([spec.min_age for spec in CATALOGUE])
 
 REGIONS = (
-    "Capital", "North", "North-East", "East", "South-East", "South", "South-West", "West",
-    "North-West", "Central", "Lakes", "Highlands",
+    "Capital",
+    "North",
+    "North-East",
+    "East",
+    "South-East",
+    "South",
+    "South-West",
+    "West",
+    "North-West",
+    "Central",
+    "Lakes",
+    "Highlands",
 )
 REGION_WEIGHTS = (0.2, 0.08, 0.07, 0.08, 0.09, 0.08, 0.07, 0.08, 0.06, 0.1, 0.05, 0.04)
 SPENDING_CATEGORIES = (
-    "groceries", "restaurants", "shopping", "fuel", "transport", "entertainment", "health",
+    "groceries",
+    "restaurants",
+    "shopping",
+    "fuel",
+    "transport",
+    "entertainment",
+    "health",
     "travel",
 )
 SPENDING_WEIGHTS = (0.3, 0.15, 0.2, 0.1, 0.08, 0.07, 0.05, 0.05)
 BILL_CATEGORIES = ("utilities", "telecom", "rent", "insurance_premium")
 # Every category a transaction can carry; rows hold an index into this tuple.
-CATEGORIES = SPENDING_CATEGORIES + BILL_CATEGORIES + (
-    "cash", "income", "transfer", "fees", "loan", "interest",
+CATEGORIES = (
+    SPENDING_CATEGORIES
+    + BILL_CATEGORIES
+    + (
+        "cash",
+        "income",
+        "transfer",
+        "fees",
+        "loan",
+        "interest",
+    )
 )
 
 # The leaving process. Three in four leavers show warning signs for a countdown of 2-4
@@ -306,8 +331,7 @@ def generate_bank(
     state = _initial_state(rng, population, calendar)
     customer_ids = _id_strings("C", np.arange(1, population.size + 1), width=7)
     # Current accounts are numbered by customer (see _initial_state).
-    current_account_ids = _id_strings("A", np.arange(1, population.size + 1),
-                                      width=_ACCOUNT_DIGITS)
+    current_account_ids = _id_strings("A", np.arange(1, population.size + 1), width=_ACCOUNT_DIGITS)
     extracted_at = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=calendar.extracted_us)
 
     churners = 0
@@ -318,14 +342,20 @@ def generate_bank(
         with _month_progress(months, progress) as advance:
             for month in range(months):
                 at_risk, closed = _simulate_month(
-                    rng, month, population, state, calendar, customer_ids,
-                    current_account_ids, transactions_per_month, sinks,
+                    rng,
+                    month,
+                    population,
+                    state,
+                    calendar,
+                    customer_ids,
+                    current_account_ids,
+                    transactions_per_month,
+                    sinks,
                 )
                 customer_months += at_risk
                 churners += closed
                 advance()
-        sinks.write(HOLDINGS.name,
-                    _open_holdings_table(state, customer_ids, current_account_ids))
+        sinks.write(HOLDINGS.name, _open_holdings_table(state, customer_ids, current_account_ids))
         row_counts = {table.name: sinks.rows.get(table.name, 0) for table in TABLES}
 
     manifest = {
@@ -354,7 +384,9 @@ def _calendar(start: dt.date, months: int) -> _Calendar:
     starts = (first + np.arange(months + spare + 1)).astype("datetime64[D]")
     days = starts.astype(np.int64)
     return _Calendar(
-        month_start_us=days * _DAY_US, month_start_day=days.astype(np.int32), months=months,
+        month_start_us=days * _DAY_US,
+        month_start_day=days.astype(np.int32),
+        months=months,
     )
 
 
@@ -368,8 +400,9 @@ def _draw_population(
 
     # Ages and join dates first: customer ids are handed out in joining order.
     base_age = 18 + 67 * rng.beta(1.7, 2.2, n_base)
-    tenure_years = np.minimum.reduce([rng.exponential(8.0, n_base), np.full(n_base, 30.0),
-                                      base_age - 18])
+    tenure_years = np.minimum.reduce(
+        [rng.exponential(8.0, n_base), np.full(n_base, 30.0), base_age - 18]
+    )
     base_joined = start_day - np.maximum(2, np.round(tenure_years * _DAYS_PER_YEAR))
     base_birth = start_day - np.round(base_age * _DAYS_PER_YEAR)
     new_month = rng.integers(0, months, n_new)
@@ -394,8 +427,7 @@ def _draw_population(
     gender = rng.choice(len(GENDERS), n, p=[0.49, 0.49, 0.02]).astype(np.int8)
     region = rng.choice(len(REGIONS), n, p=REGION_WEIGHTS).astype(np.int8)
     career = np.clip(1 - ((age - 48) / 30) ** 2, -1, 1)
-    log_income = (np.log(1800) + 0.4 * career + 0.15 * (region == 0)
-                  + rng.normal(0, 0.45, n))
+    log_income = np.log(1800) + 0.4 * career + 0.15 * (region == 0) + rng.normal(0, 0.45, n)
     income = np.exp(log_income) * np.where(age >= 65, 0.75, 1.0)
     income_band = np.searchsorted([1500, 2200, 3200, 5000], income, side="right").astype(np.int8)
 
@@ -414,10 +446,14 @@ def _draw_population(
     in_person_share = np.clip(0.15 + 0.01 * (age - 40), 0.1, 0.5)
     preferred = np.where(
         prefers_digital,
-        np.where(channel_draw < 0.6, CONTACT_CHANNELS.index("app"),
-                 CONTACT_CHANNELS.index("email")),
-        np.where(channel_draw < in_person_share, CONTACT_CHANNELS.index("in_person"),
-                 CONTACT_CHANNELS.index("phone")),
+        np.where(
+            channel_draw < 0.6, CONTACT_CHANNELS.index("app"), CONTACT_CHANNELS.index("email")
+        ),
+        np.where(
+            channel_draw < in_person_share,
+            CONTACT_CHANNELS.index("in_person"),
+            CONTACT_CHANNELS.index("phone"),
+        ),
     ).astype(np.int8)
     do_not_contact = rng.random(n) < 0.03
 
@@ -433,12 +469,25 @@ def _draw_population(
     monthly_fee = np.array([4.5, 8.0, 0.0, 12.0])[segment]
 
     return _Population(
-        birth_day=birth_day, joined_day=joined_day, active_from_us=active_from_us,
-        join_month=join_month, gender=gender, region=region, income=income,
-        income_band=income_band, segment=segment, risk_appetite=risk_appetite,
-        preferred_channel=preferred, do_not_contact=do_not_contact, digital=digital,
-        activity=activity, engagement_mean=engagement_mean, income_kind=income_kind,
-        pay_day=pay_day.astype(np.int8), n_bills=n_bills, spend_ratio=spend_ratio,
+        birth_day=birth_day,
+        joined_day=joined_day,
+        active_from_us=active_from_us,
+        join_month=join_month,
+        gender=gender,
+        region=region,
+        income=income,
+        income_band=income_band,
+        segment=segment,
+        risk_appetite=risk_appetite,
+        preferred_channel=preferred,
+        do_not_contact=do_not_contact,
+        digital=digital,
+        activity=activity,
+        engagement_mean=engagement_mean,
+        income_kind=income_kind,
+        pay_day=pay_day.astype(np.int8),
+        n_bills=n_bills,
+        spend_ratio=spend_ratio,
         monthly_fee=monthly_fee,
     )
 
@@ -465,19 +514,24 @@ def _initial_state(
     held[:, CURRENT] = base
     chance = (
         (SAVINGS, lambda: _sigmoid(-0.4 + 0.45 * band + 0.3 * engagement)),
-        (CLASSIC_CARD,
-         lambda: _sigmoid(-0.7 + 0.9 * log_activity + 0.3 * band - 1.0 * (age > 70))),
+        (CLASSIC_CARD, lambda: _sigmoid(-0.7 + 0.9 * log_activity + 0.3 * band - 1.0 * (age > 70))),
         (GOLD_CARD, lambda: _sigmoid(-3.4 + 0.9 * band + 0.6 * log_activity)),
         (PERSONAL_LOAN, lambda: _sigmoid(-2.2 - 0.25 * band - 0.04 * np.abs(age - 38))),
         (MORTGAGE, lambda: _sigmoid(-1.8 + 0.6 * band - 0.004 * (age - 45) ** 2)),
-        (TIME_DEPOSIT, lambda: _sigmoid(
-            -3.3 + 0.06 * (age - 45) + 0.4 * band + 0.9 * held[:, SAVINGS])),
-        (BOND_FUND, lambda: _sigmoid(
-            -3.0 + 0.5 * band + 0.5 * (appetite - 3) + 0.8 * held[:, SAVINGS])),
+        (
+            TIME_DEPOSIT,
+            lambda: _sigmoid(-3.3 + 0.06 * (age - 45) + 0.4 * band + 0.9 * held[:, SAVINGS]),
+        ),
+        (
+            BOND_FUND,
+            lambda: _sigmoid(-3.0 + 0.5 * band + 0.5 * (appetite - 3) + 0.8 * held[:, SAVINGS]),
+        ),
         (EQUITY_FUND, lambda: _sigmoid(-3.4 + 0.5 * band + 1.2 * (appetite - 3.5))),
         (HOME_INSURANCE, lambda: _sigmoid(-3.0 + 2.5 * held[:, MORTGAGE])),
-        (LIFE_INSURANCE, lambda: _sigmoid(
-            -3.0 + 1.5 * held[:, MORTGAGE] - 0.002 * (age - 45) ** 2)),
+        (
+            LIFE_INSURANCE,
+            lambda: _sigmoid(-3.0 + 1.5 * held[:, MORTGAGE] - 0.002 * (age - 45) ** 2),
+        ),
         (PENSION_PLAN, lambda: _sigmoid(-2.2 + 0.5 * band - 0.006 * (age - 48) ** 2)),
     )
     for product, probability in chance:
@@ -514,10 +568,18 @@ def _initial_state(
     account_no[other[0], other[1] + 1] = n + 1 + np.arange(other[0].size)
 
     state = _BankState(
-        held=held, opened_us=opened_us, account_no=account_no, balance=balance, terms=terms,
-        engagement=engagement, grievance=np.zeros(n), leaving=np.zeros(n, dtype=bool),
-        close_month=np.full(n, -1, dtype=np.int32), churn_us=np.zeros(n, dtype=np.int64),
-        redirected=np.zeros(n, dtype=bool), churned=np.zeros(n, dtype=bool),
+        held=held,
+        opened_us=opened_us,
+        account_no=account_no,
+        balance=balance,
+        terms=terms,
+        engagement=engagement,
+        grievance=np.zeros(n),
+        leaving=np.zeros(n, dtype=bool),
+        close_month=np.full(n, -1, dtype=np.int32),
+        churn_us=np.zeros(n, dtype=np.int64),
+        redirected=np.zeros(n, dtype=bool),
+        churned=np.zeros(n, dtype=bool),
         next_account_no=n + 1 + other[0].size,
     )
     _seed_countdowns(rng, population, state, calendar, age, tenure_months, base)
@@ -541,8 +603,9 @@ def _seed_countdowns(
     hazard = _churn_hazard(population, state, np.arange(n), age, tenure_months)
     # Decided j months before the start and still counting down: countdown length >= j.
     lags = np.arange(1, COUNTDOWN_MONTHS.max() + 1)
-    still_counting = np.array([(COUNTDOWN_WEIGHTS * (lag <= COUNTDOWN_MONTHS)).sum()
-                               for lag in lags])
+    still_counting = np.array(
+        [(COUNTDOWN_WEIGHTS * (lag <= COUNTDOWN_MONTHS)).sum() for lag in lags]
+    )
     lag_chance = hazard[:, None] * WARNED_SHARE * still_counting[None, :]
     cumulative = np.cumsum(lag_chance, axis=1)
     draw = rng.random(n)
@@ -553,8 +616,9 @@ def _seed_countdowns(
     for j in lags:
         weights = COUNTDOWN_WEIGHTS * (j <= COUNTDOWN_MONTHS)
         cdf = np.cumsum(weights / weights.sum())
-        picked = COUNTDOWN_MONTHS[np.minimum(np.searchsorted(cdf, length_draw, side="right"),
-                                             len(cdf) - 1)]
+        picked = COUNTDOWN_MONTHS[
+            np.minimum(np.searchsorted(cdf, length_draw, side="right"), len(cdf) - 1)
+        ]
         length = np.where(lag == j, picked, length)
     close_month = np.where(decided, length - lag, -1)
     redirect = rng.random(n) < SALARY_REDIRECT_SHARE
@@ -562,10 +626,9 @@ def _seed_countdowns(
     state.leaving[:] = decided
     state.close_month[:] = close_month
     state.redirected[:] = decided & redirect
-    state.churn_us[decided] = calendar.close_time_us(close_month[decided],
-                                                     close_uniform[decided])
+    state.churn_us[decided] = calendar.close_time_us(close_month[decided], close_uniform[decided])
     # Money has been leaving for `lag` months already.
-    drained = np.where(decided, 0.6 ** lag, 1.0)
+    drained = np.where(decided, 0.6**lag, 1.0)
     state.balance[:, CURRENT] *= drained
     state.balance[:, SAVINGS] *= drained
 
@@ -676,8 +739,9 @@ def _adoption_probabilities(
     p[:, SAVINGS] = 0.010 * income_factor
     p[:, TIME_DEPOSIT] = 0.003 * (1 + 2 * (age >= 55)) * income_factor * (1 + held[:, SAVINGS])
     p[:, CLASSIC_CARD] = 0.008 * activity**2 * (age < 70) * (1 - 0.8 * held[:, GOLD_CARD])
-    p[:, GOLD_CARD] = (0.002 * activity**2 * (1 + 3 * (band >= 1))
-                       * (1 - 0.7 * held[:, CLASSIC_CARD]))
+    p[:, GOLD_CARD] = (
+        0.002 * activity**2 * (1 + 3 * (band >= 1)) * (1 - 0.7 * held[:, CLASSIC_CARD])
+    )
     p[:, PERSONAL_LOAN] = 0.004 * (1 + 2 * (cash_cover < 0.5)) * ((age >= 22) & (age < 60))
     # Mortgages around the buying age, for middle incomes and above.
     buying_age = np.exp(-(((age - 36) / 8) ** 2))
@@ -709,9 +773,7 @@ _ROUTINE_CLOSE = np.array(
 _COUNTDOWN_CLOSE = 0.35  # monthly chance a leaver closes each non-current product
 
 
-def _churn_probability_90d(
-    calendar: _Calendar, month: int, hazard: np.ndarray
-) -> np.ndarray:
+def _churn_probability_90d(calendar: _Calendar, month: int, hazard: np.ndarray) -> np.ndarray:
     """P(all holdings closed within 90 days of the month's start), for customers not leaving.
 
     The monthly hazard is held constant. Deciding in month t+j closes, with probability
@@ -771,8 +833,9 @@ def _simulate_month(
     adoption = _adoption_probabilities(population, state, who, age)
     # The truth starts with the second month; the first month only creates its files.
     shown = slice(None) if month >= 1 else slice(0)
-    _write_truth(sinks, calendar, month, state, who[shown], hazard[shown], adoption[shown],
-                 customer_ids)
+    _write_truth(
+        sinks, calendar, month, state, who[shown], hazard[shown], adoption[shown], customer_ids
+    )
 
     # Churn decisions of customers not yet leaving.
     k = who.size
@@ -802,17 +865,37 @@ def _simulate_month(
     window = _Window(window_start, window_end, month_start, month_end)
 
     held_at_start = state.held.copy()
-    closed_us = _close_holdings(rng, state, sinks, customer_ids, current_account_ids, window,
-                                closing, counting_down, at_risk)
+    closed_us = _close_holdings(
+        rng,
+        state,
+        sinks,
+        customer_ids,
+        current_account_ids,
+        window,
+        closing,
+        counting_down,
+        at_risk,
+    )
     staying = ~state.leaving[who] & ~closing[who]
     _open_holdings(rng, population, state, window, who[staying], adoption[staying], arriving)
 
-    ledger = _book_transactions(rng, month, population, state, calendar, window,
-                                held_at_start, closed_us, counting_down, closing,
-                                transactions_per_month)
+    ledger = _book_transactions(
+        rng,
+        month,
+        population,
+        state,
+        calendar,
+        window,
+        held_at_start,
+        closed_us,
+        counting_down,
+        closing,
+        transactions_per_month,
+    )
     sinks.write(TRANSACTIONS.name, ledger.pop_table(customer_ids, current_account_ids))
-    shocks, grievance = _record_interactions(rng, population, state, calendar, window,
-                                             counting_down, arriving, sinks, customer_ids)
+    shocks, grievance = _record_interactions(
+        rng, population, state, calendar, window, counting_down, arriving, sinks, customer_ids
+    )
 
     _snapshot_balances(sinks, calendar, month, state, customer_ids)
     state.churned |= closing
@@ -880,12 +963,15 @@ def _close_holdings(
     routine = at_risk & ~state.leaving & ~closing
     engagement_factor = np.exp(-0.4 * state.engagement)[:, None]
     loan_repaid = np.zeros_like(held)
-    loan_repaid[:, DEBT_PRODUCTS] = (state.balance[:, DEBT_PRODUCTS]
-                                     <= state.terms[:, DEBT_PRODUCTS] + 0.01)
+    loan_repaid[:, DEBT_PRODUCTS] = (
+        state.balance[:, DEBT_PRODUCTS] <= state.terms[:, DEBT_PRODUCTS] + 0.01
+    )
     draw = rng.random((n, N_PRODUCTS))
     one_by_one = held & counting_down[:, None] & (draw < _COUNTDOWN_CLOSE)
-    single = held & routine[:, None] & (
-        (draw < _ROUTINE_CLOSE[None, :] * engagement_factor) | loan_repaid
+    single = (
+        held
+        & routine[:, None]
+        & ((draw < _ROUTINE_CLOSE[None, :] * engagement_factor) | loan_repaid)
     )
     one_by_one[:, CURRENT] = False
     single[:, CURRENT] = False
@@ -897,11 +983,19 @@ def _close_holdings(
     ts[last] = state.churn_us[customer[last]]
     closed_us = np.full((n, N_PRODUCTS), _NO_TIME, dtype=np.int64)
     closed_us[customer, product] = ts
-    sinks.write(HOLDINGS.name, _holdings_table(
-        customer_ids, current_account_ids, customer, product,
-        state.opened_us[customer, product], ts, state.account_no[customer, product],
-        np.zeros(customer.size),
-    ))
+    sinks.write(
+        HOLDINGS.name,
+        _holdings_table(
+            customer_ids,
+            current_account_ids,
+            customer,
+            product,
+            state.opened_us[customer, product],
+            ts,
+            state.account_no[customer, product],
+            np.zeros(customer.size),
+        ),
+    )
     held[customer, product] = False
     return closed_us
 
@@ -961,43 +1055,58 @@ class _Ledger:
     """One month's transactions, gathered part by part as numpy columns."""
 
     _FIELDS = (
-        ("customer", np.int32), ("ts", np.int64), ("amount", np.float64),
-        ("direction", np.int8), ("channel", np.int8), ("category", np.int8),
-        ("counterparty", np.int8), ("account", np.int64),
+        ("customer", np.int32),
+        ("ts", np.int64),
+        ("amount", np.float64),
+        ("direction", np.int8),
+        ("channel", np.int8),
+        ("category", np.int8),
+        ("counterparty", np.int8),
+        ("account", np.int64),
     )
 
     def __init__(self) -> None:
         self.parts: list[list[np.ndarray]] = [[] for _ in self._FIELDS]
 
-    def add(self, customer: np.ndarray, ts: np.ndarray, amount: np.ndarray, direction: int,
-            channel: np.ndarray | int, category: np.ndarray | int,
-            counterparty: np.ndarray | int, account: np.ndarray) -> None:
-        values = (customer, ts, _money(amount), direction, channel,
-                  category, counterparty, account)
+    def add(
+        self,
+        customer: np.ndarray,
+        ts: np.ndarray,
+        amount: np.ndarray,
+        direction: int,
+        channel: np.ndarray | int,
+        category: np.ndarray | int,
+        counterparty: np.ndarray | int,
+        account: np.ndarray,
+    ) -> None:
+        values = (customer, ts, _money(amount), direction, channel, category, counterparty, account)
         rows = customer.size
         for part, (_, dtype), value in zip(self.parts, self._FIELDS, values, strict=True):
             part.append(np.broadcast_to(np.asarray(value, dtype=dtype), (rows,)))
 
     def columns(self) -> list[np.ndarray]:
-        return [np.concatenate(part) if part else np.zeros(0, dtype)
-                for part, (_, dtype) in zip(self.parts, self._FIELDS, strict=True)]
+        return [
+            np.concatenate(part) if part else np.zeros(0, dtype)
+            for part, (_, dtype) in zip(self.parts, self._FIELDS, strict=True)
+        ]
 
     def pop_table(self, customer_ids: pa.Array, current_account_ids: pa.Array) -> pa.Table:
         """The month's transactions as a contract table; the gathered parts are dropped."""
-        customer, ts, amount, direction, channel, category, counterparty, account = (
-            self.columns()
-        )
+        customer, ts, amount, direction, channel, category, counterparty, account = self.columns()
         self.parts = [[] for _ in self._FIELDS]
-        return _to_arrow(TRANSACTIONS, {
-            "customer_id": customer_ids.take(pa.array(customer)),
-            "ts": pa.array(ts, type=pa.timestamp("us")),
-            "amount": pa.array(amount),
-            "direction": pa.array(DIRECTIONS).take(pa.array(direction)),
-            "channel": pa.array(TRANSACTION_CHANNELS).take(pa.array(channel)),
-            "category": pa.array(CATEGORIES).take(pa.array(category)),
-            "counterparty_type": pa.array(COUNTERPARTY_TYPES).take(pa.array(counterparty)),
-            "account_id": _account_ids(account, current_account_ids),
-        })
+        return _to_arrow(
+            TRANSACTIONS,
+            {
+                "customer_id": customer_ids.take(pa.array(customer)),
+                "ts": pa.array(ts, type=pa.timestamp("us")),
+                "amount": pa.array(amount),
+                "direction": pa.array(DIRECTIONS).take(pa.array(direction)),
+                "channel": pa.array(TRANSACTION_CHANNELS).take(pa.array(channel)),
+                "category": pa.array(CATEGORIES).take(pa.array(category)),
+                "counterparty_type": pa.array(COUNTERPARTY_TYPES).take(pa.array(counterparty)),
+                "account_id": _account_ids(account, current_account_ids),
+            },
+        )
 
 
 def _book_transactions(
@@ -1025,35 +1134,64 @@ def _book_transactions(
 
     def book_on_current(customer, ts, amount, direction, channel, category, counterparty):
         amount = _money(amount)
-        ledger.add(customer, ts, amount, direction, channel, category, counterparty,
-                   current_account[customer])
+        ledger.add(
+            customer,
+            ts,
+            amount,
+            direction,
+            channel,
+            category,
+            counterparty,
+            current_account[customer],
+        )
         sign = 1.0 if direction == _CREDIT else -1.0
         ca_flow[:] += sign * np.bincount(customer, weights=amount, minlength=n)
 
     # Salary or pension on a fixed day, unless the customer has had it paid elsewhere.
-    pay_ts = (month_start + (population.pay_day.astype(np.int64) - 1) * _DAY_US
-              + _whole_seconds((3 + 3 * rng.random(n)) * _HOUR_US))
+    pay_ts = (
+        month_start
+        + (population.pay_day.astype(np.int64) - 1) * _DAY_US
+        + _whole_seconds((3 + 3 * rng.random(n)) * _HOUR_US)
+    )
     everyone = np.arange(n)
     paid = present & (population.income_kind > 0) & ~state.redirected
     paid &= window.contains(everyone, pay_ts)
     who = np.flatnonzero(paid)
-    kind = np.where(population.income_kind[who] == 2, _COUNTERPARTY["pension"],
-                    _COUNTERPARTY["salary"])
-    book_on_current(who, pay_ts[who], income[who] * rng.normal(1.0, 0.01, who.size), _CREDIT,
-                    _CHANNEL["system"], _CATEGORY["income"], kind)
+    kind = np.where(
+        population.income_kind[who] == 2, _COUNTERPARTY["pension"], _COUNTERPARTY["salary"]
+    )
+    book_on_current(
+        who,
+        pay_ts[who],
+        income[who] * rng.normal(1.0, 0.01, who.size),
+        _CREDIT,
+        _CHANNEL["system"],
+        _CATEGORY["income"],
+        kind,
+    )
     # Customers paid elsewhere move part of their income in themselves, unless leaving.
     paid_elsewhere = (population.income_kind == 0) | state.redirected
     self_funded = present & paid_elsewhere & ~state.leaving & ~closing
     who = np.flatnonzero(self_funded & (rng.random(n) < 0.9 * share))
-    book_on_current(who, window.uniform_times(rng, who),
-                    income[who] * rng.uniform(0.6, 1.0, who.size), _CREDIT,
-                    _self_service_channel(rng, population.digital[who]), _CATEGORY["transfer"],
-                    _COUNTERPARTY["transfer_in"])
+    book_on_current(
+        who,
+        window.uniform_times(rng, who),
+        income[who] * rng.uniform(0.6, 1.0, who.size),
+        _CREDIT,
+        _self_service_channel(rng, population.digital[who]),
+        _CATEGORY["transfer"],
+        _COUNTERPARTY["transfer_in"],
+    )
     who = _repeat(rng.poisson(0.15 * share))
-    book_on_current(who, window.uniform_times(rng, who),
-                    income[who] * 0.1 * rng.lognormal(0, 0.8, who.size), _CREDIT,
-                    _self_service_channel(rng, population.digital[who]), _CATEGORY["transfer"],
-                    _COUNTERPARTY["transfer_in"])
+    book_on_current(
+        who,
+        window.uniform_times(rng, who),
+        income[who] * 0.1 * rng.lognormal(0, 0.8, who.size),
+        _CREDIT,
+        _self_service_channel(rng, population.digital[who]),
+        _CATEGORY["transfer"],
+        _COUNTERPARTY["transfer_in"],
+    )
 
     # Card and cash spending: fewer purchases once a customer is on the way out.
     activity = population.activity * np.exp(0.25 * state.engagement)
@@ -1063,8 +1201,12 @@ def _book_transactions(
     # Customers with more on their current account than usual spend more, so that balances
     # hover around a personal level instead of growing without end.
     cushion = np.clip((state.balance[:, CURRENT] / (1.5 * income)) ** 0.5, 0.5, 2.0)
-    typical = (income * population.spend_ratio * cushion
-               / np.maximum(transactions_per_month * population.activity, 1.0))[who]
+    typical = (
+        income
+        * population.spend_ratio
+        * cushion
+        / np.maximum(transactions_per_month * population.activity, 1.0)
+    )[who]
     amount = typical * rng.lognormal(-0.405, 0.9, who.size)  # mean 1 x typical
     channel = _spending_channel(rng, population.digital[who])
     cash = (channel == _CHANNEL["atm"]) | (channel == _CHANNEL["branch"])
@@ -1077,85 +1219,158 @@ def _book_transactions(
     card = np.where(held_at_start[:, GOLD_CARD], GOLD_CARD, CLASSIC_CARD)
     card_open = held_at_start[who, card[who]] & (closed_us[who, card[who]] > ts)
     on_card = ~cash & card_open & (rng.random(who.size) < 0.5)
-    ledger.add(who[on_card], ts[on_card], amount[on_card], _DEBIT, channel[on_card],
-               category[on_card], counterparty[on_card],
-               state.account_no[who[on_card], card[who[on_card]]])
+    ledger.add(
+        who[on_card],
+        ts[on_card],
+        amount[on_card],
+        _DEBIT,
+        channel[on_card],
+        category[on_card],
+        counterparty[on_card],
+        state.account_no[who[on_card], card[who[on_card]]],
+    )
     off = ~on_card
-    book_on_current(who[off], ts[off], amount[off], _DEBIT, channel[off], category[off],
-                    counterparty[off])
+    book_on_current(
+        who[off], ts[off], amount[off], _DEBIT, channel[off], category[off], counterparty[off]
+    )
 
     # Direct debits, the monthly fee and loan repayments.
     who = _repeat(rng.binomial(population.n_bills, np.clip(share, 0, 1)))
-    book_on_current(who, window.uniform_times(rng, who),
-                    income[who] * rng.uniform(0.02, 0.08, who.size), _DEBIT, _CHANNEL["online"],
-                    len(SPENDING_CATEGORIES) + rng.integers(0, len(BILL_CATEGORIES), who.size),
-                    _COUNTERPARTY["bill"])
+    book_on_current(
+        who,
+        window.uniform_times(rng, who),
+        income[who] * rng.uniform(0.02, 0.08, who.size),
+        _DEBIT,
+        _CHANNEL["online"],
+        len(SPENDING_CATEGORIES) + rng.integers(0, len(BILL_CATEGORIES), who.size),
+        _COUNTERPARTY["bill"],
+    )
     fee_ts = window.month_end_us - _DAY_US + 2 * _HOUR_US
-    who = np.flatnonzero(present & (population.monthly_fee > 0)
-                         & window.contains(everyone, np.full(n, fee_ts)))
-    book_on_current(who, np.full(who.size, fee_ts), population.monthly_fee[who], _DEBIT,
-                    _CHANNEL["system"], _CATEGORY["fees"], _COUNTERPARTY["fee"])
+    who = np.flatnonzero(
+        present & (population.monthly_fee > 0) & window.contains(everyone, np.full(n, fee_ts))
+    )
+    book_on_current(
+        who,
+        np.full(who.size, fee_ts),
+        population.monthly_fee[who],
+        _DEBIT,
+        _CHANNEL["system"],
+        _CATEGORY["fees"],
+        _COUNTERPARTY["fee"],
+    )
     loan_ts = month_start + 2 * _DAY_US + 4 * _HOUR_US
     for loan, markup in ((PERSONAL_LOAN, 1.25), (MORTGAGE, 1.6)):
-        due = (held_at_start[:, loan] & (closed_us[:, loan] > loan_ts)
-               & window.contains(everyone, np.full(n, loan_ts)))
+        due = (
+            held_at_start[:, loan]
+            & (closed_us[:, loan] > loan_ts)
+            & window.contains(everyone, np.full(n, loan_ts))
+        )
         who = np.flatnonzero(due)
-        book_on_current(who, np.full(who.size, loan_ts), state.terms[who, loan] * markup,
-                        _DEBIT, _CHANNEL["system"], _CATEGORY["loan"],
-                        _COUNTERPARTY["loan_payment"])
-        state.balance[who, loan] = np.maximum(state.balance[who, loan] - state.terms[who, loan],
-                                              0.0)
+        book_on_current(
+            who,
+            np.full(who.size, loan_ts),
+            state.terms[who, loan] * markup,
+            _DEBIT,
+            _CHANNEL["system"],
+            _CATEGORY["loan"],
+            _COUNTERPARTY["loan_payment"],
+        )
+        state.balance[who, loan] = np.maximum(
+            state.balance[who, loan] - state.terms[who, loan], 0.0
+        )
 
     # Transfers: savers put money aside; everyone now and then pays another bank; leavers
     # move their money out, from the current account and from savings.
     saver = present & state.held[:, SAVINGS] & ~counting_down & ~closing
     who = np.flatnonzero(saver & (rng.random(n) < 0.35 * share))
     amount = income[who] * rng.uniform(0.05, 0.25, who.size)
-    book_on_current(who, window.uniform_times(rng, who), amount, _DEBIT,
-                    _self_service_channel(rng, population.digital[who]), _CATEGORY["transfer"],
-                    _COUNTERPARTY["transfer_out_same_bank"])
+    book_on_current(
+        who,
+        window.uniform_times(rng, who),
+        amount,
+        _DEBIT,
+        _self_service_channel(rng, population.digital[who]),
+        _CATEGORY["transfer"],
+        _COUNTERPARTY["transfer_out_same_bank"],
+    )
     state.balance[who, SAVINGS] += np.round(np.maximum(amount, 0.01), 2)
     who = _repeat(rng.poisson(0.08 * share))
-    book_on_current(who, window.uniform_times(rng, who),
-                    income[who] * rng.uniform(0.05, 0.4, who.size), _DEBIT,
-                    _self_service_channel(rng, population.digital[who]), _CATEGORY["transfer"],
-                    _COUNTERPARTY["transfer_out_other_bank"])
+    book_on_current(
+        who,
+        window.uniform_times(rng, who),
+        income[who] * rng.uniform(0.05, 0.4, who.size),
+        _DEBIT,
+        _self_service_channel(rng, population.digital[who]),
+        _CATEGORY["transfer"],
+        _COUNTERPARTY["transfer_out_other_bank"],
+    )
     moves = rng.poisson(0.5, n) + 1
     who = _repeat(np.where(counting_down, moves, 0))
     moved_share = rng.uniform(0.3, 0.7, n)
     cash_now = np.maximum(state.balance[:, CURRENT] + ca_flow, 0.0)
-    book_on_current(who, window.uniform_times(rng, who),
-                    (cash_now * moved_share / moves)[who], _DEBIT,
-                    _self_service_channel(rng, population.digital[who]), _CATEGORY["transfer"],
-                    _COUNTERPARTY["transfer_out_other_bank"])
-    withdraw = np.flatnonzero(counting_down & state.held[:, SAVINGS]
-                              & (state.balance[:, SAVINGS] > 1.0))
+    book_on_current(
+        who,
+        window.uniform_times(rng, who),
+        (cash_now * moved_share / moves)[who],
+        _DEBIT,
+        _self_service_channel(rng, population.digital[who]),
+        _CATEGORY["transfer"],
+        _COUNTERPARTY["transfer_out_other_bank"],
+    )
+    withdraw = np.flatnonzero(
+        counting_down & state.held[:, SAVINGS] & (state.balance[:, SAVINGS] > 1.0)
+    )
     amount = np.round(state.balance[withdraw, SAVINGS] * rng.uniform(0.3, 0.7, withdraw.size), 2)
-    ledger.add(withdraw, window.uniform_times(rng, withdraw), amount, _DEBIT,
-               _self_service_channel(rng, population.digital[withdraw]), _CATEGORY["transfer"],
-               _COUNTERPARTY["transfer_out_other_bank"], state.account_no[withdraw, SAVINGS])
+    ledger.add(
+        withdraw,
+        window.uniform_times(rng, withdraw),
+        amount,
+        _DEBIT,
+        _self_service_channel(rng, population.digital[withdraw]),
+        _CATEGORY["transfer"],
+        _COUNTERPARTY["transfer_out_other_bank"],
+        state.account_no[withdraw, SAVINGS],
+    )
     state.balance[withdraw, SAVINGS] -= np.maximum(amount, 0.01)
 
     # Quarterly interest on savings, booked on the savings account.
-    calendar_month = (np.datetime64(int(calendar.month_start_day[month]), "D")
-                      .astype("datetime64[M]").astype(int) % 12) + 1
+    calendar_month = (
+        np.datetime64(int(calendar.month_start_day[month]), "D").astype("datetime64[M]").astype(int)
+        % 12
+    ) + 1
     if calendar_month % 3 == 0:
         interest_ts = window.month_end_us - _DAY_US + _HOUR_US
-        who = np.flatnonzero(state.held[:, SAVINGS] & (state.balance[:, SAVINGS] >= 4.0)
-                             & window.contains(everyone, np.full(n, interest_ts)))
+        who = np.flatnonzero(
+            state.held[:, SAVINGS]
+            & (state.balance[:, SAVINGS] >= 4.0)
+            & window.contains(everyone, np.full(n, interest_ts))
+        )
         amount = np.round(state.balance[who, SAVINGS] * 0.0025, 2)
-        ledger.add(who, np.full(who.size, interest_ts), amount, _CREDIT, _CHANNEL["system"],
-                   _CATEGORY["interest"], _COUNTERPARTY["interest"],
-                   state.account_no[who, SAVINGS])
+        ledger.add(
+            who,
+            np.full(who.size, interest_ts),
+            amount,
+            _CREDIT,
+            _CHANNEL["system"],
+            _CATEGORY["interest"],
+            _COUNTERPARTY["interest"],
+            state.account_no[who, SAVINGS],
+        )
         state.balance[who, SAVINGS] += np.maximum(amount, 0.01)
 
     # A leaver's last act: what is left on the current account goes to the new bank.
     cash_now = state.balance[:, CURRENT] + ca_flow
     sweep_ts = state.churn_us - _SECOND_US
     who = np.flatnonzero(closing & (cash_now >= 0.01) & window.contains(everyone, sweep_ts))
-    book_on_current(who, sweep_ts[who], cash_now[who], _DEBIT,
-                    _self_service_channel(rng, population.digital[who]), _CATEGORY["transfer"],
-                    _COUNTERPARTY["transfer_out_other_bank"])
+    book_on_current(
+        who,
+        sweep_ts[who],
+        cash_now[who],
+        _DEBIT,
+        _self_service_channel(rng, population.digital[who]),
+        _CATEGORY["transfer"],
+        _COUNTERPARTY["transfer_out_other_bank"],
+    )
 
     _move_balances(rng, population, state, ca_flow)
     return ledger
@@ -1172,8 +1387,10 @@ def _move_balances(
     bond_market, equity_market = rng.normal(0.002, 0.01), rng.normal(0.006, 0.04)
     balance[:, BOND_FUND] *= np.maximum(1 + bond_market + rng.normal(0, 0.005, n), 0.5)
     balance[:, EQUITY_FUND] *= np.maximum(1 + equity_market + rng.normal(0, 0.03, n), 0.3)
-    balance[:, PENSION_PLAN] = (balance[:, PENSION_PLAN] * (1 + 0.5 * equity_market)
-                                + 0.03 * population.income * state.held[:, PENSION_PLAN])
+    balance[:, PENSION_PLAN] = (
+        balance[:, PENSION_PLAN] * (1 + 0.5 * equity_market)
+        + 0.03 * population.income * state.held[:, PENSION_PLAN]
+    )
     balance[~state.held] = 0.0
     np.round(balance, 2, out=balance)
 
@@ -1197,7 +1414,8 @@ def _self_service_channel(rng: np.random.Generator, digital: np.ndarray) -> np.n
     """Where each transfer is ordered: the app, online banking or a branch desk."""
     u = rng.random(digital.size)
     return np.where(
-        u < 0.55 * digital, _CHANNEL["mobile"],
+        u < 0.55 * digital,
+        _CHANNEL["mobile"],
         np.where(u < 0.9 * digital + 0.05, _CHANNEL["online"], _CHANNEL["branch"]),
     ).astype(np.int8)
 
@@ -1239,12 +1457,17 @@ def _record_interactions(
     extracted_us = calendar.extracted_us
     rows: list[tuple[np.ndarray, ...]] = []
 
-    def record(customer, ts, kind, severity=0, resolved=_NULL_TS, satisfaction=0,
-               outcome=-1, channel=-1):
+    def record(
+        customer, ts, kind, severity=0, resolved=_NULL_TS, satisfaction=0, outcome=-1, channel=-1
+    ):
         values = (customer, ts, kind, severity, resolved, satisfaction, outcome, channel)
         dtypes = (np.int32, np.int64, np.int8, np.int8, np.int64, np.int8, np.int8, np.int8)
-        rows.append(tuple(np.broadcast_to(np.asarray(v, dtype=d), (customer.size,))
-                          for v, d in zip(values, dtypes, strict=True)))
+        rows.append(
+            tuple(
+                np.broadcast_to(np.asarray(v, dtype=d), (customer.size,))
+                for v, d in zip(values, dtypes, strict=True)
+            )
+        )
 
     def resolution(ts, hours):
         resolved = ts + _whole_seconds(hours * _HOUR_US)
@@ -1252,8 +1475,9 @@ def _record_interactions(
 
     def contact_channel(who):
         # Customers mostly get in touch the way they like to be contacted; else by phone.
-        return np.where(rng.random(who.size) < 0.6, population.preferred_channel[who],
-                        _CONTACT["phone"])
+        return np.where(
+            rng.random(who.size) < 0.6, population.preferred_channel[who], _CONTACT["phone"]
+        )
 
     def score(who, shift):
         raw = 3.3 + 0.9 * engagement[who] + shift + rng.normal(0, 0.8, who.size)
@@ -1266,8 +1490,9 @@ def _record_interactions(
     record(who, window.uniform_times(rng, who), _KIND["digital_login"], channel=_CONTACT["app"])
     visits = 0.5 * (1 - digital) ** 1.5 * np.where(counting_down, 0.7, 1.0) * share
     who = _repeat(rng.poisson(visits))
-    record(who, window.uniform_times(rng, who), _KIND["branch_visit"],
-           channel=_CONTACT["in_person"])
+    record(
+        who, window.uniform_times(rng, who), _KIND["branch_visit"], channel=_CONTACT["in_person"]
+    )
 
     # Complaints come more often from disengaged customers. Most are settled within hours;
     # some are slow (over 24 h, over 4 h for a major one) and about 5 % never are.
@@ -1280,9 +1505,15 @@ def _record_interactions(
     never = rng.random(who.size) < 0.05
     slow = ~never & ((hours > 24) | ((severity == 3) & (hours > 4)))
     resolved = np.where(never, _NULL_TS, resolution(ts, hours))
-    record(who, ts, _KIND["complaint"], severity, resolved,
-           outcome=np.where(resolved == _NULL_TS, _OUTCOME["unresolved"], _OUTCOME["resolved"]),
-           channel=contact_channel(who))
+    record(
+        who,
+        ts,
+        _KIND["complaint"],
+        severity,
+        resolved,
+        outcome=np.where(resolved == _NULL_TS, _OUTCOME["unresolved"], _OUTCOME["resolved"]),
+        channel=contact_channel(who),
+    )
     shocks = -np.bincount(who, weights=0.1 * severity + 0.35 * slow + 0.6 * never, minlength=n)
     grievance = np.bincount(
         who, weights=0.25 + 0.15 * (severity - 1) + 0.8 * slow + 1.2 * never, minlength=n
@@ -1305,29 +1536,46 @@ def _record_interactions(
     after_slow = np.concatenate([after_slow, np.zeros(keep.sum() + service.size, dtype=bool)])
     reached = rng.random(callers.size) < 0.7
     satisfaction = np.where(reached, score(callers, -0.8 * after_slow), 0)
-    record(callers.astype(np.int32), call_ts, _KIND["callback"], satisfaction=satisfaction,
-           outcome=np.where(reached, _OUTCOME["reached"], _OUTCOME["not_reached"]),
-           channel=population.preferred_channel[callers])
-    shocks += np.bincount(callers, weights=0.2 * (satisfaction >= 4) - 0.1 * (
-        reached & (satisfaction <= 2)), minlength=n)
+    record(
+        callers.astype(np.int32),
+        call_ts,
+        _KIND["callback"],
+        satisfaction=satisfaction,
+        outcome=np.where(reached, _OUTCOME["reached"], _OUTCOME["not_reached"]),
+        channel=population.preferred_channel[callers],
+    )
+    shocks += np.bincount(
+        callers,
+        weights=0.2 * (satisfaction >= 4) - 0.1 * (reached & (satisfaction <= 2)),
+        minlength=n,
+    )
 
     # Service requests are all settled, some with a survey afterwards; and now and then a
     # survey on its own. Scores follow engagement.
     who = _repeat(rng.poisson(0.04 * share))
     ts = window.uniform_times(rng, who)
     resolved = resolution(ts, 20 * rng.lognormal(0, 0.8, who.size))
-    record(who, ts, _KIND["service_request"], resolved=resolved,
-           outcome=np.where(resolved == _NULL_TS, _OUTCOME["unresolved"], _OUTCOME["resolved"]),
-           channel=contact_channel(who))
+    record(
+        who,
+        ts,
+        _KIND["service_request"],
+        resolved=resolved,
+        outcome=np.where(resolved == _NULL_TS, _OUTCOME["unresolved"], _OUTCOME["resolved"]),
+        channel=contact_channel(who),
+    )
     survey_ts = resolved + _whole_seconds((1 + 47 * rng.random(who.size)) * _HOUR_US)
     surveyed = (resolved != _NULL_TS) & (rng.random(who.size) < 0.25)
     surveyed &= window.contains(who, np.where(surveyed, survey_ts, 0))
     spontaneous = _repeat(rng.poisson(0.03 * share))
     who = np.concatenate([who[surveyed], spontaneous]).astype(np.int32)
     ts = np.concatenate([survey_ts[surveyed], window.uniform_times(rng, spontaneous)])
-    record(who, ts, _KIND["satisfaction_survey"], satisfaction=score(who, 0.0),
-           channel=np.where(rng.random(who.size) < digital[who], _CONTACT["app"],
-                            _CONTACT["email"]))
+    record(
+        who,
+        ts,
+        _KIND["satisfaction_survey"],
+        satisfaction=score(who, 0.0),
+        channel=np.where(rng.random(who.size) < digital[who], _CONTACT["app"], _CONTACT["email"]),
+    )
 
     columns = [np.concatenate(part) for part in zip(*rows, strict=True)]
     sinks.write(INTERACTIONS.name, _interactions_table(columns, customer_ids))
@@ -1354,8 +1602,9 @@ def _to_arrow(table: Table, columns: Mapping[str, pa.Array]) -> pa.Table:
 
 def _id_strings(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     """Zero-padded identifiers such as C0000001, built by Arrow without a Python loop."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, type=pa.int64()), pa.string()),
-                          width=width, padding="0")
+    digits = pc.utf8_lpad(
+        pc.cast(pa.array(numbers, type=pa.int64()), pa.string()), width=width, padding="0"
+    )
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
@@ -1381,33 +1630,40 @@ def _date_array(days: np.ndarray) -> pa.Array:
 
 
 def _customers_table(population: _Population, customer_ids: pa.Array) -> pa.Table:
-    return _to_arrow(CUSTOMERS, {
-        "customer_id": customer_ids,
-        "birth_date": _date_array(population.birth_day),
-        "joined_at": _date_array(population.joined_day),
-        "gender": pa.array(GENDERS).take(pa.array(population.gender)),
-        "region": pa.array(REGIONS).take(pa.array(population.region)),
-        "income_band": pa.array(INCOME_BANDS).take(pa.array(population.income_band)),
-        "risk_appetite": pa.array(population.risk_appetite.astype(np.int64)),
-        "preferred_channel": pa.array(CONTACT_CHANNELS).take(
-            pa.array(population.preferred_channel)),
-        "do_not_contact": pa.array(population.do_not_contact),
-        "segment": pa.array(SEGMENTS).take(pa.array(population.segment)),
-    })
+    return _to_arrow(
+        CUSTOMERS,
+        {
+            "customer_id": customer_ids,
+            "birth_date": _date_array(population.birth_day),
+            "joined_at": _date_array(population.joined_day),
+            "gender": pa.array(GENDERS).take(pa.array(population.gender)),
+            "region": pa.array(REGIONS).take(pa.array(population.region)),
+            "income_band": pa.array(INCOME_BANDS).take(pa.array(population.income_band)),
+            "risk_appetite": pa.array(population.risk_appetite.astype(np.int64)),
+            "preferred_channel": pa.array(CONTACT_CHANNELS).take(
+                pa.array(population.preferred_channel)
+            ),
+            "do_not_contact": pa.array(population.do_not_contact),
+            "segment": pa.array(SEGMENTS).take(pa.array(population.segment)),
+        },
+    )
 
 
 def _products_table() -> pa.Table:
     unknown = [spec.family for spec in CATALOGUE if spec.family not in PRODUCT_FAMILIES]
     if unknown:
         raise ValueError(f"catalogue families {unknown} not in the contract's PRODUCT_FAMILIES")
-    return _to_arrow(PRODUCTS, {
-        "product_id": pa.array([spec.product_id for spec in CATALOGUE]),
-        "family": pa.array([spec.family for spec in CATALOGUE]),
-        "risk_level": pa.array([spec.risk_level for spec in CATALOGUE], type=pa.int64()),
-        "name": pa.array([spec.name for spec in CATALOGUE]),
-        "min_age": pa.array([spec.min_age for spec in CATALOGUE], type=pa.int64()),
-        "margin": pa.array([spec.margin for spec in CATALOGUE], type=pa.float64()),
-    })
+    return _to_arrow(
+        PRODUCTS,
+        {
+            "product_id": pa.array([spec.product_id for spec in CATALOGUE]),
+            "family": pa.array([spec.family for spec in CATALOGUE]),
+            "risk_level": pa.array([spec.risk_level for spec in CATALOGUE], type=pa.int64()),
+            "name": pa.array([spec.name for spec in CATALOGUE]),
+            "min_age": pa.array([spec.min_age for spec in CATALOGUE], type=pa.int64()),
+            "margin": pa.array([spec.margin for spec in CATALOGUE], type=pa.float64()),
+        },
+    )
 
 
 _PRODUCT_IDS = pa.array([spec.product_id for spec in CATALOGUE])
@@ -1423,16 +1679,22 @@ def _holdings_table(
     account_no: np.ndarray,
     balance_or_limit: np.ndarray,
 ) -> pa.Table:
-    closed = (pa.nulls(customer.size, pa.timestamp("us")) if closed_us is None
-              else pa.array(closed_us, type=pa.timestamp("us")))
-    return _to_arrow(HOLDINGS, {
-        "customer_id": customer_ids.take(pa.array(customer)),
-        "product_id": _PRODUCT_IDS.take(pa.array(product)),
-        "opened_at": pa.array(opened_us, type=pa.timestamp("us")),
-        "closed_at": closed,
-        "account_id": _account_ids(account_no, current_account_ids),
-        "balance_or_limit": pa.array(balance_or_limit, type=pa.float64()),
-    })
+    closed = (
+        pa.nulls(customer.size, pa.timestamp("us"))
+        if closed_us is None
+        else pa.array(closed_us, type=pa.timestamp("us"))
+    )
+    return _to_arrow(
+        HOLDINGS,
+        {
+            "customer_id": customer_ids.take(pa.array(customer)),
+            "product_id": _PRODUCT_IDS.take(pa.array(product)),
+            "opened_at": pa.array(opened_us, type=pa.timestamp("us")),
+            "closed_at": closed,
+            "account_id": _account_ids(account_no, current_account_ids),
+            "balance_or_limit": pa.array(balance_or_limit, type=pa.float64()),
+        },
+    )
 
 
 def _open_holdings_table(
@@ -1441,29 +1703,41 @@ def _open_holdings_table(
     """Holdings still open at extraction, with their balance or limit then."""
     customer, product = np.nonzero(state.held)
     limit_like = np.isin(product, CARD_PRODUCTS + (HOME_INSURANCE, LIFE_INSURANCE))
-    value = np.where(limit_like, state.terms[customer, product],
-                     state.balance[customer, product])
-    return _holdings_table(customer_ids, current_account_ids, customer, product,
-                           state.opened_us[customer, product], None,
-                           state.account_no[customer, product], value)
+    value = np.where(limit_like, state.terms[customer, product], state.balance[customer, product])
+    return _holdings_table(
+        customer_ids,
+        current_account_ids,
+        customer,
+        product,
+        state.opened_us[customer, product],
+        None,
+        state.account_no[customer, product],
+        value,
+    )
 
 
 def _interactions_table(columns: list[np.ndarray], customer_ids: pa.Array) -> pa.Table:
     customer, ts, kind, severity, resolved, satisfaction, outcome, channel = columns
-    return _to_arrow(INTERACTIONS, {
-        "customer_id": customer_ids.take(pa.array(customer)),
-        "ts": pa.array(ts, type=pa.timestamp("us")),
-        "kind": pa.array(INTERACTION_KINDS).take(pa.array(kind)),
-        "severity": pa.array(severity.astype(np.int64), mask=severity == 0),
-        "resolved_at": pa.array(resolved, type=pa.timestamp("us"), mask=resolved == _NULL_TS),
-        "satisfaction": pa.array(satisfaction.astype(np.int64), mask=satisfaction == 0),
-        "outcome": pa.array(INTERACTION_OUTCOMES).take(pa.array(outcome, mask=outcome < 0)),
-        "channel": pa.array(CONTACT_CHANNELS).take(pa.array(channel, mask=channel < 0)),
-    })
+    return _to_arrow(
+        INTERACTIONS,
+        {
+            "customer_id": customer_ids.take(pa.array(customer)),
+            "ts": pa.array(ts, type=pa.timestamp("us")),
+            "kind": pa.array(INTERACTION_KINDS).take(pa.array(kind)),
+            "severity": pa.array(severity.astype(np.int64), mask=severity == 0),
+            "resolved_at": pa.array(resolved, type=pa.timestamp("us"), mask=resolved == _NULL_TS),
+            "satisfaction": pa.array(satisfaction.astype(np.int64), mask=satisfaction == 0),
+            "outcome": pa.array(INTERACTION_OUTCOMES).take(pa.array(outcome, mask=outcome < 0)),
+            "channel": pa.array(CONTACT_CHANNELS).take(pa.array(channel, mask=channel < 0)),
+        },
+    )
 
 
 def _snapshot_balances(
-    sinks: _ParquetSinks, calendar: _Calendar, month: int, state: _BankState,
+    sinks: _ParquetSinks,
+    calendar: _Calendar,
+    month: int,
+    state: _BankState,
     customer_ids: pa.Array,
 ) -> None:
     """Write the month-end balance of every open deposit, investment and loan."""
@@ -1471,12 +1745,18 @@ def _snapshot_balances(
     snapshot[:, SNAPSHOT_PRODUCTS] = state.held[:, SNAPSHOT_PRODUCTS]
     customer, product = np.nonzero(snapshot)
     last_day = int(calendar.month_start_day[month + 1]) - 1
-    sinks.write(BALANCES.name, _to_arrow(BALANCES, {
-        "customer_id": customer_ids.take(pa.array(customer)),
-        "product_id": _PRODUCT_IDS.take(pa.array(product)),
-        "snapshot_date": _date_array(np.full(customer.size, last_day)),
-        "balance": pa.array(state.balance[customer, product]),
-    }))
+    sinks.write(
+        BALANCES.name,
+        _to_arrow(
+            BALANCES,
+            {
+                "customer_id": customer_ids.take(pa.array(customer)),
+                "product_id": _PRODUCT_IDS.take(pa.array(product)),
+                "snapshot_date": _date_array(np.full(customer.size, last_day)),
+                "balance": pa.array(state.balance[customer, product]),
+            },
+        ),
+    )
 
 
 def _write_truth(
@@ -1497,10 +1777,17 @@ def _write_truth(
     p_churn = np.where(leaving, certain, _churn_probability_90d(calendar, month, hazard))
     ids = customer_ids.take(pa.array(who))
     month_start = _date_array(np.full(who.size, calendar.month_start_day[month]))
-    sinks.write(f"{TRUTH_DIR}/churn", pa.table({
-        CUSTOMER_ID: ids, "month_start": month_start, "p_churn_90d": pa.array(p_churn),
-        "leaving": pa.array(leaving),
-    }))
+    sinks.write(
+        f"{TRUTH_DIR}/churn",
+        pa.table(
+            {
+                CUSTOMER_ID: ids,
+                "month_start": month_start,
+                "p_churn_90d": pa.array(p_churn),
+                "leaving": pa.array(leaving),
+            }
+        ),
+    )
     p_open = 1 - (1 - adoption) ** ADOPTION_HORIZON_MONTHS
     columns = {CUSTOMER_ID: ids, "month_start": month_start}
     for product, spec in enumerate(CATALOGUE):

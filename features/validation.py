@@ -28,8 +28,9 @@ REASON = "_reason"
 BAD_VALUE = "_bad_value"
 _RAW = "_raw__"
 _COPIES = "_key_copies"
-_PARENT_TABLES = {col.references.split(".")[0] for table in TABLES for col in table.columns
-                  if col.references}
+_PARENT_TABLES = {
+    col.references.split(".")[0] for table in TABLES for col in table.columns if col.references
+}
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def read_extracted_at(data_dir: Path, config: DataConfig) -> datetime:
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(
                 f"{manifest}: expected JSON with an ISO 'extracted_at' "
-                f"(e.g. \"2024-12-31T23:59:59\"), got error {exc!r}"
+                f'(e.g. "2024-12-31T23:59:59"), got error {exc!r}'
             ) from None
     if config.extracted_at is not None:
         return config.extracted_at.replace(tzinfo=None)
@@ -159,12 +160,16 @@ class StagedTable:
 
     def checked(self) -> ir.Table:
         """Every row, with the first rule it breaks (`_reason`) and the offending value."""
-        return self.table.mutate(**{
-            REASON: ibis.cases(*[(cond, reason) for cond, reason, _ in self.rules],
-                               else_=ibis.null("string")),
-            BAD_VALUE: ibis.cases(*[(cond, value) for cond, _, value in self.rules],
-                                  else_=ibis.null("string")),
-        })
+        return self.table.mutate(
+            **{
+                REASON: ibis.cases(
+                    *[(cond, reason) for cond, reason, _ in self.rules], else_=ibis.null("string")
+                ),
+                BAD_VALUE: ibis.cases(
+                    *[(cond, value) for cond, _, value in self.rules], else_=ibis.null("string")
+                ),
+            }
+        )
 
     def clean(self, fired: Collection[str] | None = None) -> ir.Table:
         """Typed rows that break no rule.
@@ -182,9 +187,22 @@ class StagedTable:
 
 
 def stage_table(
-    spec: Table, raw: ir.Table, parents: dict[str, ir.Table], extracted_at: datetime
+    spec: Table,
+    raw: ir.Table,
+    parents: dict[str, ir.Table],
+    extracted_at: datetime,
+    check_duplicates: bool | None = None,
 ) -> StagedTable:
-    """Type a raw table by its declaration and attach the row rules."""
+    """Type a raw table by its declaration and attach the row rules.
+
+    Args:
+        spec: the table's declaration.
+        raw: the table as read.
+        parents: validated tables its foreign keys point to.
+        extracted_at: no timestamp may be later.
+        check_duplicates: include the duplicate-key rule; None = only if a quick count
+            finds repeated keys (a query is run now).
+    """
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     if missing:
         raise DataError(
@@ -202,19 +220,23 @@ def stage_table(
             cast_columns.append(col.name)
     raw_kept = {f"{_RAW}{name}": raw[name] for name in raw.columns}
     staged = raw.select(**raw_kept, **typed)
-    if spec.primary_key and _has_duplicate_keys(staged, spec.primary_key):
+    if check_duplicates is None and spec.primary_key:
+        check_duplicates = _has_duplicate_keys(staged, spec.primary_key)
+    if spec.primary_key and check_duplicates:
         # Only then pay for the window (a group-by and a join). A column, not an expression
         # inside the rules: SQL forbids window functions inside aggregates.
         key = [staged[name] for name in spec.primary_key]
-        staged = staged.mutate(**{_COPIES: staged[spec.primary_key[0]].count().over(
-            ibis.window(group_by=key))})
+        staged = staged.mutate(
+            **{_COPIES: staged[spec.primary_key[0]].count().over(ibis.window(group_by=key))}
+        )
     rules = tuple(_row_rules(spec, staged, parents, extracted_at, cast_columns))
     return StagedTable(spec, staged, rules, tuple(cast_columns))
 
 
 def _has_duplicate_keys(staged: ir.Table, key: tuple[str, ...]) -> bool:
-    counts = staged.aggregate(rows=staged.count(),
-                              keys=staged.select(*key).distinct().count().as_scalar())
+    counts = staged.aggregate(
+        rows=staged.count(), keys=staged.select(*key).distinct().count().as_scalar()
+    )
     row = counts.to_pyarrow().to_pylist()[0]
     return row["rows"] != row["keys"]
 
@@ -225,23 +247,30 @@ def _same_type(actual, declared) -> bool:
     return type(actual) is type(declared)
 
 
-def _row_rules(spec: Table, staged: ir.Table, parents: dict[str, ir.Table],
-               extracted_at: datetime, cast_columns: Collection[str]):
+def _row_rules(
+    spec: Table,
+    staged: ir.Table,
+    parents: dict[str, ir.Table],
+    extracted_at: datetime,
+    cast_columns: Collection[str],
+):
     """Yield (condition, reason, offending value) for each row-level rule, in priority order."""
     for col in spec.columns:
         value = staged[col.name]
         shown = value.cast("string")
         if col.name in cast_columns:
             raw_value = staged[f"{_RAW}{col.name}"]
-            yield (value.isnull() & raw_value.notnull(),
-                   f"{col.name}: not a valid {col.dtype}", raw_value.cast("string"))
+            yield (
+                value.isnull() & raw_value.notnull(),
+                f"{col.name}: not a valid {col.dtype}",
+                raw_value.cast("string"),
+            )
         if not col.nullable:
             yield value.isnull(), f"{col.name}: missing but required", ibis.null("string")
         yield from _value_rules(col, value, shown, extracted_at)
     for earlier, later in spec.time_order:
         yield (
-            staged[earlier].notnull() & staged[later].notnull()
-            & (staged[later] < staged[earlier]),
+            staged[earlier].notnull() & staged[later].notnull() & (staged[later] < staged[earlier]),
             f"{later}: before {earlier}",
             staged[later].cast("string"),
         )
@@ -256,15 +285,21 @@ def _row_rules(spec: Table, staged: ir.Table, parents: dict[str, ir.Table],
             staged[col.name].cast("string"),
         )
     if _COPIES in staged.columns:
-        yield (staged[_COPIES] > 1, f"{', '.join(spec.primary_key)}: duplicate key",
-               staged[spec.primary_key[0]].cast("string"))
+        yield (
+            staged[_COPIES] > 1,
+            f"{', '.join(spec.primary_key)}: duplicate key",
+            staged[spec.primary_key[0]].cast("string"),
+        )
 
 
 def _value_rules(col: Column, value: ir.Column, shown: ir.Column, extracted_at: datetime):
     present = value.notnull()
     if col.allowed is not None:
-        yield (present & ~value.isin(col.allowed),
-               f"{col.name}: not one of {', '.join(col.allowed)}", shown)
+        yield (
+            present & ~value.isin(col.allowed),
+            f"{col.name}: not one of {', '.join(col.allowed)}",
+            shown,
+        )
     if col.dtype == "float64":
         yield present & (value.isnan() | value.isinf()), f"{col.name}: not finite", shown
     if col.min_value is not None:
@@ -273,8 +308,11 @@ def _value_rules(col: Column, value: ir.Column, shown: ir.Column, extracted_at: 
         yield present & (value > col.max_value), f"{col.name}: above {col.max_value:g}", shown
     if col.is_temporal:
         limit = extracted_at.date() if col.dtype == "date" else extracted_at
-        yield (present & (value > ibis.literal(limit)),
-               f"{col.name}: after the extraction time {extracted_at.isoformat()}", shown)
+        yield (
+            present & (value > ibis.literal(limit)),
+            f"{col.name}: after the extraction time {extracted_at.isoformat()}",
+            shown,
+        )
 
 
 def _quarantined(raw: ir.Table, staged: ir.Table) -> ir.Table:
@@ -286,17 +324,22 @@ def _quarantined(raw: ir.Table, staged: ir.Table) -> ir.Table:
     )
 
 
-def _report(spec: Table, path: Path, raw: ir.Table, staged_table: StagedTable,
-            config: DataConfig) -> TableReport:
+def _report(
+    spec: Table, path: Path, raw: ir.Table, staged_table: StagedTable, config: DataConfig
+) -> TableReport:
     present = [col for col in spec.columns if col.name in raw.columns]
     staged = staged_table.table
     any_bad = ibis.or_(*[cond for cond, _, _ in staged_table.rules])
-    counts = staged.aggregate(
-        rows=staged.count(),
-        bad=staged.count(where=any_bad),
-        **{f"typed__{c.name}": staged[c.name].count() for c in present},
-        **{f"raw__{c}": staged[f"{_RAW}{c}"].count() for c in staged_table.cast_columns},
-    ).to_pyarrow().to_pylist()[0]
+    counts = (
+        staged.aggregate(
+            rows=staged.count(),
+            bad=staged.count(where=any_bad),
+            **{f"typed__{c.name}": staged[c.name].count() for c in present},
+            **{f"raw__{c}": staged[f"{_RAW}{c}"].count() for c in staged_table.cast_columns},
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     rows = int(counts["rows"])
     if rows == 0 and spec.required:
         raise DataError(f"table {spec.name} ({path.name}) has no rows")
@@ -308,7 +351,9 @@ def _report(spec: Table, path: Path, raw: ir.Table, staged_table: StagedTable,
             example = (
                 staged.filter(staged[f"{_RAW}{col.name}"].notnull())
                 .select(staged[f"{_RAW}{col.name}"].cast("string").name("v"))
-                .limit(1).to_pyarrow().to_pylist()[0]["v"]
+                .limit(1)
+                .to_pyarrow()
+                .to_pylist()[0]["v"]
             )
             raise DataError(
                 f"table {spec.name}, column {col.name}: none of {raw_count:,} values reads "
@@ -324,7 +369,8 @@ def _report(spec: Table, path: Path, raw: ir.Table, staged_table: StagedTable,
             .group_by(REASON)
             .aggregate(rows=ibis._.count(), example=ibis._[BAD_VALUE].arbitrary())
             .order_by(ibis.desc("rows"), REASON)
-            .to_pyarrow().to_pylist()
+            .to_pyarrow()
+            .to_pylist()
         )
         reasons = {row[REASON]: int(row["rows"]) for row in by_reason}
         examples = {row[REASON]: row["example"] for row in by_reason}

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from retain.console import make_console
 
 from features.cli import data_app, features_app
 from retain.config import load_config
+from retain.console import make_console
 from retain.errors import RetainError
 
 app = typer.Typer(
@@ -25,9 +25,14 @@ app.add_typer(features_app, name="features")
 @app.callback()
 def root(
     ctx: typer.Context,
-    config_file: Annotated[Path | None, typer.Option(
-        "--config", help="TOML configuration (default: $RETAIN_CONFIG, else ./retain.toml "
-        "if present, else built-in defaults).")] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML configuration (default: $RETAIN_CONFIG, else ./retain.toml "
+            "if present, else built-in defaults).",
+        ),
+    ] = None,
 ) -> None:
     """Load the configuration once for every sub-command."""
     ctx.obj = load_config(config_file)

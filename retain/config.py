@@ -97,8 +97,10 @@ class FeaturesConfig(_Section):
             raise ValueError("must be a non-empty list of distinct days in increasing order")
         missing = [days for days in (30, 90, 180) if days not in windows]
         if missing or max(windows) > 365:
-            raise ValueError("must include 30, 90 and 180 (trend and salary features use "
-                             "them) and stay within 365 days (the longest history kept)")
+            raise ValueError(
+                "must include 30, 90 and 180 (trend and salary features use "
+                "them) and stay within 365 days (the longest history kept)"
+            )
         return windows
 
 
@@ -210,8 +212,11 @@ def with_overrides(config: RetainConfig, section: str, **values: Any) -> RetainC
 def to_toml(config: RetainConfig) -> str:
     """The configuration as a TOML document that `load_config` reads back unchanged."""
     data = config.model_dump(mode="json")
-    lines = [f"{key} = {_toml_value(value)}" for key, value in data.items()
-             if not isinstance(value, dict)]
+    lines = [
+        f"{key} = {_toml_value(value)}"
+        for key, value in data.items()
+        if not isinstance(value, dict)
+    ]
     for section, values in data.items():
         if isinstance(values, dict):
             lines += _toml_section(section, values)
@@ -220,8 +225,11 @@ def to_toml(config: RetainConfig) -> str:
 
 def _toml_section(name: str, values: dict) -> list[str]:
     lines = ["", f"[{name}]"]
-    lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()
-              if value is not None and not isinstance(value, dict)]
+    lines += [
+        f"{key} = {_toml_value(value)}"
+        for key, value in values.items()
+        if value is not None and not isinstance(value, dict)
+    ]
     for key, value in values.items():
         if isinstance(value, dict):
             lines += _toml_section(f"{name}.{key}", value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import date, datetime, timedelta
 
-from retain.console import make_console
 from rich.rule import Rule
 
 from features import engine, pipeline, synth
@@ -13,6 +12,7 @@ from features.cli import _print_load
 from features.report import data_quality_frame, summary_table, write_data_quality
 from features.validation import load_bank
 from retain.config import RetainConfig, with_overrides
+from retain.console import make_console
 
 console = make_console()
 
@@ -26,8 +26,10 @@ def labelled_snapshots(extracted_at: datetime, horizon_days: int, count: int) ->
     dates = []
     month = _add_months(scoring, -1)
     while len(dates) < count:
-        if datetime.combine(month, datetime.min.time()) + timedelta(days=horizon_days) \
-                <= extracted_at:
+        if (
+            datetime.combine(month, datetime.min.time()) + timedelta(days=horizon_days)
+            <= extracted_at
+        ):
             dates.append(month)
         month = _add_months(month, -1)
     return sorted(dates) + [scoring]
@@ -38,17 +40,20 @@ def _add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def run_demo(config: RetainConfig, customers: int | None = None,
-             months: int | None = None) -> None:
+def run_demo(config: RetainConfig, customers: int | None = None, months: int | None = None) -> None:
     """Generate the synthetic bank, validate it, build features and labels, print summaries."""
     started = time.perf_counter()
     config = with_overrides(config, "synth", customers=customers, months=months)
     settings = config.synth
     console.print(Rule("1. Synthetic bank"))
     summary = synth.generate_bank(
-        config.data_dir, n_customers=settings.customers, months=settings.months,
-        seed=settings.seed, start=settings.start,
-        transactions_per_month=settings.transactions_per_month, progress=True,
+        config.data_dir,
+        n_customers=settings.customers,
+        months=settings.months,
+        seed=settings.seed,
+        start=settings.start,
+        transactions_per_month=settings.transactions_per_month,
+        progress=True,
     )
     console.print(
         f"{settings.customers:,} customers × {settings.months} months in {config.data_dir}: "
@@ -62,15 +67,19 @@ def run_demo(config: RetainConfig, customers: int | None = None,
     _print_load(bank)
     quality = data_quality_frame(bank, config.data.completeness_threshold)
     flagged = quality[quality["status"] == "below threshold"]
-    console.print(f"completeness ≥ {config.data.completeness_threshold:.0%} on "
-                  f"{(quality['status'] == 'ok').sum()} of {len(quality)} columns; "
-                  f"{len(flagged)} below; report → {write_data_quality(quality, config.output_dir)}")
+    console.print(
+        f"completeness ≥ {config.data.completeness_threshold:.0%} on "
+        f"{(quality['status'] == 'ok').sum()} of {len(quality)} columns; "
+        f"{len(flagged)} below; report → {write_data_quality(quality, config.output_dir)}"
+    )
 
     console.print(Rule("3. Point-in-time features and labels"))
     snapshots = labelled_snapshots(bank.extracted_at, config.features.horizon_days, count=6)
     out = config.output_dir / "features.parquet"
     build = pipeline.build_feature_file(bank, snapshots, config.features, out, with_labels=True)
-    console.print(f"{build.rows:,} customer-snapshots × {build.columns} columns → {out} "
-                  f"in {build.seconds:.1f} s")
+    console.print(
+        f"{build.rows:,} customer-snapshots × {build.columns} columns → {out} "
+        f"in {build.seconds:.1f} s"
+    )
     console.print(summary_table(out))
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")

@@ -29,7 +29,12 @@ def tiny_bank_frames() -> dict[str, pd.DataFrame]:
     customers = pd.DataFrame(
         {
             "customer_id": ["C1", "C2", "C3", "C4"],
-            "birth_date": [date(1980, 5, 1), date(1990, 1, 15), date(2000, 2, 29), date(1950, 7, 7)],
+            "birth_date": [
+                date(1980, 5, 1),
+                date(1990, 1, 15),
+                date(2000, 2, 29),
+                date(1950, 7, 7),
+            ],
             "joined_at": [date(2010, 1, 1), date(2015, 6, 1), date(2024, 6, 1), date(2001, 1, 1)],
             "gender": ["F", "M", "X", "F"],
             "region": ["North", "South", "North", "East"],
@@ -54,10 +59,24 @@ def tiny_bank_frames() -> dict[str, pd.DataFrame]:
         {
             "customer_id": ["C1", "C1", "C1", "C2", "C2", "C3", "C4"],
             "product_id": ["P01", "P02", "P03", "P01", "P04", "P01", "P01"],
-            "opened_at": [ts("2010-01-01"), ts("2018-05-05"), ts("2024-03-10"), ts("2015-06-01"),
-                          ts("2016-01-01"), ts("2024-06-01"), ts("2001-01-01")],
-            "closed_at": [None, None, None, ts("2024-03-15"), ts("2024-03-01"), None,
-                          ts("2023-06-30")],
+            "opened_at": [
+                ts("2010-01-01"),
+                ts("2018-05-05"),
+                ts("2024-03-10"),
+                ts("2015-06-01"),
+                ts("2016-01-01"),
+                ts("2024-06-01"),
+                ts("2001-01-01"),
+            ],
+            "closed_at": [
+                None,
+                None,
+                None,
+                ts("2024-03-15"),
+                ts("2024-03-01"),
+                None,
+                ts("2023-06-30"),
+            ],
             "account_id": ["A1", "A2", "A3", "A4", "A5", "A6", "A7"],
             "balance_or_limit": [1000.0, 5000.0, 200000.0, 0.0, 0.0, 10.0, 0.0],
         }
@@ -65,25 +84,46 @@ def tiny_bank_frames() -> dict[str, pd.DataFrame]:
     tx_rows = []
     for month in pd.date_range("2023-01-25", "2024-11-25", freq="MS") + pd.Timedelta(days=24):
         tx_rows.append(("C1", month, 3000.0, "credit", "system", "salary", "salary"))
-        tx_rows.append(("C1", month + pd.Timedelta(days=2), 80.0, "debit", "pos", "groceries",
-                        "merchant"))
+        tx_rows.append(
+            ("C1", month + pd.Timedelta(days=2), 80.0, "debit", "pos", "groceries", "merchant")
+        )
         if month < ts("2024-01-01"):
             tx_rows.append(("C2", month, 1800.0, "credit", "system", "salary", "salary"))
         if month < ts("2024-03-01"):
-            tx_rows.append(("C2", month + pd.Timedelta(days=1), 900.0, "debit", "online",
-                            "transfer", "transfer_out_other_bank"))
+            tx_rows.append(
+                (
+                    "C2",
+                    month + pd.Timedelta(days=1),
+                    900.0,
+                    "debit",
+                    "online",
+                    "transfer",
+                    "transfer_out_other_bank",
+                )
+            )
     tx_rows.append(("C4", ts("2023-05-02 10:00"), 50.0, "debit", "atm", "cash", "cash"))
     transactions = pd.DataFrame(
         tx_rows,
-        columns=["customer_id", "ts", "amount", "direction", "channel", "category",
-                 "counterparty_type"],
+        columns=[
+            "customer_id",
+            "ts",
+            "amount",
+            "direction",
+            "channel",
+            "category",
+            "counterparty_type",
+        ],
     )
     transactions["account_id"] = "A"
     interactions = pd.DataFrame(
         {
             "customer_id": ["C2", "C1", "C1", "C1"],
-            "ts": [ts("2024-01-10 09:00"), ts("2023-11-01 10:00"), ts("2024-01-20 08:00"),
-                   ts("2024-01-25 12:00")],
+            "ts": [
+                ts("2024-01-10 09:00"),
+                ts("2023-11-01 10:00"),
+                ts("2024-01-20 08:00"),
+                ts("2024-01-25 12:00"),
+            ],
             "kind": ["complaint", "complaint", "digital_login", "callback"],
             "severity": [3, 1, None, None],
             # C1's complaint resolved in 2 hours; C2's never.
@@ -99,8 +139,12 @@ def tiny_bank_frames() -> dict[str, pd.DataFrame]:
         {
             "customer_id": ["C1", "C1", "C2", "C2"],
             "product_id": ["P01", "P01", "P01", "P01"],
-            "snapshot_date": [date(2023, 12, 31), date(2024, 1, 31), date(2023, 12, 31),
-                              date(2024, 1, 31)],
+            "snapshot_date": [
+                date(2023, 12, 31),
+                date(2024, 1, 31),
+                date(2023, 12, 31),
+                date(2024, 1, 31),
+            ],
             "balance": [25000.0, 26000.0, 3000.0, 500.0],
         }
     )

@@ -8,13 +8,29 @@ import sys
 import pytest
 from conftest import tiny_bank_frames, write_bank
 
-COMMANDS = [[], ["data"], ["data", "synth"], ["data", "validate"], ["data", "contract"],
-            ["features"], ["features", "build"], ["features", "list"], ["demo"], ["config"]]
+COMMANDS = [
+    [],
+    ["data"],
+    ["data", "synth"],
+    ["data", "validate"],
+    ["data", "contract"],
+    ["features"],
+    ["features", "build"],
+    ["features", "list"],
+    ["demo"],
+    ["config"],
+]
 
 
 def retain(*args: str, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "retain", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "retain", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "retain")
@@ -34,8 +50,16 @@ def test_missing_data_folder_is_one_clear_line(tmp_path):
 
 def test_bad_as_of_date_is_named(tmp_path):
     folder = write_bank(tiny_bank_frames(), tmp_path / "bank")
-    result = retain("features", "build", "--data", str(folder), "--as-of", "2024-13-01",
-                    "--out", str(tmp_path / "f.parquet"))
+    result = retain(
+        "features",
+        "build",
+        "--data",
+        str(folder),
+        "--as-of",
+        "2024-13-01",
+        "--out",
+        str(tmp_path / "f.parquet"),
+    )
     assert result.returncode == 2
     assert "as-of date '2024-13-01' is not a date" in result.stderr
     assert "Traceback" not in result.stderr
@@ -47,8 +71,20 @@ def test_validate_then_build_from_the_command_line(tmp_path):
     result = retain("data", "validate", "--data", str(folder), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "outputs" / "data_quality.csv").exists()
-    result = retain("features", "build", "--data", str(folder), "--as-of", "2024-02-01",
-                    "--as-of", "2024-03-01", "--labels", "--out", str(out), cwd=tmp_path)
+    result = retain(
+        "features",
+        "build",
+        "--data",
+        str(folder),
+        "--as-of",
+        "2024-02-01",
+        "--as-of",
+        "2024-03-01",
+        "--labels",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "6 rows" in result.stdout
     import pandas as pd

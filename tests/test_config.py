@@ -34,12 +34,18 @@ def test_toml_then_environment(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ("[features]\nhorizon_days = -3\n",
-         "features.horizon_days = -3: Input should be greater than 0"),
-        ("[features]\nwindows_days = [90, 30]\n",
-         "features.windows_days = [90, 30]: Value error, must be a non-empty list of distinct"),
-        ('[features.churn]\nkind = "gone"\n',
-         "features.churn.kind = 'gone': Input should be 'all_products_closed' or 'inactivity'"),
+        (
+            "[features]\nhorizon_days = -3\n",
+            "features.horizon_days = -3: Input should be greater than 0",
+        ),
+        (
+            "[features]\nwindows_days = [90, 30]\n",
+            "features.windows_days = [90, 30]: Value error, must be a non-empty list of distinct",
+        ),
+        (
+            '[features.churn]\nkind = "gone"\n',
+            "features.churn.kind = 'gone': Input should be 'all_products_closed' or 'inactivity'",
+        ),
         ("[features]\nhorizon = 3\n", "features.horizon: unknown key"),
         ("[features\n", "is not valid TOML"),
     ],

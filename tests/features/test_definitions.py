@@ -20,17 +20,29 @@ def features_of(frames, as_of_dates, config=CONFIG, labels=True, tmp_path=None):
     folder = write_bank(frames, tmp_path / "bank")
     bank = load_bank(engine.connect(config), folder, DataConfig(max_quarantine_share=0.9))
     frame = build_features(
-        FeatureInputs.from_tables(bank.tables), as_of_dates, config,
-        pipeline.catalogue(bank), bank.extracted_at, labels,
+        FeatureInputs.from_tables(bank.tables),
+        as_of_dates,
+        config,
+        pipeline.catalogue(bank),
+        bank.extracted_at,
+        labels,
     ).to_pandas()
     return frame.set_index(["customer_id", frame["as_of"].dt.date])
 
 
 @pytest.fixture
 def tiny_features(tmp_path):
-    return features_of(tiny_bank_frames(),
-                       [date(2023, 10, 1), date(2024, 2, 1), date(2024, 2, 15),
-                        date(2024, 7, 1), date(2024, 12, 1)], tmp_path=tmp_path)
+    return features_of(
+        tiny_bank_frames(),
+        [
+            date(2023, 10, 1),
+            date(2024, 2, 1),
+            date(2024, 2, 15),
+            date(2024, 7, 1),
+            date(2024, 12, 1),
+        ],
+        tmp_path=tmp_path,
+    )
 
 
 def test_population_is_who_is_a_customer_at_each_date(tiny_features):
@@ -55,7 +67,7 @@ def test_population_is_who_is_a_customer_at_each_date(tiny_features):
 )
 def test_churn_label(tiny_features, customer, as_of, expected):
     value = tiny_features.loc[(customer, as_of), LABEL_CHURN]
-    assert (pd.isna(value) if expected is None else value == expected), (customer, as_of, value)
+    assert pd.isna(value) if expected is None else value == expected, (customer, as_of, value)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +83,7 @@ def test_churn_label(tiny_features, customer, as_of, expected):
 )
 def test_cross_sell_label(tiny_features, customer, as_of, product, expected):
     value = tiny_features.loc[(customer, as_of), f"label_xsell__{product}"]
-    assert (pd.isna(value) if expected is None else value == expected), (customer, product, value)
+    assert pd.isna(value) if expected is None else value == expected, (customer, product, value)
 
 
 def test_hand_computed_features(tiny_features):
@@ -104,11 +116,25 @@ def test_inactivity_churn_definition(tmp_path):
     # C1 stops transacting after 2024-02-10 but keeps the accounts open; balance left tiny.
     tx = frames["transactions"]
     frames["transactions"] = tx[~((tx.customer_id == "C1") & (tx.ts >= "2024-02-10"))]
-    frames["balances"] = pd.concat([frames["balances"], pd.DataFrame({
-        "customer_id": ["C1"], "product_id": ["P01"], "snapshot_date": [date(2024, 4, 30)],
-        "balance": [20.0]})], ignore_index=True)
-    config = FeaturesConfig(churn=ChurnDefinition(kind="inactivity", inactivity_days=60,
-                                                  inactivity_balance_threshold=100.0))
+    frames["balances"] = pd.concat(
+        [
+            frames["balances"],
+            pd.DataFrame(
+                {
+                    "customer_id": ["C1"],
+                    "product_id": ["P01"],
+                    "snapshot_date": [date(2024, 4, 30)],
+                    "balance": [20.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    config = FeaturesConfig(
+        churn=ChurnDefinition(
+            kind="inactivity", inactivity_days=60, inactivity_balance_threshold=100.0
+        )
+    )
     frame = features_of(frames, [date(2024, 2, 1)], config, tmp_path=tmp_path)
     assert frame.loc[("C1", date(2024, 2, 1)), LABEL_CHURN] == 1.0
     # C2 is still moving money (transfers) until the end of February: not inactive.
@@ -130,19 +156,44 @@ def perturb_after(frames: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict
     # A complaint raised before D but resolved on or after D is still open as of D.
     open_then = (it["ts"] < cutoff) & (it["resolved_at"].isna() | (it["resolved_at"] >= cutoff))
     it.loc[open_then, "resolved_at"] = cutoff + pd.Timedelta(days=1)
-    out["interactions"] = pd.concat([it, pd.DataFrame({
-        "customer_id": ["C1", "C2"], "ts": [cutoff, cutoff + pd.Timedelta(hours=5)],
-        "kind": ["complaint", "callback"], "severity": pd.array([3, pd.NA], dtype="Int64"),
-        "resolved_at": [None, None], "satisfaction": pd.array([pd.NA, 1], dtype="Int64"),
-        "outcome": [None, "reached"], "channel": ["phone", "phone"]})], ignore_index=True)
+    out["interactions"] = pd.concat(
+        [
+            it,
+            pd.DataFrame(
+                {
+                    "customer_id": ["C1", "C2"],
+                    "ts": [cutoff, cutoff + pd.Timedelta(hours=5)],
+                    "kind": ["complaint", "callback"],
+                    "severity": pd.array([3, pd.NA], dtype="Int64"),
+                    "resolved_at": [None, None],
+                    "satisfaction": pd.array([pd.NA, 1], dtype="Int64"),
+                    "outcome": [None, "reached"],
+                    "channel": ["phone", "phone"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     h = out["holdings"]
     closes_later = h["closed_at"].isna() | (h["closed_at"] >= cutoff)
     h.loc[closes_later, "closed_at"] = cutoff
     h = h[h["opened_at"] < cutoff]
-    out["holdings"] = pd.concat([h, pd.DataFrame({
-        "customer_id": ["C1"], "product_id": ["P04"], "opened_at": [cutoff],
-        "closed_at": [None], "account_id": ["new"], "balance_or_limit": [1.0]})],
-        ignore_index=True)
+    out["holdings"] = pd.concat(
+        [
+            h,
+            pd.DataFrame(
+                {
+                    "customer_id": ["C1"],
+                    "product_id": ["P04"],
+                    "opened_at": [cutoff],
+                    "closed_at": [None],
+                    "account_id": ["new"],
+                    "balance_or_limit": [1.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     b = out["balances"]
     late = pd.to_datetime(b["snapshot_date"]) >= cutoff
     b.loc[late, "balance"] = 0.0
@@ -162,10 +213,9 @@ def test_no_leakage_records_at_or_after_the_cutoff_change_nothing(tmp_path, as_o
 
 def test_output_columns_and_dtypes_are_fixed(tiny_features):
     names = feature_names(CONFIG)
-    assert list(tiny_features.columns[1:1 + len(names)]) == names
+    assert list(tiny_features.columns[1 : 1 + len(names)]) == names
     frame = pipeline.to_model_frame(tiny_features.reset_index(drop=True), CONFIG)
-    assert list(frame["tier"].cat.categories) == ["core", "important", "general", "new",
-                                                  "churned"]
+    assert list(frame["tier"].cat.categories) == ["core", "important", "general", "new", "churned"]
     assert frame["txn_count_30d"].dtype == "float64"
 
 
@@ -173,19 +223,26 @@ def test_one_customer_from_raw_records_matches_the_batch(tmp_path, tiny_features
     frames = tiny_bank_frames()
     as_of = date(2024, 2, 15)
     for customer in ("C1", "C2"):
-        records = {name: frame[frame["customer_id"] == customer]
-                   for name, frame in frames.items() if name != "products"}
+        records = {
+            name: frame[frame["customer_id"] == customer]
+            for name, frame in frames.items()
+            if name != "products"
+        }
         single = pipeline.customer_features(records, frames["products"], as_of, CONFIG)
         batch = pipeline.to_model_frame(
-            tiny_features.loc[[(customer, as_of)]].reset_index(level=1, drop=True)
-            .reset_index(), CONFIG)
+            tiny_features.loc[[(customer, as_of)]].reset_index(level=1, drop=True).reset_index(),
+            CONFIG,
+        )
         columns = ["customer_id", *feature_names(CONFIG)]
         pd.testing.assert_frame_equal(single[columns], batch[columns], check_categorical=False)
 
 
 def test_one_customer_with_a_bad_record_is_refused(tiny_frames):
-    records = {name: frame[frame["customer_id"] == "C1"]
-               for name, frame in tiny_frames.items() if name != "products"}
+    records = {
+        name: frame[frame["customer_id"] == "C1"]
+        for name, frame in tiny_frames.items()
+        if name != "products"
+    }
     records["transactions"] = records["transactions"].assign(amount=-1.0)
     from retain.errors import DataError
 

@@ -54,8 +54,7 @@ def churn_times(holdings: pd.DataFrame) -> pd.Series:
 def bank(tmp_path_factory) -> tuple[Path, SynthSummary]:
     """2,000 customers over 13 months: enough churners to measure rates."""
     folder = tmp_path_factory.mktemp("synth") / "bank"
-    summary = generate_bank(folder, n_customers=2000, months=13, seed=11,
-                            start=date(2023, 1, 1))
+    summary = generate_bank(folder, n_customers=2000, months=13, seed=11, start=date(2023, 1, 1))
     return folder, summary
 
 
@@ -82,7 +81,8 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(tmp_path):
     for name, frame in first.items():
         pd.testing.assert_frame_equal(frame, again[name], obj=name)
     assert (tmp_path / "a" / MANIFEST_FILE).read_text() == (
-        tmp_path / "b" / MANIFEST_FILE).read_text()
+        tmp_path / "b" / MANIFEST_FILE
+    ).read_text()
     for name in ("customers", "transactions", "interactions"):
         assert not first[name].equals(other[name]), f"{name} identical under another seed"
 
@@ -158,8 +158,13 @@ def test_transaction_amounts_are_positive_cents(folder):
 
 def test_manifest_and_products(folder, bank):
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
-    assert manifest == {"extracted_at": "2024-01-31T23:59:59", "source": "retain synthetic bank",
-                        "seed": 11, "n_customers": 2000, "months": 13}
+    assert manifest == {
+        "extracted_at": "2024-01-31T23:59:59",
+        "source": "retain synthetic bank",
+        "seed": 11,
+        "n_customers": 2000,
+        "months": 13,
+    }
     assert bank[1].extracted_at == datetime(2024, 1, 31, 23, 59, 59)
     products = read(folder, PRODUCTS.name)
     assert list(products[PRODUCTS.primary_key[0]]) == [f"P{i:02d}" for i in range(1, 13)]
@@ -238,8 +243,10 @@ def test_warned_churners_move_money_to_another_bank_first(folder):
     left = churn_times(read(folder, "holdings"))
     warned = set(left.index) & set(truth.loc[truth["leaving"], CUSTOMER_ID])
     tx = read(folder, "transactions")
-    out = tx[(tx["counterparty_type"] == "transfer_out_other_bank")
-             & (tx["ts"] < tx[CUSTOMER_ID].map(left) - pd.Timedelta(days=7))]
+    out = tx[
+        (tx["counterparty_type"] == "transfer_out_other_bank")
+        & (tx["ts"] < tx[CUSTOMER_ID].map(left) - pd.Timedelta(days=7))
+    ]
     warned_share = len(warned & set(out[CUSTOMER_ID])) / len(warned)
     stayers = set(read(folder, "customers")[CUSTOMER_ID]) - set(left.index)
     stayer_share = len(stayers & set(out[CUSTOMER_ID])) / len(stayers)
@@ -263,7 +270,8 @@ def test_truth_tables_cover_customers_with_open_holdings_from_month_two(folder):
     churn = pd.read_parquet(folder / TRUTH_DIR / CHURN_TRUTH_FILE)
     adoption = pd.read_parquet(folder / TRUTH_DIR / ADOPTION_TRUTH_FILE)
     assert sorted(churn["month_start"].unique()) == [date(2023, m, 1) for m in range(2, 13)] + [
-        date(2024, 1, 1)]
+        date(2024, 1, 1)
+    ]
     assert churn["p_churn_90d"].between(0, 1).all()
     keys = [CUSTOMER_ID, "month_start"]
     pd.testing.assert_frame_equal(churn[keys], adoption[keys])
@@ -271,8 +279,10 @@ def test_truth_tables_cover_customers_with_open_holdings_from_month_two(folder):
     holdings = read(folder, "holdings")
     first_month = churn[churn["month_start"] == date(2023, 6, 1)]
     at = pd.Timestamp("2023-06-01")
-    open_then = holdings[(holdings["opened_at"] < at)
-                         & (holdings["closed_at"].isna() | (holdings["closed_at"] >= at))]
+    open_then = holdings[
+        (holdings["opened_at"] < at)
+        & (holdings["closed_at"].isna() | (holdings["closed_at"] >= at))
+    ]
     assert set(first_month[CUSTOMER_ID]) == set(open_then[CUSTOMER_ID])
     # A product held at the month start has no adoption probability; the others do.
     held = set(zip(open_then[CUSTOMER_ID], open_then["product_id"], strict=True))

@@ -37,12 +37,19 @@ def test_csv_extract_reads_like_parquet(tmp_path):
     frames = tiny_bank_frames()
     parquet = load(write_bank(frames, tmp_path / "pq"))
     csv = load(write_bank(frames, tmp_path / "csv", fmt="csv"))
-    sort_by = {"customers": [], "holdings": ["product_id"], "transactions": ["ts", "amount"],
-               "interactions": ["ts"]}
+    sort_by = {
+        "customers": [],
+        "holdings": ["product_id"],
+        "transactions": ["ts", "amount"],
+        "interactions": ["ts"],
+    }
     for name in sort_by:
         left, right = (
-            bank.tables[name].to_pandas().sort_values(["customer_id", *sort_by[name]])
-            .reset_index(drop=True) for bank in (parquet, csv)
+            bank.tables[name]
+            .to_pandas()
+            .sort_values(["customer_id", *sort_by[name]])
+            .reset_index(drop=True)
+            for bank in (parquet, csv)
         )
         pd.testing.assert_frame_equal(left, right, check_dtype=False)
 
@@ -70,8 +77,11 @@ def test_missing_required_column_names_table_and_column(tmp_path):
 def test_unreadable_column_is_fatal_with_an_example(tmp_path):
     frames = tiny_bank_frames()
     frames["transactions"]["ts"] = frames["transactions"]["ts"].dt.strftime("%d/%m/%Y %H:%M")
-    with pytest.raises(DataError, match=r"column ts: none of 69 values reads as timestamp, "
-                                        r"e.g. '\d\d/\d\d/20\d\d"):
+    with pytest.raises(
+        DataError,
+        match=r"column ts: none of 69 values reads as timestamp, "
+        r"e.g. '\d\d/\d\d/20\d\d",
+    ):
         load(write_bank(frames, tmp_path / "bank", fmt="csv"))
 
 
@@ -117,8 +127,10 @@ def test_quarantined_customers_take_their_records_with_them(tmp_path):
     reports = {r.table: r for r in bank.reports}
 
     # Both copies of C4 go (which one is right is unknowable), and C1 for its risk appetite.
-    assert reports["customers"].reasons == {"risk_appetite: above 5": 1,
-                                            "customer_id: duplicate key": 2}
+    assert reports["customers"].reasons == {
+        "risk_appetite: above 5": 1,
+        "customer_id: duplicate key": 2,
+    }
     assert reports["holdings"].reasons == {"customer_id: unknown in customers": 4}
     remaining = set(bank.tables["transactions"].to_pandas()["customer_id"])
     assert remaining == {"C2"}
@@ -127,8 +139,11 @@ def test_quarantined_customers_take_their_records_with_them(tmp_path):
 def test_too_many_bad_rows_stop_the_run(tmp_path):
     frames = tiny_bank_frames()
     frames["transactions"]["amount"] = -1.0
-    with pytest.raises(DataError, match=r"table transactions: 69 of 69 rows \(100.0%\) break "
-                                        r"the contract.*amount: below 0 \(69 rows, e.g. '-1.0'\)"):
+    with pytest.raises(
+        DataError,
+        match=r"table transactions: 69 of 69 rows \(100.0%\) break "
+        r"the contract.*amount: below 0 \(69 rows, e.g. '-1.0'\)",
+    ):
         load(write_bank(frames, tmp_path / "bank"), config=DataConfig())
 
 

@@ -1,0 +1,177 @@
+"""Features of one customer from raw records, for real-time scoring.
+
+The batch definitions (`features.definitions`) and the contract's row rules
+(`features.validation`) are compiled to SQL once, over empty tables of the contract's
+types; each request fills those tables with one customer's records and runs the two
+compiled queries. Same definitions, same values as the batch (a test holds them equal),
+without paying Ibis's compile time per request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from features import definitions
+from features.definitions import FeatureInputs
+from features.schema import TABLES, Table
+from features.validation import BAD_VALUE, REASON, stage_table
+from retain.config import FeaturesConfig
+from retain.errors import DataError
+
+ARROW_TYPES = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+# A request has no extraction time: records at or after the as-of date are ignored by the
+# point-in-time definitions anyway, so only the other rules apply.
+_NO_EXTRACTION_LIMIT = datetime(9999, 12, 31)
+_PREFIX = "online_"
+
+
+class CustomerFeatures:
+    """Compiled feature queries for one customer at a time. Not thread-safe: hold one per
+    worker thread (`for_thread`)."""
+
+    def __init__(self, products: pd.DataFrame, config: FeaturesConfig) -> None:
+        self.config = config
+        self._con = ibis.duckdb.connect()
+        # One request is tiny: a single thread avoids scheduling overhead per query.
+        self._con.raw_sql("SET threads = 1")
+        placeholders = {
+            spec.name: self._con.create_table(
+                f"{_PREFIX}{spec.name}",
+                schema=ibis.schema({col.name: col.dtype for col in spec.columns}),
+                temp=True,
+            )
+            for spec in TABLES
+        }
+        self._fill("products", _typed_arrow(products, TABLES[1]))
+        as_of = self._con.create_table(
+            f"{_PREFIX}as_of", schema=ibis.schema({"as_of": "timestamp"}), temp=True
+        )
+        clean, problems = {}, []
+        for spec in TABLES:
+            staged = stage_table(
+                spec, placeholders[spec.name], clean, _NO_EXTRACTION_LIMIT, check_duplicates=True
+            )
+            clean[spec.name] = staged.clean(fired=())
+            checked = staged.checked()
+            problems.append(
+                checked.filter(checked[REASON].notnull()).select(
+                    table=ibis.literal(spec.name), reason=checked[REASON], value=checked[BAD_VALUE]
+                )
+            )
+        product_ids = sorted(products["product_id"])
+        features = definitions.build_features(
+            FeatureInputs.from_tables(clean), as_of, config, product_ids
+        )
+        # Prepared once: DuckDB then skips parsing, binding and optimising per request
+        # (measured 90-105 ms a request unprepared, ~30 ms prepared).
+        raw = self._con.con
+        raw.execute(
+            f"PREPARE {_PREFIX}problems AS " + self._con.compile(ibis.union(*problems).limit(5))
+        )
+        raw.execute(f"PREPARE {_PREFIX}features AS " + self._con.compile(features))
+
+    def compute(
+        self, records: Mapping[str, pd.DataFrame | Sequence[Mapping]], as_of: date
+    ) -> pd.DataFrame:
+        """Features of one customer as of a date.
+
+        Args:
+            records: contract tables of this customer: `customers` (one row) and any of
+                `holdings`, `transactions`, `interactions`, `balances` (missing = none).
+            as_of: cut-off date.
+
+        Returns:
+            One-row model frame (empty if not a customer at that date).
+
+        Raises:
+            DataError: a record breaks the data contract (table, column, rule, value).
+        """
+        frames = {
+            name: pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
+            for name, rows in records.items()
+        }
+        unknown = sorted(set(frames) - {spec.name for spec in TABLES} - {"products"})
+        if unknown:
+            raise DataError(f"customer record: unknown table(s) {', '.join(unknown)}")
+        if len(frames.get("customers", ())) != 1:
+            raise DataError("customer record: expected exactly one row in 'customers'")
+        for spec in TABLES:
+            if spec.name != "products":
+                self._fill(spec.name, _typed_arrow(frames.get(spec.name), spec))
+        self._fill(
+            "as_of",
+            pa.table({"as_of": pa.array([datetime.combine(as_of, time.min)], pa.timestamp("us"))}),
+        )
+        problems = self._con.con.execute(f"EXECUTE {_PREFIX}problems").fetchall()
+        if problems:
+            raise DataError(
+                "; ".join(
+                    f"{table}: {reason} (value {value!r})" for table, reason, value in problems
+                )
+            )
+        frame = self._con.con.execute(f"EXECUTE {_PREFIX}features").df()
+        from features.pipeline import to_model_frame
+
+        return to_model_frame(frame, self.config)
+
+    def _fill(self, name: str, table: pa.Table) -> None:
+        raw = self._con.con
+        raw.execute(f'DELETE FROM "{_PREFIX}{name}"')
+        if table.num_rows:
+            # A relation over the Arrow table, not a registered view: changing the catalog
+            # would make the prepared statements re-plan.
+            raw.from_arrow(table).insert_into(f"{_PREFIX}{name}")
+
+
+_local = threading.local()
+
+
+def for_thread(products: pd.DataFrame, config: FeaturesConfig) -> CustomerFeatures:
+    """The calling thread's compiled instance (built on first use)."""
+    instance = getattr(_local, "instance", None)
+    if instance is None or instance.config != config:
+        instance = _local.instance = CustomerFeatures(products, config)
+    return instance
+
+
+def _typed_arrow(frame: pd.DataFrame | None, spec: Table) -> pa.Table:
+    """Records as Arrow with every contract column, in order and type (absent = null);
+    unknown columns are ignored."""
+    if frame is None or len(frame) == 0:
+        return pa.table({})
+    arrays = {}
+    for col in spec.columns:
+        if col.name not in frame:
+            arrays[col.name] = pa.nulls(len(frame), ARROW_TYPES[col.dtype])
+            continue
+        values = frame[col.name]
+        try:
+            arrays[col.name] = pa.array(values, type=ARROW_TYPES[col.dtype], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            example = _first_unconvertible(values, ARROW_TYPES[col.dtype])
+            raise DataError(
+                f"{spec.name}: {col.name}: not a valid {col.dtype} (value {example!r})"
+            ) from None
+    return pa.table(arrays)
+
+
+def _first_unconvertible(values: pd.Series, arrow_type: pa.DataType):
+    for value in values:
+        try:
+            pa.array([value], type=arrow_type, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return value
+    return None
