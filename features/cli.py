@@ -1,4 +1,6 @@
-"""`retain data …` and `retain features …`: generate, validate and featurise bank extracts."""
+"""`retain data …` and `retain features …`: generate, validate and featurise bank extracts.
+
+Heavy imports live inside the commands, so `--help` answers at once."""
 
 from __future__ import annotations
 
@@ -8,14 +10,6 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from features import engine, pipeline, synth
-from features.report import (
-    data_quality_frame,
-    render_quality_table,
-    summary_table,
-    write_data_quality,
-)
-from features.validation import BankData, as_date, load_bank
 from retain.config import RetainConfig, with_overrides
 from retain.console import make_console
 
@@ -46,6 +40,8 @@ def synth_command(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: data_dir).")] = None,
 ) -> None:
     """Generate the synthetic bank: every contract table plus the generator's truth."""
+    from features import synth
+
     config = _config(ctx)
     settings = with_overrides(config, "synth", customers=customers, months=months, seed=seed).synth
     target = out or config.data_dir
@@ -71,6 +67,9 @@ def synth_command(
 
 
 def _load(config: RetainConfig, data: Path | None, quiet: bool = False) -> tuple:
+    from features import engine
+    from features.validation import load_bank
+
     data_dir = data or config.data_dir
     con = engine.connect(config.features)
     quarantine_dir = config.output_dir / "quarantine"
@@ -81,7 +80,7 @@ def _load(config: RetainConfig, data: Path | None, quiet: bool = False) -> tuple
     return con, bank
 
 
-def _print_load(bank: BankData) -> None:
+def _print_load(bank) -> None:
     table = RichTable(title="Loaded tables")
     for column in ("table", "source", "rows read", "quarantined", "top reason"):
         table.add_column(
@@ -104,6 +103,8 @@ def _print_load(bank: BankData) -> None:
 @data_app.command("validate")
 def validate_command(ctx: typer.Context, data: DataDir = None) -> None:
     """Check an extract against the data contract; quarantine bad rows; report completeness."""
+    from features.report import data_quality_frame, render_quality_table, write_data_quality
+
     config = _config(ctx)
     _, bank = _load(config, data)
     frame = data_quality_frame(bank, config.data.completeness_threshold)
@@ -135,6 +136,10 @@ def build_command(
     ] = None,
 ) -> None:
     """Build point-in-time features (and labels) for every customer at each as-of date."""
+    from features import pipeline
+    from features.report import summary_table
+    from features.validation import as_date
+
     config = _config(ctx)
     config = with_overrides(config, "features", engine=engine_name, spark_master=spark_master)
     dates = [as_date(value) for value in as_of]
