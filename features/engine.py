@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
 
 import ibis
 from ibis.backends import BaseBackend
@@ -76,11 +75,3 @@ def materialize(con: BaseBackend, expr: ibis.Table, prefix: str) -> ibis.Table:
     if con.name == "duckdb":
         return con.create_table(name, expr, temp=True)
     return expr.cache()
-
-
-def memtables(con: BaseBackend, frames: dict[str, Any]) -> dict[str, ibis.Table]:
-    """Register in-memory frames (pandas or Arrow) as tables of this engine."""
-    return {
-        name: con.create_table(f"mem_{name}_{next(_temp_names)}", frame, temp=True)
-        for name, frame in frames.items()
-    }

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from features import definitions
 from features.definitions import FeatureInputs
+from features.pipeline import to_model_frame
 from features.schema import TABLES, Table
 from features.validation import BAD_VALUE, REASON, stage_table
 from retain.config import FeaturesConfig
@@ -123,8 +124,6 @@ class CustomerFeatures:
                 )
             )
         frame = self._con.con.execute(f"EXECUTE {_PREFIX}features").df()
-        from features.pipeline import to_model_frame
-
         return to_model_frame(frame, self.config)
 
     def _fill(self, name: str, table: pa.Table) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ def build_feature_file(
     expr.to_parquet(partial)
     if partial.is_dir():  # Spark writes a folder of parts; keep one file for everyone else.
         pq.write_table(pq.read_table(partial), out)
-        _remove_tree(partial)
+        shutil.rmtree(partial)
     else:
         os.replace(partial, out)
     metadata = pq.read_metadata(out)
@@ -99,12 +100,6 @@ def build_feature_file(
         tuple(sorted(set(as_of_dates))),
         time.perf_counter() - started,
     )
-
-
-def _remove_tree(path: Path) -> None:
-    for child in sorted(path.rglob("*"), reverse=True):
-        child.unlink() if child.is_file() else child.rmdir()
-    path.rmdir()
 
 
 def customer_features(

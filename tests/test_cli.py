@@ -92,3 +92,18 @@ def test_validate_then_build_from_the_command_line(tmp_path):
     frame = pd.read_parquet(out)
     assert sorted(frame["customer_id"].unique()) == ["C1", "C2", "C4"]
     assert "label_churn" in frame
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_demo_runs_end_to_end_on_a_small_bank(tmp_path):
+    result = retain("demo", "--customers", "400", "--months", "12", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Point-in-time features and labels" in result.stdout
+    assert "demo finished" in result.stdout
+    import pandas as pd
+
+    frame = pd.read_parquet(tmp_path / "outputs" / "features.parquet")
+    labelled = frame[frame["label_churn"].notna()]
+    assert 0 < labelled["label_churn"].mean() < 0.2
+    assert frame["as_of"].nunique() == 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pandas as pd
@@ -248,3 +249,39 @@ def test_one_customer_with_a_bad_record_is_refused(tiny_frames):
 
     with pytest.raises(DataError, match="transactions: amount: below 0"):
         pipeline.customer_features(records, tiny_frames["products"], date(2024, 2, 1), CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        (
+            "transactions",
+            "amount",
+            "lots",
+            "transactions: amount: not a valid float64 (value 'lots')",
+        ),
+        ("transactions", "channel", "fax", "transactions: channel: not one of branch"),
+        ("holdings", "product_id", "P99", "holdings: product_id: unknown in products"),
+        ("customers", "risk_appetite", 9, "customers: risk_appetite: above 5"),
+    ],
+)
+def test_real_time_records_are_checked_by_the_contract(tiny_frames, table, column, value, message):
+    from features.online import CustomerFeatures
+    from retain.errors import DataError
+
+    computer = CustomerFeatures(tiny_frames["products"], CONFIG)
+    records = {
+        name: frame[frame["customer_id"] == "C1"].copy()
+        for name, frame in tiny_frames.items()
+        if name != "products"
+    }
+    records[table][column] = value
+    with pytest.raises(DataError, match=re.escape(message)):
+        computer.compute(records, date(2024, 2, 1))
+    # The same instance keeps serving good requests after a bad one.
+    good = {
+        name: frame[frame["customer_id"] == "C1"]
+        for name, frame in tiny_frames.items()
+        if name != "products"
+    }
+    assert computer.compute(good, date(2024, 2, 1))["products_held"].iloc[0] == 2

@@ -33,6 +33,10 @@ def test_duckdb_and_spark_agree_on_the_small_synthetic_bank(tmp_path, small_synt
 
 
 def test_duckdb_and_spark_agree_on_hand_made_cases(tmp_path, tiny_frames):
+    # Sub-second timestamps: DuckDB keeps the fraction of epoch seconds, Spark drops it.
+    tx = tiny_frames["transactions"]
+    extra = tx.iloc[[0]].assign(ts=pd.Timestamp("2024-01-31 23:59:59.750"), amount=12.5)
+    tiny_frames["transactions"] = pd.concat([tx, extra], ignore_index=True)
     folder = write_bank(tiny_frames, tmp_path / "bank")
     as_of_dates = [date(2023, 10, 1), date(2024, 2, 1), date(2024, 2, 15)]
     duck = build(folder, tmp_path / "duck.parquet", "duckdb", as_of_dates)
