@@ -181,3 +181,17 @@ def test_bad_manifest_is_a_clear_error(tmp_path):
     (folder / "manifest.json").write_text('{"extracted_at": "last tuesday"}')
     with pytest.raises(DataError, match="manifest.json: expected JSON with an ISO"):
         load(folder)
+
+
+def test_one_unreadable_value_in_a_csv_is_quarantined_not_fatal(tmp_path):
+    frames = tiny_bank_frames()
+    folder = write_bank(frames, tmp_path / "bank", fmt="csv")
+    text = (folder / "transactions.csv").read_text().splitlines()
+    text[5] = text[5].replace("2023-", "31/12/2023 ", 1)
+    text[6] = text[6].replace(",80.0,", ",eighty,", 1)
+    (folder / "transactions.csv").write_text("\n".join(text) + "\n")
+    bank = load(folder, quarantine=tmp_path / "q")
+    report = {r.table: r for r in bank.reports}["transactions"]
+    assert report.reasons == {"ts: not a valid timestamp": 1, "amount: not a valid float64": 1}
+    assert report.examples["amount: not a valid float64"] == "eighty"
+    assert bank.tables["transactions"].count().execute() == 67
