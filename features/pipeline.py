@@ -133,4 +133,4 @@ def to_model_frame(frame: pd.DataFrame, config: FeaturesConfig) -> pd.DataFrame:
                 if levels is not None
                 else values.astype("category")
             )
-    return out
+    return out.copy()  # one consolidated block: later column additions stay cheap

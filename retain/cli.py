@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from features.cli import data_app, features_app
+from training.cli import train_app
 from retain.config import load_config
 from retain.console import make_console
 from retain.errors import RetainError
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+app.add_typer(train_app, name="train")
 
 
 @app.callback()

@@ -1,0 +1,135 @@
+"""Fit a calibrated LightGBM binary model and its baselines on time-split frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from retain.config import TrainingConfig
+from training.model import BinaryModel, Calibration, ModelSchema
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """What the fit decided: trees kept by early stopping, weight of positives."""
+
+    best_iteration: int
+    positive_weight: float
+    train_rows: int
+    valid_rows: int
+
+
+def positive_weight(labels: np.ndarray, rule: str) -> float:
+    positives = max(float(labels.sum()), 1.0)
+    negatives = float(len(labels)) - positives
+    ratio = max(negatives / positives, 1.0)
+    return {"none": 1.0, "sqrt_balanced": float(np.sqrt(ratio)), "balanced": ratio}[rule]
+
+
+def fit_lightgbm(train: pd.DataFrame, valid: pd.DataFrame, label: str, features: list[str],
+                 config: TrainingConfig) -> tuple[BinaryModel, FitReport]:
+    """LightGBM with native categoricals, early stopping on the validation period, then a
+    calibration fitted on that same later period (never on training rows)."""
+    schema = ModelSchema.from_training(train, features)
+    y_train = train[label].to_numpy(dtype=float)
+    y_valid = valid[label].to_numpy(dtype=float)
+    weight = positive_weight(y_train, config.positive_weight)
+    params = {
+        "objective": "binary",
+        "metric": "binary_logloss",
+        "learning_rate": config.lightgbm.learning_rate,
+        "num_leaves": config.lightgbm.num_leaves,
+        "min_child_samples": config.lightgbm.min_child_samples,
+        "feature_fraction": config.lightgbm.feature_fraction,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": config.lightgbm.lambda_l2,
+        "scale_pos_weight": weight,
+        "seed": config.seed,
+        "deterministic": True,
+        "num_threads": 2,
+        "verbosity": -1,
+    }
+    train_set = lgb.Dataset(schema.prepare(train), y_train, free_raw_data=False)
+    valid_set = lgb.Dataset(schema.prepare(valid), y_valid, reference=train_set)
+    booster = lgb.train(
+        params, train_set, num_boost_round=config.lightgbm.max_trees, valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False)],
+    )
+    booster.free_dataset()
+    raw_valid = booster.predict(schema.prepare(valid), num_iteration=booster.best_iteration)
+    calibration = Calibration.fit(raw_valid, y_valid, config.calibration)
+    model = BinaryModel(_keep_best(booster), calibration, schema)
+    return model, FitReport(booster.best_iteration, weight, len(train), len(valid))
+
+
+def _keep_best(booster: lgb.Booster) -> lgb.Booster:
+    """A booster holding only the trees early stopping kept."""
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+
+
+def fit_logistic_baseline(train: pd.DataFrame, label: str, features: list[str],
+                          seed: int) -> Pipeline:
+    """Logistic regression on the same features: imputed, scaled, categoricals one-hot."""
+    categorical = [name for name in features
+                   if isinstance(train[name].dtype, pd.CategoricalDtype)]
+    numeric = [name for name in features if name not in categorical]
+    prepare = ColumnTransformer([
+        ("numeric", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                                  StandardScaler()), numeric),
+        ("categorical", make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
+            OneHotEncoder(handle_unknown="ignore", min_frequency=20)), categorical),
+    ])
+    model = make_pipeline(prepare, LogisticRegression(max_iter=2000, C=0.5, random_state=seed))
+    frame = train[features].copy()
+    for name in categorical:
+        frame[name] = frame[name].astype("object")
+    model.fit(frame, train[label].to_numpy(dtype=int))
+    return model
+
+
+def logistic_scores(model: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    data = frame[features].copy()
+    for name in data:
+        if isinstance(data[name].dtype, pd.CategoricalDtype):
+            data[name] = data[name].astype("object")
+    return model.predict_proba(data)[:, 1]
+
+
+@dataclass(frozen=True)
+class RuleBaseline:
+    """A one-feature rule a retention team might use without a model; its scores become
+    probabilities through the churn rate of each score decile on the training period."""
+
+    feature: str
+    edges: tuple[float, ...]
+    rates: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, label: str, feature: str) -> RuleBaseline:
+        scores = cls._score(train, feature)
+        edges = tuple(np.unique(np.quantile(scores, np.linspace(0.1, 0.9, 9))))
+        bins = np.searchsorted(edges, scores, side="right")
+        labels = train[label].to_numpy(dtype=float)
+        overall = labels.mean()
+        rates = tuple(float(labels[bins == b].mean()) if (bins == b).any() else overall
+                      for b in range(len(edges) + 1))
+        return cls(feature, edges, rates)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        bins = np.searchsorted(self.edges, self._score(frame, self.feature), side="right")
+        return np.asarray(self.rates)[bins]
+
+    @staticmethod
+    def _score(frame: pd.DataFrame, feature: str) -> np.ndarray:
+        # Never seen = as inactive as can be.
+        return frame[feature].astype("float64").fillna(1e6).to_numpy()

@@ -1,0 +1,153 @@
+"""Train, evaluate and register the churn model."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+import sklearn
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from features.definitions import LABEL_CHURN, feature_names
+from features.validation import BankData
+from retain.config import RetainConfig
+from training import tracking
+from training.binary import (
+    RuleBaseline,
+    fit_lightgbm,
+    fit_logistic_baseline,
+    logistic_scores,
+)
+from training.dataset import SnapshotPlan, build_training_frame, check_history, plan_snapshots
+from training.metrics import binary_metrics
+from training.model import CalibratedBinaryPyfunc, ModelSchema
+
+REGISTERED_NAME = "retain-churn"
+TRUTH_FILE = Path("_truth") / "churn.parquet"
+# Inactivity: what a retention team without a model would ring first.
+RULE_FEATURE = "days_since_last_txn"
+
+
+@dataclass
+class ChurnResult:
+    """What a training run produced."""
+
+    metrics: dict[str, float]
+    plan: SnapshotPlan
+    run_id: str
+    version: str
+    aliases: list[str]
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def churn_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows where churn is defined: active at the snapshot, horizon observed."""
+    return frame[frame[LABEL_CHURN].notna()]
+
+
+def oracle_scores(data_dir: Path, test: pd.DataFrame) -> np.ndarray | None:
+    """The synthetic generator's own churn probability for the test rows, if it left one."""
+    path = data_dir / TRUTH_FILE
+    if not path.exists():
+        return None
+    truth = pd.read_parquet(path, columns=["customer_id", "month_start", "p_churn_90d"])
+    truth["as_of"] = pd.to_datetime(truth["month_start"])
+    merged = test[["customer_id", "as_of"]].merge(truth, on=["customer_id", "as_of"],
+                                                  how="left")
+    return None if merged["p_churn_90d"].isna().any() else merged["p_churn_90d"].to_numpy()
+
+
+def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnResult:
+    """Build snapshots, fit LightGBM and baselines, evaluate on the test period, log and
+    register in MLflow as a challenger (champion too if the name is new)."""
+    plan = plan_snapshots(bank.extracted_at, config.features, config.training)
+    first = bank.tables["customers"].joined_at.min().to_pyarrow().as_py()
+    check_history(plan, first_record=max(first, _first_event(bank)))
+    frame = churn_rows(build_training_frame(bank, plan, config.features))
+    features = feature_names(config.features)
+    train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
+    model, fit = fit_lightgbm(train, valid, LABEL_CHURN, features, config.training)
+
+    y_test = test[LABEL_CHURN].to_numpy(dtype=float)
+    metrics = binary_metrics(y_test, model.predict_proba(test))
+    logistic = fit_logistic_baseline(train, LABEL_CHURN, features, config.training.seed)
+    metrics |= binary_metrics(y_test, logistic_scores(logistic, test, features),
+                              prefix="baseline_logreg_")
+    rule = RuleBaseline.fit(train, LABEL_CHURN, RULE_FEATURE)
+    metrics |= binary_metrics(y_test, rule.predict_proba(test), prefix="baseline_rule_")
+    oracle = oracle_scores(data_dir, test)
+    if oracle is not None:
+        metrics |= {f"oracle_{k}": v for k, v in binary_metrics(y_test, oracle).items()
+                    if k in ("roc_auc", "pr_auc")}
+    metrics |= {
+        "label_rate_train": float(train[LABEL_CHURN].mean()),
+        "label_rate_test": float(y_test.mean()),
+        "best_iteration": float(fit.best_iteration),
+    }
+    rows = {"train": len(train), "valid": len(valid), "test": len(test)}
+    run_id, version, aliases = _log_and_register(model, test, features, metrics, plan, rows,
+                                                 data_dir, config, fit.positive_weight)
+    return ChurnResult(metrics, plan, run_id, version, aliases, rows)
+
+
+def model_signature(schema: ModelSchema) -> ModelSignature:
+    """Every feature optional (a missing value is information), categoricals as text."""
+    inputs = Schema([
+        ColSpec("string" if name in schema.categories else "double", name, required=False)
+        for name in schema.features
+    ])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double")]))
+
+
+def _first_event(bank: BankData):
+    return bank.tables["transactions"].ts.min().to_pyarrow().as_py().date()
+
+
+def _log_and_register(model, test, features, metrics, plan, rows, data_dir, config,
+                      weight) -> tuple[str, str, list[str]]:
+    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
+    with mlflow.start_run(run_name="churn") as run:
+        mlflow.log_params(tracking.flatten(config.model_dump(mode="json")))
+        mlflow.log_params({
+            "data.fingerprint": tracking.data_fingerprint(data_dir),
+            "data.train_snapshots": ",".join(map(str, plan.train)),
+            "data.valid_snapshot": str(plan.valid),
+            "data.test_snapshot": str(plan.test),
+            "data.rows_train": rows["train"], "data.rows_valid": rows["valid"],
+            "data.rows_test": rows["test"],
+            "fit.positive_weight": round(weight, 4),
+        })
+        mlflow.set_tags({
+            "git_commit": tracking.git_commit(),
+            "model": REGISTERED_NAME,
+            **{f"version.{lib.__name__}": lib.__version__
+               for lib in (lgb, sklearn, pd, np, mlflow)},
+        })
+        mlflow.log_metrics(metrics)
+        # No personal data in artifacts: the example holds model features only (no ids,
+        # no birth dates), and only five rows of them.
+        example = model.schema.prepare(test.head(5)).astype(
+            {name: "object" for name in model.schema.categories})
+        with tempfile.TemporaryDirectory() as folder:
+            files = model.save(Path(folder))
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=CalibratedBinaryPyfunc(),
+                artifacts=files,
+                signature=model_signature(model.schema),
+                input_example=example,
+                registered_model_name=REGISTERED_NAME,
+                pip_requirements=[f"lightgbm=={lgb.__version__}",
+                                  f"scikit-learn=={sklearn.__version__}",
+                                  f"pandas=={pd.__version__}", f"mlflow=={mlflow.__version__}"],
+            )
+        version = str(info.registered_model_version)
+        aliases = tracking.assign_aliases(REGISTERED_NAME, version)
+        mlflow.set_tag("registered_version", version)
+    return run.info.run_id, version, aliases

@@ -1,0 +1,100 @@
+"""Training sets from monthly point-in-time snapshots, split by time with purge gaps."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from features import definitions, pipeline
+from features.definitions import FeatureInputs
+from features.validation import BankData
+from retain.config import FeaturesConfig, TrainingConfig
+from retain.errors import DataError
+
+
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """Which as-of dates train, validate and test a model.
+
+    The test snapshot is the latest whose label horizon the extract covers. Validation lies
+    a full horizon before it, and training a full horizon before validation, so the outcome
+    window of one split never overlaps the next: a customer's churn is a label in one split
+    only, and the test period is truly out of time.
+    """
+
+    train: tuple[date, ...]
+    valid: date
+    test: date
+
+    @property
+    def all_dates(self) -> tuple[date, ...]:
+        return (*self.train, self.valid, self.test)
+
+    def split_of(self, as_of: date) -> str:
+        if as_of == self.test:
+            return "test"
+        return "valid" if as_of == self.valid else "train"
+
+
+def add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def plan_snapshots(extracted_at: datetime, features: FeaturesConfig,
+                   training: TrainingConfig) -> SnapshotPlan:
+    """Month-start snapshots for an extract.
+
+    Raises:
+        DataError: the extract is too short for training, validation and test.
+    """
+    horizon = timedelta(days=features.horizon_days)
+    test = (extracted_at - horizon).date().replace(day=1)
+    while datetime.combine(test, datetime.min.time()) + horizon > extracted_at:
+        test = add_months(test, -1)
+    gap = math.ceil(features.horizon_days / 30)
+    valid = add_months(test, -gap)
+    last_train = add_months(valid, -gap)
+    train = tuple(add_months(last_train, -training.snapshot_spacing_months * k)
+                  for k in reversed(range(training.train_snapshots)))
+    return SnapshotPlan(train=train, valid=valid, test=test)
+
+
+def check_history(plan: SnapshotPlan, first_record: date) -> None:
+    """The first training snapshot must come after the data starts."""
+    if plan.train[0] <= first_record:
+        raise DataError(
+            f"the extract starts {first_record} but training needs snapshots from "
+            f"{plan.train[0]} (test {plan.test}, validation {plan.valid}, "
+            f"{len(plan.train)} training snapshots): use fewer training.train_snapshots or a "
+            "longer extract"
+        )
+
+
+def build_training_frame(bank: BankData, plan: SnapshotPlan, config: FeaturesConfig,
+                         cache: Path | None = None) -> pd.DataFrame:
+    """Features and labels at every planned snapshot, as a model frame with a `split` column.
+
+    Args:
+        bank: validated extract.
+        plan: snapshot dates.
+        config: feature settings.
+        cache: optional Parquet file to write the frame through (engine-side), then read.
+    """
+    expr = definitions.build_features(
+        FeatureInputs.from_tables(bank.tables), plan.all_dates, config,
+        pipeline.catalogue(bank), bank.extracted_at, with_labels=True,
+    ).order_by(list(definitions.KEYS))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        expr.to_parquet(cache)
+        frame = pd.read_parquet(cache)
+    else:
+        frame = expr.to_pyarrow().to_pandas()
+    frame = pipeline.to_model_frame(frame, config)
+    frame["split"] = [plan.split_of(ts.date()) for ts in frame["as_of"]]
+    return frame

@@ -1,0 +1,87 @@
+"""MLflow: where runs go, what each run records, and the champion/challenger registry."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def tracking_uri(configured: str | None) -> str:
+    """Configured URI, else `$MLFLOW_TRACKING_URI`, else SQLite under ./mlruns (MLflow 3
+    refuses a plain-file store by default)."""
+    if configured:
+        return configured
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{(Path.cwd() / 'mlruns' / 'mlflow.db').resolve()}"
+
+
+def use_tracking(configured_uri: str | None, experiment: str) -> str:
+    """Point MLflow at the store and experiment; returns the URI in use."""
+    uri = tracking_uri(configured_uri)
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        artifacts = None
+        if uri.startswith("sqlite:///"):
+            artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+        mlflow.create_experiment(experiment, artifact_location=artifacts)
+    mlflow.set_experiment(experiment)
+    return uri
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """SHA-256 over each file's name, size and first and last MiB: identifies an extract
+    without reading gigabytes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
+        size = path.stat().st_size
+        digest.update(f"{path.relative_to(data_dir)}:{size}".encode())
+        with path.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+            if size > 2 << 20:
+                handle.seek(-(1 << 20), os.SEEK_END)
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def assign_aliases(name: str, version: str) -> list[str]:
+    """New versions are challengers; the first version of a name is also champion."""
+    client = MlflowClient()
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    try:
+        client.get_model_version_by_alias(name, CHAMPION)
+        return [CHALLENGER]
+    except MlflowException:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return [CHALLENGER, CHAMPION]
