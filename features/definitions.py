@@ -131,7 +131,7 @@ def _numeric_names(config: FeaturesConfig) -> list[str]:
         "net_flow_90d",
         "days_since_last_txn",
         "days_since_last_salary",
-        "salary_months_180d",
+        "salary_credits_180d",
         "salary_present",
         "salary_stopped",
         "digital_share_90d",
@@ -315,18 +315,25 @@ def _transaction_features(transactions, as_of, config):
         "age_last_txn_s": b.as_of_s.max() - _epoch(b.last_ts.max()),
         "age_last_salary_s": b.as_of_s.max() - _epoch(b.last_salary_ts.max()),
         # Salary is monthly: credits in 180 days count the months it was paid.
-        "salary_months_180d": _value_if(inside[180], b.salary_count).sum(),
+        "salary_credits_180d": _value_if(inside[180], b.salary_count).sum(),
     }
     return b.group_by(*KEYS).aggregate(**metrics)
 
 
 def _interaction_features(interactions, as_of, config):
+    # A year of history, but complaints from any time: one raised long ago and still open
+    # is exactly what a caller must know about.
     i = interactions.join(
         as_of,
-        [interactions.ts < as_of.as_of, interactions.ts >= as_of.as_of - ibis.interval(days=365)],
+        [
+            interactions.ts < as_of.as_of,
+            (interactions.ts >= as_of.as_of - ibis.interval(days=365))
+            | (interactions.kind == "complaint"),
+        ],
     )
     age = i.as_of_s - _epoch(i.ts)
     complaint = i.kind == "complaint"
+    complaint_year = complaint & _within(age, 365)
     resolved_before = i.resolved_at.notnull() & (i.resolved_at < i.as_of)
     resolution_hours = (_epoch(i.resolved_at) - _epoch(i.ts)).cast("float64") / 3600
     open_hours = age.cast("float64") / 3600
@@ -342,13 +349,13 @@ def _interaction_features(interactions, as_of, config):
     resolved_age = i.as_of_s - _epoch(i.resolved_at)
     return i.group_by(*KEYS).aggregate(
         complaint_count_90d=_count_if(complaint & _within(age, 90)),
-        complaint_count_365d=_count_if(complaint),
+        complaint_count_365d=_count_if(complaint_year),
         complaint_open=_count_if(complaint & ~resolved_before),
-        complaint_max_severity_365d=_value_if(complaint, i.severity).max(),
+        complaint_max_severity_365d=_value_if(complaint_year, i.severity).max(),
         complaint_resolution_hours_mean_365d=_value_if(
-            complaint & resolved_before, resolution_hours
+            complaint_year & resolved_before, resolution_hours
         ).mean(),
-        complaint_sla_breach_365d=_count_if(complaint & breached),
+        complaint_sla_breach_365d=_count_if(complaint_year & breached),
         age_last_complaint_s=_value_if(complaint, age).min(),
         age_complaint_resolved_s=_value_if(complaint & resolved_before, resolved_age).min(),
         service_request_count_90d=_count_if((i.kind == "service_request") & _within(age, 90)),
@@ -413,7 +420,7 @@ def _derived(t: ir.Table, config: FeaturesConfig, has_balances: bool) -> ir.Tabl
                 "login_count",
                 "branch_visit",
                 "digital_count",
-                "salary_months",
+                "salary_credits",
             )
         )
     ]
@@ -445,7 +452,7 @@ def _derived(t: ir.Table, config: FeaturesConfig, has_balances: bool) -> ir.Tabl
             "float64"
         ),
         # A regular payer (2+ months in the last half year) whose salary has not arrived.
-        salary_stopped=((t.salary_months_180d >= 2) & (t.age_last_salary_s > salary_gap_s)).cast(
+        salary_stopped=((t.salary_credits_180d >= 2) & (t.age_last_salary_s > salary_gap_s)).cast(
             "float64"
         ),
         days_since_last_product_closed=_days(t.as_of_s - t.last_closed_s),
@@ -501,15 +508,17 @@ def _labels(t, inputs, as_of, config, product_ids, extracted_at):
     )
     t = _left_join(t, end_state)
     active = t.products_held > 0
+    churn_applies = active
 
     if config.churn.kind == "all_products_closed":
         churned = t.open_at_horizon_end.fill_null(0) == 0
     else:
         t = _join_inactivity_outcome(t, inputs, windows, config)
         churned = t.inactive_at_horizon_end
-        active = active & (t.days_since_last_txn <= config.churn.inactivity_days)
+        # Only someone still transacting can become inactive; cross-sell is unaffected.
+        churn_applies = active & (t.days_since_last_txn <= config.churn.inactivity_days)
     label_churn = ibis.cases(
-        (observable & active, churned.cast("float64")), else_=ibis.null("float64")
+        (observable & churn_applies, churned.cast("float64")), else_=ibis.null("float64")
     )
     xsell = {
         f"{LABEL_XSELL_PREFIX}{pid}": ibis.cases(
@@ -539,8 +548,19 @@ def _join_inactivity_outcome(t, inputs, windows, config):
     t = _left_join(t, late)
     inactive = t.txn_late.fill_null(0) == 0
     if inputs.balances is not None:
-        b = inputs.balances.join(
-            windows, inputs.balances.snapshot_date.cast("timestamp") < windows.horizon_end
+        # Money left behind: assets (not debt) at the last month-end inside the horizon's
+        # final five weeks; no snapshot there means nothing left (all accounts closed).
+        balances = inputs.balances.join(
+            inputs.products.select("product_id", "family"), "product_id"
+        )
+        balances = balances.filter(balances.family.isin(ASSET_FAMILIES))
+        snapshot = balances.snapshot_date.cast("timestamp")
+        b = balances.join(
+            windows,
+            [
+                snapshot < windows.horizon_end,
+                snapshot >= windows.horizon_end - ibis.interval(days=35),
+            ],
         )
         monthly = b.group_by(*KEYS, "snapshot_date").aggregate(total=b.balance.sum())
         end_balance = monthly.group_by(*KEYS).aggregate(

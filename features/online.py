@@ -140,10 +140,11 @@ _local = threading.local()
 
 def for_thread(products: pd.DataFrame, config: FeaturesConfig) -> CustomerFeatures:
     """The calling thread's compiled instance (built on first use)."""
-    instance = getattr(_local, "instance", None)
-    if instance is None or instance.config != config:
-        instance = _local.instance = CustomerFeatures(products, config)
-    return instance
+    key = (config, tuple(map(tuple, products.astype(str).itertuples(index=False))))
+    cached = getattr(_local, "cached", None)
+    if cached is None or cached[0] != key:
+        cached = _local.cached = (key, CustomerFeatures(products, config))
+    return cached[1]
 
 
 def _typed_arrow(frame: pd.DataFrame | None, spec: Table) -> pa.Table:
@@ -154,6 +155,8 @@ def _typed_arrow(frame: pd.DataFrame | None, spec: Table) -> pa.Table:
     arrays = {}
     for col in spec.columns:
         if col.name not in frame:
+            if col.required:
+                raise DataError(f"{spec.name}: required column {col.name} missing")
             arrays[col.name] = pa.nulls(len(frame), ARROW_TYPES[col.dtype])
             continue
         values = frame[col.name]

@@ -24,6 +24,7 @@ from features.schema import (
 )
 from features.validation import BankData
 from retain.config import FeaturesConfig
+from retain.errors import DataError
 
 # Categorical levels fixed by the contract, so a one-row request and a million-row batch
 # get identical dtypes. `region` is open-ended: its levels come from the data a model saw.
@@ -54,6 +55,15 @@ def catalogue(bank: BankData) -> list[str]:
     return sorted(products.column("product_id").to_pylist())
 
 
+def require_extraction_time(bank: BankData, with_labels: bool) -> None:
+    """Labels are null until the extract covers their horizon: that needs its end date."""
+    if with_labels and not bank.extracted_at_known:
+        raise DataError(
+            "labels need the extraction time of the data: add manifest.json with "
+            '{"extracted_at": "..."} to the extract or set data.extracted_at'
+        )
+
+
 def build_feature_file(
     bank: BankData,
     as_of_dates: Sequence[date],
@@ -76,6 +86,7 @@ def build_feature_file(
         Where it went, its size and how long it took.
     """
     started = time.perf_counter()
+    require_extraction_time(bank, with_labels)
     expr = definitions.build_features(
         FeatureInputs.from_tables(bank.tables),
         as_of_dates,

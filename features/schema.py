@@ -71,6 +71,9 @@ class Column:
     # Null carries meaning here (still open, not applicable to this kind of row), so the
     # column is not held to the completeness threshold.
     sparse: bool = False
+    # A date after the extraction time is a plan, not a fact (a deposit's maturity): read as
+    # null (still open), not quarantined.
+    scheduled: bool = False
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -225,6 +228,7 @@ HOLDINGS = Table(
             "When it was closed; null while open.",
             required=True,
             sparse=True,
+            scheduled=True,
         ),
         Column("account_id", "string", "Bank's account, card or contract number."),
         Column(

@@ -58,6 +58,7 @@ class BankData:
     tables: dict[str, ir.Table]
     extracted_at: datetime
     reports: tuple[TableReport, ...] = ()
+    extracted_at_known: bool = True
     quarantine_files: dict[str, Path] = field(default_factory=dict)
 
     def table(self, name: str) -> ir.Table | None:
@@ -82,16 +83,26 @@ def read_extracted_at(data_dir: Path, config: DataConfig) -> datetime:
     manifest = data_dir / MANIFEST_FILE
     if manifest.exists():
         try:
-            value = json.loads(manifest.read_text())["extracted_at"]
-            return datetime.fromisoformat(value).replace(tzinfo=None)
+            value = datetime.fromisoformat(json.loads(manifest.read_text())["extracted_at"])
+            return _naive_utc(value)
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(
                 f"{manifest}: expected JSON with an ISO 'extracted_at' "
                 f'(e.g. "2024-12-31T23:59:59"), got error {exc!r}'
             ) from None
     if config.extracted_at is not None:
-        return config.extracted_at.replace(tzinfo=None)
+        return _naive_utc(config.extracted_at)
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def extraction_time_known(data_dir: Path, config: DataConfig) -> bool:
+    """Whether the extract says when it was taken (labels need it; features do not)."""
+    return (data_dir / MANIFEST_FILE).exists() or config.extracted_at is not None
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """Contract timestamps are naive UTC: convert an offset, do not drop it."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def load_bank(
@@ -146,7 +157,13 @@ def load_bank(
             clean = engine.materialize(con, clean, f"clean_{spec.name}")
         tables[spec.name] = clean
         reports.append(report)
-    return BankData(tables, extracted_at, tuple(reports), quarantine_files)
+    return BankData(
+        tables=tables,
+        extracted_at=extracted_at,
+        reports=tuple(reports),
+        quarantine_files=quarantine_files,
+        extracted_at_known=extraction_time_known(data_dir, config),
+    )
 
 
 @dataclass(frozen=True)
@@ -218,6 +235,11 @@ def stage_table(
         else:
             typed[col.name] = raw[col.name].try_cast(col.dtype)
             cast_columns.append(col.name)
+        if col.scheduled:
+            limit = ibis.literal(extracted_at)
+            typed[col.name] = ibis.cases(
+                (typed[col.name] > limit, ibis.null(col.dtype)), else_=typed[col.name]
+            )
     raw_kept = {f"{_RAW}{name}": raw[name] for name in raw.columns}
     staged = raw.select(**raw_kept, **typed)
     if check_duplicates is None and spec.primary_key:
@@ -265,6 +287,13 @@ def _row_rules(
                 f"{col.name}: not a valid {col.dtype}",
                 raw_value.cast("string"),
             )
+            if col.dtype == "int64" and raw_value.type().is_floating():
+                # A cast to an integer rounds: 2.6 would silently become severity 3.
+                yield (
+                    raw_value.notnull() & (raw_value != raw_value.floor()),
+                    f"{col.name}: not a whole number",
+                    raw_value.cast("string"),
+                )
         if not col.nullable:
             yield value.isnull(), f"{col.name}: missing but required", ibis.null("string")
         yield from _value_rules(col, value, shown, extracted_at)
@@ -341,7 +370,7 @@ def _report(
         .to_pylist()[0]
     )
     rows = int(counts["rows"])
-    if rows == 0 and spec.required:
+    if rows == 0 and spec.name in _PARENT_TABLES:
         raise DataError(f"table {spec.name} ({path.name}) has no rows")
     for col in present:
         if col.name not in staged_table.cast_columns:

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from features.cli import data_app, features_app
-from training.cli import train_app
 from retain.config import load_config
 from retain.console import make_console
 from retain.errors import RetainError
+from training.cli import train_app
 
 app = typer.Typer(
     help="Retain: churn prediction and cross-sell recommendation for retail banks.",

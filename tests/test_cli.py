@@ -97,7 +97,7 @@ def test_validate_then_build_from_the_command_line(tmp_path):
 @pytest.mark.slow
 @pytest.mark.integration
 def test_demo_runs_end_to_end_on_a_small_bank(tmp_path):
-    result = retain("demo", "--customers", "400", "--months", "12", cwd=tmp_path)
+    result = retain("demo", "--customers", "1500", "--months", "18", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Point-in-time features and labels" in result.stdout
     assert "demo finished" in result.stdout
@@ -107,3 +107,5 @@ def test_demo_runs_end_to_end_on_a_small_bank(tmp_path):
     labelled = frame[frame["label_churn"].notna()]
     assert 0 < labelled["label_churn"].mean() < 0.2
     assert frame["as_of"].nunique() == 7
+    assert "registered" in result.stdout or "retain-churn version 1" in result.stdout
+    assert (tmp_path / "mlruns" / "mlflow.db").exists()

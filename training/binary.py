@@ -34,8 +34,13 @@ def positive_weight(labels: np.ndarray, rule: str) -> float:
     return {"none": 1.0, "sqrt_balanced": float(np.sqrt(ratio)), "balanced": ratio}[rule]
 
 
-def fit_lightgbm(train: pd.DataFrame, valid: pd.DataFrame, label: str, features: list[str],
-                 config: TrainingConfig) -> tuple[BinaryModel, FitReport]:
+def fit_lightgbm(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    label: str,
+    features: list[str],
+    config: TrainingConfig,
+) -> tuple[BinaryModel, FitReport]:
     """LightGBM with native categoricals, early stopping on the validation period, then a
     calibration fitted on that same later period (never on training rows)."""
     schema = ModelSchema.from_training(train, features)
@@ -61,7 +66,10 @@ def fit_lightgbm(train: pd.DataFrame, valid: pd.DataFrame, label: str, features:
     train_set = lgb.Dataset(schema.prepare(train), y_train, free_raw_data=False)
     valid_set = lgb.Dataset(schema.prepare(valid), y_valid, reference=train_set)
     booster = lgb.train(
-        params, train_set, num_boost_round=config.lightgbm.max_trees, valid_sets=[valid_set],
+        params,
+        train_set,
+        num_boost_round=config.lightgbm.max_trees,
+        valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False)],
     )
     booster.free_dataset()
@@ -76,19 +84,33 @@ def _keep_best(booster: lgb.Booster) -> lgb.Booster:
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
 
 
-def fit_logistic_baseline(train: pd.DataFrame, label: str, features: list[str],
-                          seed: int) -> Pipeline:
+def fit_logistic_baseline(
+    train: pd.DataFrame, label: str, features: list[str], seed: int
+) -> Pipeline:
     """Logistic regression on the same features: imputed, scaled, categoricals one-hot."""
-    categorical = [name for name in features
-                   if isinstance(train[name].dtype, pd.CategoricalDtype)]
+    categorical = [name for name in features if isinstance(train[name].dtype, pd.CategoricalDtype)]
     numeric = [name for name in features if name not in categorical]
-    prepare = ColumnTransformer([
-        ("numeric", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
-                                  StandardScaler()), numeric),
-        ("categorical", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
-            OneHotEncoder(handle_unknown="ignore", min_frequency=20)), categorical),
-    ])
+    prepare = ColumnTransformer(
+        [
+            (
+                "numeric",
+                make_pipeline(
+                    SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+                ),
+                numeric,
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(
+                        strategy="constant", fill_value="missing", keep_empty_features=True
+                    ),
+                    OneHotEncoder(handle_unknown="ignore", min_frequency=20),
+                ),
+                categorical,
+            ),
+        ]
+    )
     model = make_pipeline(prepare, LogisticRegression(max_iter=2000, C=0.5, random_state=seed))
     frame = train[features].copy()
     for name in categorical:
@@ -121,8 +143,10 @@ class RuleBaseline:
         bins = np.searchsorted(edges, scores, side="right")
         labels = train[label].to_numpy(dtype=float)
         overall = labels.mean()
-        rates = tuple(float(labels[bins == b].mean()) if (bins == b).any() else overall
-                      for b in range(len(edges) + 1))
+        rates = tuple(
+            float(labels[bins == b].mean()) if (bins == b).any() else overall
+            for b in range(len(edges) + 1)
+        )
         return cls(feature, edges, rates)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:

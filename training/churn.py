@@ -13,6 +13,7 @@ import pandas as pd
 import sklearn
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 from features.definitions import LABEL_CHURN, feature_names
 from features.validation import BankData
@@ -58,8 +59,7 @@ def oracle_scores(data_dir: Path, test: pd.DataFrame) -> np.ndarray | None:
         return None
     truth = pd.read_parquet(path, columns=["customer_id", "month_start", "p_churn_90d"])
     truth["as_of"] = pd.to_datetime(truth["month_start"])
-    merged = test[["customer_id", "as_of"]].merge(truth, on=["customer_id", "as_of"],
-                                                  how="left")
+    merged = test[["customer_id", "as_of"]].merge(truth, on=["customer_id", "as_of"], how="left")
     return None if merged["p_churn_90d"].isna().any() else merged["p_churn_90d"].to_numpy()
 
 
@@ -77,31 +77,40 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
     y_test = test[LABEL_CHURN].to_numpy(dtype=float)
     metrics = binary_metrics(y_test, model.predict_proba(test))
     logistic = fit_logistic_baseline(train, LABEL_CHURN, features, config.training.seed)
-    metrics |= binary_metrics(y_test, logistic_scores(logistic, test, features),
-                              prefix="baseline_logreg_")
+    metrics |= binary_metrics(
+        y_test, logistic_scores(logistic, test, features), prefix="baseline_logreg_"
+    )
     rule = RuleBaseline.fit(train, LABEL_CHURN, RULE_FEATURE)
     metrics |= binary_metrics(y_test, rule.predict_proba(test), prefix="baseline_rule_")
     oracle = oracle_scores(data_dir, test)
     if oracle is not None:
-        metrics |= {f"oracle_{k}": v for k, v in binary_metrics(y_test, oracle).items()
-                    if k in ("roc_auc", "pr_auc")}
+        metrics |= {
+            f"oracle_{k}": v
+            for k, v in binary_metrics(y_test, oracle).items()
+            if k in ("roc_auc", "pr_auc")
+        }
     metrics |= {
         "label_rate_train": float(train[LABEL_CHURN].mean()),
         "label_rate_test": float(y_test.mean()),
         "best_iteration": float(fit.best_iteration),
     }
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
-    run_id, version, aliases = _log_and_register(model, test, features, metrics, plan, rows,
-                                                 data_dir, config, fit.positive_weight)
+    run_id, version, aliases = _log_and_register(
+        model, test, features, metrics, plan, rows, data_dir, config, fit.positive_weight
+    )
     return ChurnResult(metrics, plan, run_id, version, aliases, rows)
 
 
 def model_signature(schema: ModelSchema) -> ModelSignature:
-    """Every feature optional (a missing value is information), categoricals as text."""
-    inputs = Schema([
-        ColSpec("string" if name in schema.categories else "double", name, required=False)
-        for name in schema.features
-    ])
+    """Every feature optional (a missing value is information). Categoricals accept text or
+    pandas categoricals (MLflow's `string` refuses the latter); the model applies its own
+    training levels either way."""
+    inputs = Schema(
+        [
+            ColSpec(AnyType() if name in schema.categories else "double", name, required=False)
+            for name in schema.features
+        ]
+    )
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double")]))
 
 
@@ -109,31 +118,40 @@ def _first_event(bank: BankData):
     return bank.tables["transactions"].ts.min().to_pyarrow().as_py().date()
 
 
-def _log_and_register(model, test, features, metrics, plan, rows, data_dir, config,
-                      weight) -> tuple[str, str, list[str]]:
+def _log_and_register(
+    model, test, features, metrics, plan, rows, data_dir, config, weight
+) -> tuple[str, str, list[str]]:
     tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
     with mlflow.start_run(run_name="churn") as run:
         mlflow.log_params(tracking.flatten(config.model_dump(mode="json")))
-        mlflow.log_params({
-            "data.fingerprint": tracking.data_fingerprint(data_dir),
-            "data.train_snapshots": ",".join(map(str, plan.train)),
-            "data.valid_snapshot": str(plan.valid),
-            "data.test_snapshot": str(plan.test),
-            "data.rows_train": rows["train"], "data.rows_valid": rows["valid"],
-            "data.rows_test": rows["test"],
-            "fit.positive_weight": round(weight, 4),
-        })
-        mlflow.set_tags({
-            "git_commit": tracking.git_commit(),
-            "model": REGISTERED_NAME,
-            **{f"version.{lib.__name__}": lib.__version__
-               for lib in (lgb, sklearn, pd, np, mlflow)},
-        })
+        mlflow.log_params(
+            {
+                "data.fingerprint": tracking.data_fingerprint(data_dir),
+                "data.train_snapshots": ",".join(map(str, plan.train)),
+                "data.valid_snapshot": str(plan.valid),
+                "data.test_snapshot": str(plan.test),
+                "data.rows_train": rows["train"],
+                "data.rows_valid": rows["valid"],
+                "data.rows_test": rows["test"],
+                "fit.positive_weight": round(weight, 4),
+            }
+        )
+        mlflow.set_tags(
+            {
+                "git_commit": tracking.git_commit(),
+                "model": REGISTERED_NAME,
+                **{
+                    f"version.{lib.__name__}": lib.__version__
+                    for lib in (lgb, sklearn, pd, np, mlflow)
+                },
+            }
+        )
         mlflow.log_metrics(metrics)
         # No personal data in artifacts: the example holds model features only (no ids,
         # no birth dates), and only five rows of them.
         example = model.schema.prepare(test.head(5)).astype(
-            {name: "object" for name in model.schema.categories})
+            {name: "object" for name in model.schema.categories}
+        )
         with tempfile.TemporaryDirectory() as folder:
             files = model.save(Path(folder))
             info = mlflow.pyfunc.log_model(
@@ -143,9 +161,12 @@ def _log_and_register(model, test, features, metrics, plan, rows, data_dir, conf
                 signature=model_signature(model.schema),
                 input_example=example,
                 registered_model_name=REGISTERED_NAME,
-                pip_requirements=[f"lightgbm=={lgb.__version__}",
-                                  f"scikit-learn=={sklearn.__version__}",
-                                  f"pandas=={pd.__version__}", f"mlflow=={mlflow.__version__}"],
+                pip_requirements=[
+                    f"lightgbm=={lgb.__version__}",
+                    f"scikit-learn=={sklearn.__version__}",
+                    f"pandas=={pd.__version__}",
+                    f"mlflow=={mlflow.__version__}",
+                ],
             )
         version = str(info.registered_model_version)
         aliases = tracking.assign_aliases(REGISTERED_NAME, version)

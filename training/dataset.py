@@ -45,8 +45,9 @@ def add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def plan_snapshots(extracted_at: datetime, features: FeaturesConfig,
-                   training: TrainingConfig) -> SnapshotPlan:
+def plan_snapshots(
+    extracted_at: datetime, features: FeaturesConfig, training: TrainingConfig
+) -> SnapshotPlan:
     """Month-start snapshots for an extract.
 
     Raises:
@@ -59,8 +60,10 @@ def plan_snapshots(extracted_at: datetime, features: FeaturesConfig,
     gap = math.ceil(features.horizon_days / 30)
     valid = add_months(test, -gap)
     last_train = add_months(valid, -gap)
-    train = tuple(add_months(last_train, -training.snapshot_spacing_months * k)
-                  for k in reversed(range(training.train_snapshots)))
+    train = tuple(
+        add_months(last_train, -training.snapshot_spacing_months * k)
+        for k in reversed(range(training.train_snapshots))
+    )
     return SnapshotPlan(train=train, valid=valid, test=test)
 
 
@@ -75,8 +78,9 @@ def check_history(plan: SnapshotPlan, first_record: date) -> None:
         )
 
 
-def build_training_frame(bank: BankData, plan: SnapshotPlan, config: FeaturesConfig,
-                         cache: Path | None = None) -> pd.DataFrame:
+def build_training_frame(
+    bank: BankData, plan: SnapshotPlan, config: FeaturesConfig, cache: Path | None = None
+) -> pd.DataFrame:
     """Features and labels at every planned snapshot, as a model frame with a `split` column.
 
     Args:
@@ -85,9 +89,14 @@ def build_training_frame(bank: BankData, plan: SnapshotPlan, config: FeaturesCon
         config: feature settings.
         cache: optional Parquet file to write the frame through (engine-side), then read.
     """
+    pipeline.require_extraction_time(bank, with_labels=True)
     expr = definitions.build_features(
-        FeatureInputs.from_tables(bank.tables), plan.all_dates, config,
-        pipeline.catalogue(bank), bank.extracted_at, with_labels=True,
+        FeatureInputs.from_tables(bank.tables),
+        plan.all_dates,
+        config,
+        pipeline.catalogue(bank),
+        bank.extracted_at,
+        with_labels=True,
     ).order_by(list(definitions.KEYS))
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,9 @@ def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int
     return float(np.sum(gaps) / len(scores))
 
 
-def lift_and_capture(labels: np.ndarray, scores: np.ndarray, share: float = 0.1) -> tuple[float,
-                                                                                          float]:
+def lift_and_capture(
+    labels: np.ndarray, scores: np.ndarray, share: float = 0.1
+) -> tuple[float, float]:
     """Lift and capture of the top `share` by score: how much richer in positives the called
     list is than random, and which share of all positives it reaches."""
     top = max(1, int(round(share * len(scores))))

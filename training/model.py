@@ -69,13 +69,16 @@ class Calibration:
         if method == "isotonic":
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
             iso.fit(raw_scores, labels)
-            return cls("isotonic", tuple(map(float, iso.X_thresholds_)),
-                       tuple(map(float, iso.y_thresholds_)))
-        logit = np.log(np.clip(raw_scores, 1e-7, 1 - 1e-7) / (1 - np.clip(raw_scores, 1e-7,
-                                                                           1 - 1e-7)))
+            return cls(
+                "isotonic",
+                tuple(map(float, iso.X_thresholds_)),
+                tuple(map(float, iso.y_thresholds_)),
+            )
+        logit = np.log(
+            np.clip(raw_scores, 1e-7, 1 - 1e-7) / (1 - np.clip(raw_scores, 1e-7, 1 - 1e-7))
+        )
         platt = LogisticRegression(C=1e6).fit(logit.reshape(-1, 1), labels)
-        return cls("platt", slope=float(platt.coef_[0, 0]),
-                   intercept=float(platt.intercept_[0]))
+        return cls("platt", slope=float(platt.coef_[0, 0]), intercept=float(platt.intercept_[0]))
 
     def apply(self, raw_scores: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
@@ -105,8 +108,7 @@ class BinaryModel:
         self.booster.save_model(folder / BOOSTER_FILE)
         (folder / CALIBRATION_FILE).write_text(json.dumps(asdict(self.calibration)))
         (folder / SCHEMA_FILE).write_text(json.dumps(asdict(self.schema)))
-        return {name: str(folder / name) for name in (BOOSTER_FILE, CALIBRATION_FILE,
-                                                      SCHEMA_FILE)}
+        return {name: str(folder / name) for name in (BOOSTER_FILE, CALIBRATION_FILE, SCHEMA_FILE)}
 
     @classmethod
     def load(cls, files: dict[str, str]) -> BinaryModel:
@@ -114,10 +116,12 @@ class BinaryModel:
         calibration = json.loads(Path(files[CALIBRATION_FILE]).read_text())
         return cls(
             booster=lgb.Booster(model_file=files[BOOSTER_FILE]),
-            calibration=Calibration(**{k: tuple(v) if isinstance(v, list) else v
-                                       for k, v in calibration.items()}),
-            schema=ModelSchema(tuple(schema["features"]),
-                               {k: tuple(v) for k, v in schema["categories"].items()}),
+            calibration=Calibration(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in calibration.items()}
+            ),
+            schema=ModelSchema(
+                tuple(schema["features"]), {k: tuple(v) for k, v in schema["categories"].items()}
+            ),
         )
 
 

@@ -112,34 +112,34 @@ def test_salary_that_stops_is_flagged(tiny_features):
     assert tiny_features.loc[("C2", date(2023, 10, 1)), "salary_present"] == 1.0
 
 
-def test_inactivity_churn_definition(tmp_path):
+@pytest.mark.parametrize(("balance_left", "expected"), [(20.0, 1.0), (5000.0, 0.0)])
+def test_inactivity_churn_definition(tmp_path, balance_left, expected):
     frames = tiny_bank_frames()
-    # C1 stops transacting after 2024-02-10 but keeps the accounts open; balance left tiny.
+    # C1 stops transacting after 2024-02-10 but keeps the accounts open.
     tx = frames["transactions"]
     frames["transactions"] = tx[~((tx.customer_id == "C1") & (tx.ts >= "2024-02-10"))]
-    frames["balances"] = pd.concat(
-        [
-            frames["balances"],
-            pd.DataFrame(
-                {
-                    "customer_id": ["C1"],
-                    "product_id": ["P01"],
-                    "snapshot_date": [date(2024, 4, 30)],
-                    "balance": [20.0],
-                }
-            ),
-        ],
-        ignore_index=True,
+    month_end = pd.DataFrame(
+        {
+            "customer_id": ["C1"],
+            "product_id": ["P01"],
+            "snapshot_date": [date(2024, 4, 30)],
+            "balance": [balance_left],
+        }
     )
+    frames["balances"] = pd.concat([frames["balances"], month_end], ignore_index=True)
     config = FeaturesConfig(
         churn=ChurnDefinition(
             kind="inactivity", inactivity_days=60, inactivity_balance_threshold=100.0
         )
     )
     frame = features_of(frames, [date(2024, 2, 1)], config, tmp_path=tmp_path)
-    assert frame.loc[("C1", date(2024, 2, 1)), LABEL_CHURN] == 1.0
-    # C2 is still moving money (transfers) until the end of February: not inactive.
-    assert frame.loc[("C2", date(2024, 2, 1)), LABEL_CHURN] == 0.0
+    assert frame.loc[("C1", date(2024, 2, 1)), LABEL_CHURN] == expected
+    # C2 stops in February and closes everything: nothing left behind, so inactive.
+    assert frame.loc[("C2", date(2024, 2, 1)), LABEL_CHURN] == 1.0
+    # Cross-sell labels do not depend on the churn definition.
+    default = features_of(frames, [date(2024, 2, 1)], tmp_path=tmp_path / "default")
+    xsell = [c for c in frame if c.startswith("label_xsell__")]
+    pd.testing.assert_frame_equal(frame[xsell].sort_index(), default[xsell].sort_index())
 
 
 def perturb_after(frames: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict:
@@ -285,3 +285,43 @@ def test_real_time_records_are_checked_by_the_contract(tiny_frames, table, colum
         if name != "products"
     }
     assert computer.compute(good, date(2024, 2, 1))["products_held"].iloc[0] == 2
+
+
+def test_labels_need_a_known_extraction_time(tmp_path):
+    from features.validation import load_bank as load
+    from retain.errors import DataError
+
+    folder = write_bank(tiny_bank_frames(), tmp_path / "bank")
+    (folder / "manifest.json").unlink()
+    bank = load(engine.connect(CONFIG), folder, DataConfig())
+    with pytest.raises(DataError, match="labels need the extraction time"):
+        pipeline.build_feature_file(
+            bank, [date(2024, 2, 1)], CONFIG, tmp_path / "f.parquet", with_labels=True
+        )
+    # Features alone are fine without it.
+    built = pipeline.build_feature_file(bank, [date(2024, 2, 1)], CONFIG, tmp_path / "f.parquet")
+    assert built.rows == 3
+
+
+def test_a_complaint_open_for_more_than_a_year_still_counts(tmp_path):
+    frames = tiny_bank_frames()
+    old = frames["interactions"].iloc[[0]].assign(ts=pd.Timestamp("2022-06-01 10:00"))
+    frames["interactions"] = pd.concat([frames["interactions"], old], ignore_index=True)
+    frame = features_of(frames, [date(2024, 2, 1)], labels=False, tmp_path=tmp_path)
+    c2 = frame.loc[("C2", date(2024, 2, 1))]
+    assert c2["complaint_open"] == 2
+    assert c2["complaint_count_365d"] == 1  # the old one is outside the year
+
+
+def test_real_time_refuses_a_missing_required_column(tiny_frames):
+    from features.online import CustomerFeatures
+    from retain.errors import DataError
+
+    records = {
+        name: frame[frame["customer_id"] == "C2"]
+        for name, frame in tiny_frames.items()
+        if name != "products"
+    }
+    records["holdings"] = records["holdings"].drop(columns=["closed_at"])
+    with pytest.raises(DataError, match="holdings: required column closed_at missing"):
+        CustomerFeatures(tiny_frames["products"], CONFIG).compute(records, date(2024, 6, 1))

@@ -195,3 +195,36 @@ def test_one_unreadable_value_in_a_csv_is_quarantined_not_fatal(tmp_path):
     assert report.reasons == {"ts: not a valid timestamp": 1, "amount: not a valid float64": 1}
     assert report.examples["amount: not a valid float64"] == "eighty"
     assert bank.tables["transactions"].count().execute() == 67
+
+
+def test_fractional_whole_numbers_are_quarantined_not_rounded(tmp_path):
+    frames = tiny_bank_frames()
+    frames["customers"]["risk_appetite"] = [3.0, 2.5, 5.0, 1.0]  # a float column in Parquet
+    bank = load(write_bank(frames, tmp_path / "bank"))
+    report = {r.table: r for r in bank.reports}["customers"]
+    assert report.reasons == {"risk_appetite: not a whole number": 1}
+    assert report.examples["risk_appetite: not a whole number"] == "2.5"
+
+
+def test_a_scheduled_close_after_the_extract_reads_as_open(tmp_path):
+    frames = tiny_bank_frames()
+    frames["holdings"].loc[1, "closed_at"] = pd.Timestamp("2026-03-31")  # card expiry planned
+    bank = load(write_bank(frames, tmp_path / "bank"))
+    assert {r.table: r.rows_quarantined for r in bank.reports}["holdings"] == 0
+    holdings = bank.tables["holdings"].to_pandas().set_index(["customer_id", "product_id"])
+    assert pd.isna(holdings.loc[("C1", "P02"), "closed_at"])
+
+
+def test_manifest_offsets_are_converted_to_utc(tmp_path):
+    folder = write_bank(tiny_bank_frames(), tmp_path / "bank")
+    (folder / "manifest.json").write_text('{"extracted_at": "2025-01-01T01:30:00+02:00"}')
+    assert load(folder).extracted_at == pd.Timestamp("2024-12-31 23:30:00")
+
+
+def test_an_empty_interactions_table_is_allowed_but_empty_customers_is_not(tmp_path):
+    frames = tiny_bank_frames()
+    frames["interactions"] = frames["interactions"].iloc[:0]
+    assert load(write_bank(frames, tmp_path / "a")).tables["interactions"].count().execute() == 0
+    frames["customers"] = frames["customers"].iloc[:0]
+    with pytest.raises(DataError, match="table customers .* has no rows"):
+        load(write_bank(frames, tmp_path / "b"))

@@ -27,6 +27,16 @@ def test_perfectly_calibrated_scores_have_no_calibration_error():
 def test_binary_metrics_keys_and_prefix():
     labels = np.array([0, 0, 1, 1])
     metrics = binary_metrics(labels, np.array([0.1, 0.4, 0.35, 0.8]), prefix="baseline_rule_")
-    assert set(metrics) == {f"baseline_rule_{k}" for k in (
-        "roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10pct", "capture_at_10pct")}
+    assert set(metrics) == {
+        f"baseline_rule_{k}"
+        for k in (
+            "roc_auc",
+            "pr_auc",
+            "log_loss",
+            "brier",
+            "ece",
+            "lift_at_10pct",
+            "capture_at_10pct",
+        )
+    }
     assert metrics["baseline_rule_roc_auc"] == pytest.approx(0.75)
