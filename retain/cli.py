@@ -12,7 +12,7 @@ from features.cli import data_app, features_app
 from retain.config import load_config
 from retain.console import make_console
 from retain.errors import RetainError
-from training.cli import train_app
+from training.cli import models_app, promote_command, train_app
 
 app = typer.Typer(
     help="Retain: churn prediction and cross-sell recommendation for retail banks.",
@@ -22,6 +22,8 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
+app.command("promote")(promote_command)
 
 
 @app.callback()

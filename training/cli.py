@@ -74,3 +74,109 @@ def churn_table(metrics: dict[str, float], rows: dict[str, int], plan) -> RichTa
             ],
         )
     return table
+
+
+models_app = typer.Typer(help="Registered models: list, show.", no_args_is_help=True)
+
+
+def _tracking(ctx: typer.Context) -> None:
+    from training.tracking import use_tracking
+
+    config = ctx.obj
+    use_tracking(config.training.tracking_uri, config.training.experiment)
+
+
+@models_app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """List every registered model version with its aliases and test metrics."""
+    from training.registry import describe_versions
+
+    _tracking(ctx)
+    console.print(_versions_table(describe_versions(), "Registered models"))
+
+
+@models_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered name, e.g. retain-churn.")],
+) -> None:
+    """Show the versions of one registered model, champion and challenger marked."""
+    from training.registry import describe_versions
+
+    _tracking(ctx)
+    console.print(_versions_table(describe_versions(name), name))
+
+
+def _versions_table(rows: list[dict], title: str) -> RichTable:
+    table = RichTable(title=title)
+    columns = [
+        "name",
+        "version",
+        "aliases",
+        "created",
+        "roc_auc",
+        "baseline_logreg_roc_auc",
+        "baseline_rule_roc_auc",
+        "oracle_roc_auc",
+        "run_id",
+    ]
+    for column in columns:
+        table.add_column(column.replace("_roc_auc", " AUC"))
+    for row in rows:
+        table.add_row(
+            *[
+                f"{row[c]:.4f}"
+                if isinstance(row[c], float)
+                else f"{row[c]:%Y-%m-%d %H:%M}"
+                if c == "created"
+                else str(row[c] or "")
+                for c in columns
+            ]
+        )
+    return table
+
+
+def promote_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered name: retain-churn.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Extract whose latest fully labelled snapshot is the holdout (default: data_dir)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Make the challenger champion without comparing (recorded as forced)."
+        ),
+    ] = False,
+) -> None:
+    """Compare challenger with champion on the same out-of-time holdout; promote if the
+    challenger is not worse beyond training.promotion_tolerance. Says why either way."""
+    from features import engine
+    from features.definitions import LABEL_CHURN
+    from features.validation import load_bank
+    from retain.errors import RetainError
+    from training import registry
+    from training.churn import REGISTERED_NAME, churn_rows
+    from training.dataset import build_snapshot_frame, plan_snapshots
+
+    if name != REGISTERED_NAME:
+        raise RetainError(f"promotion is available for {REGISTERED_NAME}; got {name!r}")
+    config = ctx.obj
+    _tracking(ctx)
+    if force:
+        decision = registry.forced(name)
+        registry.apply(decision, "none (forced)")
+        console.print(f"[yellow]promoted[/]: {decision.reason}")
+        return
+    data_dir = data or config.data_dir
+    bank = load_bank(engine.connect(config.features), data_dir, config.data)
+    plan = plan_snapshots(bank.extracted_at, config.features, config.training)
+    holdout = churn_rows(build_snapshot_frame(bank, [plan.test], config.features))
+    decision = registry.decide(name, holdout, LABEL_CHURN, config.training.promotion_tolerance)
+    registry.apply(decision, f"{data_dir} as of {plan.test}, {len(holdout):,} customers")
+    colour = "green" if decision.promoted else "yellow"
+    verdict = "promoted" if decision.promoted else "kept the champion"
+    console.print(f"[{colour}]{verdict}[/]: {decision.reason}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 
@@ -78,32 +77,24 @@ def check_history(plan: SnapshotPlan, first_record: date) -> None:
         )
 
 
-def build_training_frame(
-    bank: BankData, plan: SnapshotPlan, config: FeaturesConfig, cache: Path | None = None
-) -> pd.DataFrame:
-    """Features and labels at every planned snapshot, as a model frame with a `split` column.
-
-    Args:
-        bank: validated extract.
-        plan: snapshot dates.
-        config: feature settings.
-        cache: optional Parquet file to write the frame through (engine-side), then read.
-    """
+def build_snapshot_frame(bank: BankData, as_of_dates, config: FeaturesConfig) -> pd.DataFrame:
+    """Features and labels at the given dates, as a model frame."""
     pipeline.require_extraction_time(bank, with_labels=True)
     expr = definitions.build_features(
         FeatureInputs.from_tables(bank.tables),
-        plan.all_dates,
+        as_of_dates,
         config,
         pipeline.catalogue(bank),
         bank.extracted_at,
         with_labels=True,
     ).order_by(list(definitions.KEYS))
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        expr.to_parquet(cache)
-        frame = pd.read_parquet(cache)
-    else:
-        frame = expr.to_pyarrow().to_pandas()
-    frame = pipeline.to_model_frame(frame, config)
+    return pipeline.to_model_frame(expr.to_pyarrow().to_pandas(), config)
+
+
+def build_training_frame(
+    bank: BankData, plan: SnapshotPlan, config: FeaturesConfig
+) -> pd.DataFrame:
+    """Features and labels at every planned snapshot, with a `split` column."""
+    frame = build_snapshot_frame(bank, plan.all_dates, config)
     frame["split"] = [plan.split_of(ts.date()) for ts in frame["as_of"]]
     return frame

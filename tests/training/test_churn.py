@@ -140,3 +140,23 @@ def test_logged_example_holds_no_personal_data(trained):
     assert params["data.test_snapshot"] == str(trained["first"].plan.test)
     assert len(params["data.fingerprint"]) == 64
     assert pd.Timestamp(params["data.valid_snapshot"]) < pd.Timestamp(params["data.test_snapshot"])
+
+
+def test_promotion_compares_on_the_same_holdout_and_records_why(trained):
+    from training import registry
+
+    holdout = trained["test"]
+    kept = registry.decide(REGISTERED_NAME, holdout, LABEL_CHURN, tolerance=-1.0)
+    assert not kept.promoted and "worse than" in kept.reason
+    assert 0.5 < kept.champion_score < 1 and 0.5 < kept.challenger_score < 1
+    promoted = registry.decide(REGISTERED_NAME, holdout, LABEL_CHURN, tolerance=1.0)
+    assert promoted.promoted and "not worse than" in promoted.reason
+    registry.apply(promoted, "test holdout")
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias(REGISTERED_NAME, "champion").version) == "2"
+    assert (
+        "not worse than"
+        in client.get_model_version(REGISTERED_NAME, "2").tags["last_promotion_check"]
+    )
+    again = registry.decide(REGISTERED_NAME, holdout, LABEL_CHURN, tolerance=0.0)
+    assert not again.promoted and again.reason == "the challenger already is the champion"
