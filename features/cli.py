@@ -40,20 +40,11 @@ def synth_command(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: data_dir).")] = None,
 ) -> None:
     """Generate the synthetic bank: every contract table plus the generator's truth."""
-    from features import synth
 
     config = _config(ctx)
     settings = with_overrides(config, "synth", customers=customers, months=months, seed=seed).synth
     target = out or config.data_dir
-    summary = synth.generate_bank(
-        target,
-        n_customers=settings.customers,
-        months=settings.months,
-        seed=settings.seed,
-        start=settings.start,
-        transactions_per_month=settings.transactions_per_month,
-        progress=True,
-    )
+    summary = generate(settings, target)
     table = RichTable(title=f"Synthetic bank in {target}")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -63,6 +54,21 @@ def synth_command(
     console.print(
         f"extracted at {summary.extracted_at:%Y-%m-%d}, realised annual churn "
         f"{summary.annual_churn_rate:.1%}, generated in {summary.seconds:.1f} s"
+    )
+
+
+def generate(settings, target: Path):
+    """The synthetic bank described by a `SynthConfig`, with a progress bar."""
+    from features import synth
+
+    return synth.generate_bank(
+        target,
+        n_customers=settings.customers,
+        months=settings.months,
+        seed=settings.seed,
+        start=settings.start,
+        transactions_per_month=settings.transactions_per_month,
+        progress=True,
     )
 
 

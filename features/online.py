@@ -20,19 +20,11 @@ import pyarrow as pa
 from features import definitions
 from features.definitions import FeatureInputs
 from features.pipeline import to_model_frame
-from features.schema import TABLES, Table
+from features.schema import ARROW_TYPES, TABLES, Table
 from features.validation import BAD_VALUE, REASON, stage_table
 from retain.config import FeaturesConfig
 from retain.errors import DataError
 
-ARROW_TYPES = {
-    "string": pa.string(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
 # A request has no extraction time: records at or after the as-of date are ignored by the
 # point-in-time definitions anyway, so only the other rules apply.
 _NO_EXTRACTION_LIMIT = datetime(9999, 12, 31)

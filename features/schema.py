@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Column dtypes a contract column may declare (Ibis type names).
-DTYPES = ("string", "int64", "float64", "boolean", "date", "timestamp")
+import pyarrow as pa
+
+# Column dtypes a contract column may declare (Ibis type names), and their Arrow types
+# (timestamps are naive UTC, microseconds).
+ARROW_TYPES = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+DTYPES = tuple(ARROW_TYPES)
 
 TRANSACTION_CHANNELS = ("branch", "atm", "online", "mobile", "pos", "system")
 DIRECTIONS = ("credit", "debit")

@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.schema import (
+    ARROW_TYPES,
     BALANCES,
     CONTACT_CHANNELS,
     COUNTERPARTY_TYPES,
@@ -182,15 +183,6 @@ _DAYS_PER_YEAR = 365.25
 _DAYS_PER_MONTH = _DAYS_PER_YEAR / 12
 _NO_TIME = np.iinfo(np.int64).max  # "not closed" in the closing-time matrix
 _ACCOUNT_DIGITS = 10
-
-_ARROW_TYPES = {
-    "string": pa.string(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
 
 
 @dataclass(frozen=True)
@@ -1596,7 +1588,7 @@ def _to_arrow(table: Table, columns: Mapping[str, pa.Array]) -> pa.Table:
         raise ValueError(
             f"{table.name}: columns {sorted(columns)} do not match contract {list(declared)}"
         )
-    schema = pa.schema([pa.field(c.name, _ARROW_TYPES[c.dtype]) for c in table.columns])
+    schema = pa.schema([pa.field(c.name, ARROW_TYPES[c.dtype]) for c in table.columns])
     return pa.Table.from_arrays([columns[name] for name in declared], schema=schema)
 
 

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 
 from rich.rule import Rule
 
-from features import engine, pipeline, synth
-from features.cli import _print_load
+from features import engine, pipeline
+from features.cli import _print_load, generate
 from features.report import data_quality_frame, summary_table, write_data_quality
 from features.validation import load_bank
 from retain.config import RetainConfig, with_overrides
@@ -46,15 +46,7 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
     config = with_overrides(config, "synth", customers=customers, months=months)
     settings = config.synth
     console.print(Rule("1. Synthetic bank"))
-    summary = synth.generate_bank(
-        config.data_dir,
-        n_customers=settings.customers,
-        months=settings.months,
-        seed=settings.seed,
-        start=settings.start,
-        transactions_per_month=settings.transactions_per_month,
-        progress=True,
-    )
+    summary = generate(settings, config.data_dir)
     console.print(
         f"{settings.customers:,} customers × {settings.months} months in {config.data_dir}: "
         + ", ".join(f"{rows:,} {name}" for name, rows in summary.row_counts.items())

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.schema import CUSTOMERS, MANIFEST_FILE, PRODUCTS, TABLES
+from features.schema import ARROW_TYPES, CUSTOMERS, MANIFEST_FILE, PRODUCTS, TABLES
 from features.synth import (
     ADOPTION_COLUMN_PREFIX,
     ADOPTION_TRUTH_FILE,
@@ -23,14 +22,6 @@ from features.synth import (
     generate_bank,
 )
 
-ARROW_TYPES = {
-    "string": pa.string(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
 CUSTOMER_ID = CUSTOMERS.primary_key[0]
 HORIZON = pd.Timedelta(days=90)
 
