@@ -82,6 +82,8 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
     with console.status("training the churn model", spinner="dots"):
         result = train_churn(bank, config.data_dir, config)
     console.print(churn_table(result.metrics, result.rows, result.plan))
+    if result.drift_warning:
+        console.print(f"[yellow]warning:[/] {result.drift_warning}")
     console.print(
         f"MLflow run {result.run_id}; {REGISTERED_NAME} version {result.version} "
         f"({', '.join(result.aliases)}); browse with `make mlflow-ui`"

@@ -18,7 +18,7 @@ from mlflow.types.schema import AnyType
 from features.definitions import LABEL_CHURN, feature_names
 from features.validation import BankData
 from retain.config import RetainConfig
-from training import tracking
+from training import report, tracking
 from training.binary import (
     RuleBaseline,
     fit_lightgbm,
@@ -45,6 +45,7 @@ class ChurnResult:
     version: str
     aliases: list[str]
     rows: dict[str, int] = field(default_factory=dict)
+    drift_warning: str | None = None
 
 
 def churn_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -75,30 +76,65 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
     model, fit = fit_lightgbm(train, valid, LABEL_CHURN, features, config.training)
 
     y_test = test[LABEL_CHURN].to_numpy(dtype=float)
-    metrics = binary_metrics(y_test, model.predict_proba(test))
     logistic = fit_logistic_baseline(train, LABEL_CHURN, features, config.training.seed)
-    metrics |= binary_metrics(
-        y_test, logistic_scores(logistic, test, features), prefix="baseline_logreg_"
-    )
     rule = RuleBaseline.fit(train, LABEL_CHURN, RULE_FEATURE)
-    metrics |= binary_metrics(y_test, rule.predict_proba(test), prefix="baseline_rule_")
+    scores = {
+        "LightGBM": model.predict_proba(test),
+        "logistic regression": logistic_scores(logistic, test, features),
+        "rule: inactivity": rule.predict_proba(test),
+    }
+    metrics = binary_metrics(y_test, scores["LightGBM"])
+    metrics |= binary_metrics(y_test, scores["logistic regression"], prefix="baseline_logreg_")
+    metrics |= binary_metrics(y_test, scores["rule: inactivity"], prefix="baseline_rule_")
     oracle = oracle_scores(data_dir, test)
     if oracle is not None:
+        scores["oracle (truth)"] = oracle
         metrics |= {
             f"oracle_{k}": v
             for k, v in binary_metrics(y_test, oracle).items()
             if k in ("roc_auc", "pr_auc")
         }
+    # Drift between the periods the model learnt from and the one it is judged on.
+    drift = report.population_stability(train, test, features)
     metrics |= {
         "label_rate_train": float(train[LABEL_CHURN].mean()),
         "label_rate_test": float(y_test.mean()),
+        "max_feature_psi": float(drift["psi"].max()),
         "best_iteration": float(fit.best_iteration),
+    }
+    figures = report.curve_figures(y_test, scores)
+    figures |= report.importance_figures(
+        model, test.sample(min(len(test), 2000), random_state=config.training.seed)
+    )
+    tables = {
+        "evaluation_by_tier.csv": report.tier_table(test, y_test, scores["LightGBM"]),
+        "feature_drift.csv": drift,
     }
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
     run_id, version, aliases = _log_and_register(
-        model, test, features, metrics, plan, rows, data_dir, config, fit.positive_weight
+        model,
+        test,
+        features,
+        metrics,
+        plan,
+        rows,
+        data_dir,
+        config,
+        fit.positive_weight,
+        figures,
+        tables,
     )
-    return ChurnResult(metrics, plan, run_id, version, aliases, rows)
+    for figure in figures.values():
+        report.plt.close(figure)
+    warning = None
+    if metrics["max_feature_psi"] > report.PSI_WARNING:
+        top = drift.head(3)
+        warning = (
+            "features shifted between training and test (population stability index "
+            + ", ".join(f"{r.feature} {r.psi:.2f}" for r in top.itertuples())
+            + f"; above {report.PSI_WARNING} is a shift): metrics may not hold later"
+        )
+    return ChurnResult(metrics, plan, run_id, version, aliases, rows, warning)
 
 
 def model_signature(schema: ModelSchema) -> ModelSignature:
@@ -119,7 +155,7 @@ def _first_event(bank: BankData):
 
 
 def _log_and_register(
-    model, test, features, metrics, plan, rows, data_dir, config, weight
+    model, test, features, metrics, plan, rows, data_dir, config, weight, figures, tables
 ) -> tuple[str, str, list[str]]:
     tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
     with mlflow.start_run(run_name="churn") as run:
@@ -147,6 +183,10 @@ def _log_and_register(
             }
         )
         mlflow.log_metrics(metrics)
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"plots/{name}.png")
+        for name, table in tables.items():
+            mlflow.log_text(table.to_csv(index=False), f"evaluation/{name}")
         # No personal data in artifacts: the example holds model features only (no ids,
         # no birth dates), and only five rows of them.
         example = model.schema.prepare(test.head(5)).astype(

@@ -35,6 +35,8 @@ def churn_command(
     with console.status("building snapshots and training", spinner="dots"):
         result = train_churn(bank, data_dir, config)
     console.print(churn_table(result.metrics, result.rows, result.plan))
+    if result.drift_warning:
+        console.print(f"[yellow]warning:[/] {result.drift_warning}")
     console.print(
         f"MLflow run {result.run_id}; registered {REGISTERED_NAME} version "
         f"{result.version} as {', '.join(result.aliases)}"

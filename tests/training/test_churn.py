@@ -160,3 +160,33 @@ def test_promotion_compares_on_the_same_holdout_and_records_why(trained):
     )
     again = registry.decide(REGISTERED_NAME, holdout, LABEL_CHURN, tolerance=0.0)
     assert not again.promoted and again.reason == "the challenger already is the champion"
+
+
+def test_run_logs_plots_tier_table_and_drift(trained):
+    client = MlflowClient()
+    run_id = trained["first"].run_id
+    logged = {
+        item.path
+        for folder in ("plots", "evaluation")
+        for item in client.list_artifacts(run_id, folder)
+    }
+    assert {
+        f"plots/{name}.png"
+        for name in (
+            "roc",
+            "precision_recall",
+            "calibration",
+            "cumulative_gains",
+            "feature_importance",
+            "shap_summary",
+        )
+    } <= logged
+    assert {"evaluation/evaluation_by_tier.csv", "evaluation/feature_drift.csv"} <= logged
+    metrics = client.get_run(run_id).data.metrics
+    assert {"label_rate_train", "label_rate_test", "max_feature_psi"} <= set(metrics)
+    tiers = pd.read_csv(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="evaluation/evaluation_by_tier.csv"
+        )
+    )
+    assert tiers["customers"].sum() == len(trained["test"])

@@ -40,3 +40,27 @@ def test_binary_metrics_keys_and_prefix():
         )
     }
     assert metrics["baseline_rule_roc_auc"] == pytest.approx(0.75)
+
+
+def test_population_stability_sees_a_shift_and_not_noise():
+    import pandas as pd
+
+    from training.report import population_stability
+
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame(
+        {"x": rng.normal(0, 1, 20_000), "c": pd.Categorical(rng.choice(["a", "b"], 20_000))}
+    )
+    same = pd.DataFrame(
+        {"x": rng.normal(0, 1, 20_000), "c": pd.Categorical(rng.choice(["a", "b"], 20_000))}
+    )
+    shifted = pd.DataFrame(
+        {
+            "x": rng.normal(1.5, 1, 20_000),
+            "c": pd.Categorical(rng.choice(["a", "b"], 20_000, p=[0.9, 0.1])),
+        }
+    )
+    stable = population_stability(train, same, ["x", "c"]).set_index("feature")["psi"]
+    moved = population_stability(train, shifted, ["x", "c"]).set_index("feature")["psi"]
+    assert stable.max() < 0.01
+    assert moved["x"] > 0.25 and moved["c"] > 0.25
