@@ -1,0 +1,126 @@
+"""Snapshot-table mode: reading, typing, splitting, and the public datasets' quality bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retain.config import load_config, with_overrides
+from retain.errors import DataError
+from training.table import LABEL, TableTask, prepare, read_table, split, train_table
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def small_table(rows: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 80, rows)
+    balance = rng.gamma(2, 5000, rows)
+    country = rng.choice(["FR", "ES", "DE"], rows)
+    risk = 1 / (1 + np.exp(-(0.05 * (age - 50) + (country == "DE") * 1.0)))
+    return pd.DataFrame(
+        {
+            "customer": [f"K{i:05d}" for i in range(rows)],
+            "surname": [f"Name{i}" for i in rng.integers(0, 10_000, rows)],
+            "month": np.repeat(np.arange(rows // 40), 40)[:rows],
+            "age": age,
+            "balance": balance,
+            "country": country,
+            "left": np.where(rng.uniform(size=rows) < risk, "yes", "no"),
+        }
+    )
+
+
+def test_reads_semicolon_and_comma_files_alike(tmp_path):
+    frame = small_table()
+    frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    frame.to_csv(tmp_path / "comma.csv", index=False)
+    pd.testing.assert_frame_equal(
+        read_table(tmp_path / "semi.csv"), read_table(tmp_path / "comma.csv")
+    )
+
+
+def test_types_declared_and_identifiers_and_names_left_out(tmp_path):
+    frame, features, dropped = prepare(
+        small_table(), TableTask(tmp_path / "t.csv", "left", "yes", "m")
+    )
+    assert features == ["month", "age", "balance", "country"]
+    assert dropped["customer"] == "unique per row: an identifier"
+    assert dropped["surname"].startswith("text with")
+    assert isinstance(frame["country"].dtype, pd.CategoricalDtype)
+    assert frame["age"].dtype == "float64" and set(frame[LABEL]) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        (dict(target="gone", positive="yes"), "--target column 'gone' not found; columns are"),
+        (
+            dict(target="left", positive="maybe"),
+            "--positive 'maybe' never occurs in 'left' (values: no, yes)",
+        ),
+        (dict(target="left", positive="yes", drop=("nope",)), "--drop column 'nope' not found"),
+    ],
+)
+def test_bad_arguments_are_named(tmp_path, task, message):
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        prepare(small_table(), TableTask(tmp_path / "t.csv", name="m", **task))
+
+
+def test_order_by_tests_on_the_latest_rows(tmp_path):
+    raw = small_table().sample(frac=1, random_state=3)  # file not in time order
+    task = TableTask(tmp_path / "t.csv", "left", "yes", "m", order_by="month")
+    frame, _, _ = prepare(raw, task)
+    train, valid, test, how = split(frame, task, seed=1, order=raw["month"])
+    assert how == "out of time by month"
+    assert (
+        len(test) == 80
+        and raw.loc[test.index, "month"].min() >= raw.loc[train.index, "month"].max()
+    )
+    assert raw.loc[valid.index, "month"].max() <= raw.loc[test.index, "month"].min()
+
+
+def _train(tmp_path, path, **task):
+    config = with_overrides(
+        load_config(), "training", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+    )
+    return train_table(TableTask(path, **task), config)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED / "churn-modelling").exists(), reason="shared data absent")
+def test_churn_modelling_reaches_the_published_level(tmp_path):
+    result = _train(
+        tmp_path,
+        SHARED / "churn-modelling" / "Churn_Modelling.csv",
+        target="Exited",
+        positive="1",
+        name="churn-modelling",
+    )
+    assert {"RowNumber", "CustomerId", "Surname"} <= set(result.dropped)
+    assert result.metrics["roc_auc"] >= 0.85  # public notebooks: 0.86-0.87
+    assert result.metrics["roc_auc"] > result.metrics["baseline_logreg_roc_auc"]
+    assert result.metrics["roc_auc"] > result.metrics["baseline_rule_roc_auc"]
+    assert (result.version, result.aliases) == ("1", ["challenger", "champion"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED / "uci-bank-marketing").exists(), reason="shared data absent")
+def test_bank_marketing_in_file_order_reports_the_shift(tmp_path):
+    result = _train(
+        tmp_path,
+        SHARED / "uci-bank-marketing" / "bank-additional-full.csv",
+        target="y",
+        positive="yes",
+        name="bank-marketing",
+        drop=("duration",),
+        file_order=True,
+    )
+    assert "duration" in result.dropped and "duration" not in result.features
+    assert result.metrics["label_rate_test"] > 3 * result.metrics["label_rate_train"]
+    assert result.metrics["max_feature_psi"] > 1
+    assert result.drift_warning and "positive rate" in result.drift_warning
+    assert result.metrics["roc_auc"] >= 0.6

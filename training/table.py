@@ -1,0 +1,281 @@
+"""Snapshot-table mode: a bank's own one-row-per-customer export, with a target column."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from retain.config import RetainConfig
+from retain.errors import DataError
+from training import report, tracking
+from training.binary import RuleBaseline, fit_lightgbm, fit_logistic_baseline, logistic_scores
+from training.churn import model_signature
+from training.metrics import binary_metrics
+from training.model import CalibratedBinaryPyfunc
+
+LABEL = "_label"
+TEST_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class TableTask:
+    """What to learn from a snapshot table and how to split it."""
+
+    path: Path
+    target: str
+    positive: str
+    name: str
+    id_column: str | None = None
+    order_by: str | None = None
+    file_order: bool = False
+    drop: tuple[str, ...] = ()
+
+    @property
+    def out_of_time(self) -> bool:
+        return self.order_by is not None or self.file_order
+
+
+@dataclass
+class TableResult:
+    metrics: dict[str, float]
+    features: list[str]
+    dropped: dict[str, str]
+    rows: dict[str, int]
+    run_id: str
+    version: str
+    aliases: list[str]
+    split: str
+    drift_warning: str | None = None
+    rule_feature: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """CSV (`;` or `,`, detected from the header line) or Parquet."""
+    if not path.exists():
+        raise DataError(f"table file {path} does not exist")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    with path.open(newline="") as handle:
+        header = handle.readline()
+    try:
+        separator = csv.Sniffer().sniff(header, delimiters=";,\t|").delimiter
+    except csv.Error:
+        raise DataError(
+            f"{path}: cannot tell the column separator from its header {header[:80]!r}"
+        ) from None
+    return pd.read_csv(path, sep=separator)
+
+
+def prepare(frame: pd.DataFrame, task: TableTask) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+    """Label column, feature columns with declared types, and what was left out and why."""
+    columns = list(frame.columns)
+    for role, column in (
+        ("--target", task.target),
+        ("--id", task.id_column),
+        ("--order-by", task.order_by),
+        *[("--drop", c) for c in task.drop],
+    ):
+        if column is not None and column not in frame:
+            raise DataError(
+                f"{task.path.name}: {role} column {column!r} not found; columns "
+                f"are {', '.join(columns)}"
+            )
+    target = frame[task.target].astype(str).str.strip()
+    if task.positive not in set(target):
+        seen = ", ".join(sorted(set(target))[:10])
+        raise DataError(
+            f"{task.path.name}: --positive {task.positive!r} never occurs in "
+            f"{task.target!r} (values: {seen})"
+        )
+    if target.isna().any() or frame[task.target].isna().any():
+        raise DataError(f"{task.path.name}: {task.target!r} has missing values")
+    dropped = {task.target: "target"}
+    dropped |= {c: "--drop" for c in task.drop}
+    if task.id_column:
+        dropped[task.id_column] = "--id"
+    if task.order_by:
+        dropped[task.order_by] = "--order-by (time, not a feature)"
+    out = pd.DataFrame(index=frame.index)
+    features = []
+    for column in columns:
+        if column in dropped:
+            continue
+        values = frame[column]
+        distinct = values.nunique(dropna=True)
+        if distinct == len(frame) and not pd.api.types.is_float_dtype(values):
+            dropped[column] = "unique per row: an identifier"
+            continue
+        if distinct <= 1:
+            dropped[column] = "constant"
+            continue
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            out[column] = values.astype("float64")
+        else:
+            if distinct > max(50, 0.05 * len(frame)):
+                # Surnames, addresses, free text: personal data and no signal a model can
+                # generalise; never a model input, never in a logged example.
+                dropped[column] = f"text with {distinct:,} distinct values: name or free text"
+                continue
+            out[column] = values.astype(str).where(values.notna(), None).astype("category")
+        features.append(column)
+    out[LABEL] = (target == task.positive).astype(float).to_numpy()
+    return out, features, dropped
+
+
+def split(
+    frame: pd.DataFrame, task: TableTask, seed: int, order: pd.Series | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+    """Out of time (last 20 % test, the 20 % before it validation) when an order is given,
+    else stratified random 80/20 with a fixed seed (and 20 % of training for validation)."""
+    if task.out_of_time:
+        ordered = (
+            frame.iloc[np.argsort(order.to_numpy(), kind="stable")] if order is not None else frame
+        )
+        n = len(ordered)
+        test_start = int(n * (1 - TEST_SHARE))
+        valid_start = int(test_start * (1 - TEST_SHARE))
+        how = f"out of time by {task.order_by}" if task.order_by else "out of time (file order)"
+        return (
+            ordered.iloc[:valid_start],
+            ordered.iloc[valid_start:test_start],
+            ordered.iloc[test_start:],
+            how,
+        )
+    rest, test = train_test_split(
+        frame, test_size=TEST_SHARE, random_state=seed, stratify=frame[LABEL]
+    )
+    train, valid = train_test_split(
+        rest, test_size=TEST_SHARE, random_state=seed, stratify=rest[LABEL]
+    )
+    return train, valid, test, f"stratified random 80/20, seed {seed}"
+
+
+def best_single_feature(train: pd.DataFrame, features: list[str]) -> str:
+    """The rule baseline's feature: the numeric column that alone ranks best on training."""
+    best, best_strength = features[0], -1.0
+    for name in features:
+        if isinstance(train[name].dtype, pd.CategoricalDtype):
+            continue
+        values = train[name].fillna(train[name].median())
+        if values.nunique() < 2:
+            continue
+        strength = abs(roc_auc_score(train[LABEL], values) - 0.5)
+        if strength > best_strength:
+            best, best_strength = name, strength
+    return best
+
+
+def train_table(task: TableTask, config: RetainConfig) -> TableResult:
+    """Fit, evaluate against baselines, check drift, log and register `task.name`."""
+    raw = read_table(task.path)
+    frame, features, dropped = prepare(raw, task)
+    order = raw[task.order_by] if task.order_by else None
+    train, valid, test, how = split(frame, task, config.training.seed, order)
+    for part, rows in (("training", train), ("validation", valid), ("test", test)):
+        if rows[LABEL].nunique() < 2:
+            raise DataError(f"{task.path.name}: the {part} part has one class only")
+    model, fit = fit_lightgbm(train, valid, LABEL, features, config.training)
+    y_test = test[LABEL].to_numpy()
+    logistic = fit_logistic_baseline(train, LABEL, features, config.training.seed)
+    rule_feature = best_single_feature(train, features)
+    rule = RuleBaseline.fit(train, LABEL, rule_feature)
+    scores = {
+        "LightGBM": model.predict_proba(test),
+        "logistic regression": logistic_scores(logistic, test, features),
+        f"rule: {rule_feature}": rule.predict_proba(test),
+    }
+    metrics = binary_metrics(y_test, scores["LightGBM"])
+    metrics |= binary_metrics(y_test, scores["logistic regression"], prefix="baseline_logreg_")
+    metrics |= binary_metrics(y_test, scores[f"rule: {rule_feature}"], prefix="baseline_rule_")
+    drift = report.population_stability(train, test, features)
+    metrics |= {
+        "label_rate_train": float(train[LABEL].mean()),
+        "label_rate_test": float(y_test.mean()),
+        "max_feature_psi": float(drift["psi"].max()),
+        "best_iteration": float(fit.best_iteration),
+    }
+    rows = {"train": len(train), "valid": len(valid), "test": len(test)}
+    warning = None
+    if metrics["max_feature_psi"] > report.PSI_WARNING or _label_shift(metrics):
+        top = drift.head(3)
+        warning = (
+            f"train and test differ: positive rate {metrics['label_rate_train']:.1%} "
+            f"→ {metrics['label_rate_test']:.1%}; largest feature shifts (PSI) "
+            + ", ".join(f"{r.feature} {r.psi:.2f}" for r in top.itertuples())
+            + ". One split can mislead here: compare several periods."
+        )
+    run_id, version, aliases = _log(
+        task, config, model, test, features, metrics, rows, how, dropped, drift, scores, y_test
+    )
+    return TableResult(
+        metrics, features, dropped, rows, run_id, version, aliases, how, warning, rule_feature
+    )
+
+
+def _label_shift(metrics: dict[str, float]) -> bool:
+    train, test = metrics["label_rate_train"], metrics["label_rate_test"]
+    return max(train, test) > 1.5 * max(min(train, test), 1e-9)
+
+
+def _log(task, config, model, test, features, metrics, rows, how, dropped, drift, scores, y_test):
+    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
+    with mlflow.start_run(run_name=f"table {task.name}") as run:
+        mlflow.log_params(tracking.flatten(config.training.model_dump(mode="json"), "training."))
+        mlflow.log_params(
+            {
+                "data.file": task.path.name,
+                "data.fingerprint": tracking.data_fingerprint(task.path.parent)
+                if task.path.parent.is_dir()
+                else "",
+                "data.target": task.target,
+                "data.positive": task.positive,
+                "data.split": how,
+                "data.rows_train": rows["train"],
+                "data.rows_valid": rows["valid"],
+                "data.rows_test": rows["test"],
+                "data.features": len(features),
+                "data.dropped": "; ".join(f"{k}: {v}" for k, v in dropped.items())[:6000],
+            }
+        )
+        mlflow.set_tags({"git_commit": tracking.git_commit(), "model": task.name})
+        mlflow.log_metrics(metrics)
+        figures = report.curve_figures(y_test, scores)
+        figures |= report.importance_figures(
+            model, test.sample(min(len(test), 2000), random_state=0)
+        )
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"plots/{name}.png")
+            report.plt.close(figure)
+        mlflow.log_text(drift.to_csv(index=False), "evaluation/feature_drift.csv")
+        example = model.schema.prepare(test.head(5)).astype(
+            {name: "object" for name in model.schema.categories}
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=CalibratedBinaryPyfunc(),
+                artifacts=model.save(Path(folder)),
+                signature=model_signature(model.schema),
+                input_example=example,
+                registered_model_name=task.name,
+                pip_requirements=[
+                    f"lightgbm=={lgb.__version__}",
+                    f"scikit-learn=={sklearn.__version__}",
+                    f"pandas=={pd.__version__}",
+                    f"mlflow=={mlflow.__version__}",
+                ],
+            )
+        version = str(info.registered_model_version)
+        aliases = tracking.assign_aliases(task.name, version)
+    return run.info.run_id, version, aliases
