@@ -9,18 +9,26 @@ import sys
 import pytest
 from conftest import tiny_bank_frames, write_bank
 
-COMMANDS = [
-    [],
-    ["data"],
-    ["data", "synth"],
-    ["data", "validate"],
-    ["data", "contract"],
-    ["features"],
-    ["features", "build"],
-    ["features", "list"],
-    ["demo"],
-    ["config"],
-]
+
+def _all_commands() -> list[list[str]]:
+    """Every command and group of the real app, so a new one cannot miss its help test."""
+    import click
+    import typer
+
+    from retain.cli import app
+
+    found = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        found.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+COMMANDS = _all_commands()
 
 
 def retain(*args: str, cwd=None):
