@@ -46,10 +46,6 @@ class TableReport:
     completeness: dict[str, float]
     absent_columns: tuple[str, ...]
 
-    @property
-    def rows_loaded(self) -> int:
-        return self.rows_read - self.rows_quarantined
-
 
 @dataclass(frozen=True)
 class BankData:
@@ -60,9 +56,6 @@ class BankData:
     reports: tuple[TableReport, ...] = ()
     extracted_at_known: bool = True
     quarantine_files: dict[str, Path] = field(default_factory=dict)
-
-    def table(self, name: str) -> ir.Table | None:
-        return self.tables.get(name)
 
 
 def find_table_file(data_dir: Path, table: str) -> Path | None:
