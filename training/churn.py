@@ -25,7 +25,14 @@ from training.binary import (
     fit_logistic_baseline,
     logistic_scores,
 )
-from training.dataset import SnapshotPlan, build_training_frame, check_history, plan_snapshots
+from training.dataset import (
+    SnapshotPlan,
+    build_snapshot_frame,
+    build_training_frame,
+    check_history,
+    plan_snapshots,
+    shift_plan,
+)
 from training.metrics import binary_metrics
 from training.model import CalibratedBinaryPyfunc, ModelSchema
 
@@ -212,3 +219,28 @@ def _log_and_register(
         aliases = tracking.assign_aliases(REGISTERED_NAME, version)
         mlflow.set_tag("registered_version", version)
     return run.info.run_id, version, aliases
+
+
+def backtest_churn(bank: BankData, config: RetainConfig, origins: int) -> pd.DataFrame:
+    """Train and test at `origins` rolling monthly origins ending at the latest one; each
+    origin keeps the purge gaps of a normal run. Returns test metrics per origin."""
+    from training.backtest import evaluate_origins
+
+    latest = plan_snapshots(bank.extracted_at, config.features, config.training)
+    plans = [shift_plan(latest, k) for k in reversed(range(origins))]
+    first = bank.tables["customers"].joined_at.min().to_pyarrow().as_py()
+    check_history(plans[0], first_record=max(first, _first_event(bank)))
+    dates = sorted({day for plan in plans for day in plan.all_dates})
+    frame = churn_rows(build_snapshot_frame(bank, dates, config.features))
+    day = frame["as_of"].dt.date
+
+    def splits():
+        for plan in plans:
+            yield (
+                str(plan.test),
+                frame[day.isin(plan.train)],
+                frame[day == plan.valid],
+                frame[day == plan.test],
+            )
+
+    return evaluate_origins(splits(), LABEL_CHURN, feature_names(config.features), config.training)

@@ -20,6 +20,14 @@ def churn_command(
     data: Annotated[
         Path | None, typer.Option(help="Bank extract folder (default: config data_dir).")
     ] = None,
+    backtest: Annotated[
+        int,
+        typer.Option(
+            help="Also evaluate K rolling monthly origins and report the spread (0 = off).",
+            min=0,
+            max=24,
+        ),
+    ] = 0,
 ) -> None:
     """Train the churn model on monthly snapshots, compare with baselines, register it."""
     from features import engine
@@ -41,6 +49,18 @@ def churn_command(
         f"MLflow run {result.run_id}; registered {REGISTERED_NAME} version "
         f"{result.version} as {', '.join(result.aliases)}"
     )
+    if backtest:
+        import mlflow
+
+        from training.backtest import log_backtest
+        from training.churn import backtest_churn
+
+        with console.status(f"backtesting {backtest} origins", spinner="dots"):
+            per_origin = backtest_churn(bank, config, backtest)
+        with mlflow.start_run(run_name="churn backtest"):
+            mlflow.set_tag("model_run_id", result.run_id)
+            summary = log_backtest(per_origin)
+        console.print(backtest_table(per_origin, summary))
 
 
 def churn_table(metrics: dict[str, float], rows: dict[str, int], plan) -> RichTable:
@@ -248,3 +268,43 @@ def table_command(
         f"MLflow run {result.run_id}; registered {name} version {result.version} "
         f"as {', '.join(result.aliases)}"
     )
+
+
+def backtest_table(per_origin, summary: dict[str, float]) -> RichTable:
+    """Test metrics per rolling origin, then mean ± spread."""
+    table = RichTable(title="Backtest: one row per origin (test snapshot)")
+    for column in (
+        "origin",
+        "train rows",
+        "test rows",
+        "positive rate",
+        "LightGBM AUC",
+        "logistic AUC",
+        "PR AUC",
+        "ECE",
+    ):
+        table.add_column(column, justify="left" if column == "origin" else "right")
+    for row in per_origin.itertuples():
+        table.add_row(
+            row.origin,
+            f"{row.train_rows:,}",
+            f"{row.test_rows:,}",
+            f"{row.test_positive_rate:.1%}",
+            f"{row.roc_auc:.3f}",
+            f"{row.baseline_logreg_roc_auc:.3f}",
+            f"{row.pr_auc:.3f}",
+            f"{row.ece:.3f}",
+        )
+    table.add_row(
+        "mean ± sd",
+        "",
+        "",
+        "",
+        f"{summary['backtest_roc_auc_mean']:.3f} ± {summary['backtest_roc_auc_std']:.3f}",
+        f"{summary['backtest_baseline_logreg_roc_auc_mean']:.3f} ± "
+        f"{summary['backtest_baseline_logreg_roc_auc_std']:.3f}",
+        f"{summary['backtest_pr_auc_mean']:.3f}",
+        "",
+        style="bold",
+    )
+    return table

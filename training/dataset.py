@@ -66,6 +66,15 @@ def plan_snapshots(
     return SnapshotPlan(train=train, valid=valid, test=test)
 
 
+def shift_plan(plan: SnapshotPlan, months: int) -> SnapshotPlan:
+    """The same plan `months` earlier: a rolling origin for backtesting."""
+    return SnapshotPlan(
+        train=tuple(add_months(day, -months) for day in plan.train),
+        valid=add_months(plan.valid, -months),
+        test=add_months(plan.test, -months),
+    )
+
+
 def check_history(plan: SnapshotPlan, first_record: date) -> None:
     """The first training snapshot must come after the data starts."""
     if plan.train[0] <= first_record:
