@@ -255,7 +255,7 @@ def _transaction_features(transactions, as_of, config):
 
     Step 1 sums each customer's transactions per window bucket (the smallest window holding
     the transaction) with a dozen aggregates; step 2 adds buckets up into every window. On
-    83 M transactions this is ~3x faster than one conditional aggregate per feature.
+    83 M transactions this query took 10 s against 25.8 s for one FILTER aggregate per feature.
     """
     windows = config.windows_days
     t = transactions.join(

@@ -34,22 +34,15 @@ def positive_weight(labels: np.ndarray, rule: str) -> float:
     return {"none": 1.0, "sqrt_balanced": float(np.sqrt(ratio)), "balanced": ratio}[rule]
 
 
-def fit_lightgbm(
-    train: pd.DataFrame,
-    valid: pd.DataFrame,
-    label: str,
-    features: list[str],
-    config: TrainingConfig,
-) -> tuple[BinaryModel, FitReport]:
-    """LightGBM with native categoricals, early stopping on the validation period, then a
-    calibration fitted on that same later period (never on training rows)."""
-    schema = ModelSchema.from_training(train, features)
-    y_train = train[label].to_numpy(dtype=float)
-    y_valid = valid[label].to_numpy(dtype=float)
-    weight = positive_weight(y_train, config.positive_weight)
-    params = {
+def lightgbm_params(config: TrainingConfig, weight: float) -> dict:
+    """The LightGBM parameters every model of Retain trains with."""
+    return {
         "objective": "binary",
-        "metric": "binary_logloss",
+        # Early stopping on AUC: positives are up-weighted in training, so the unweighted
+        # validation log loss worsens as soon as scores sharpen (29 trees on 0.93 M rows);
+        # ranking is what the trees must learn, calibration then fixes the probabilities.
+        # Inner validation split of the demo bank: AUC 0.890 (402 trees) vs 0.882 (582).
+        "metric": "auc",
         "learning_rate": config.lightgbm.learning_rate,
         "num_leaves": config.lightgbm.num_leaves,
         "min_child_samples": config.lightgbm.min_child_samples,
@@ -63,6 +56,22 @@ def fit_lightgbm(
         "num_threads": 2,
         "verbosity": -1,
     }
+
+
+def fit_lightgbm(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    label: str,
+    features: list[str],
+    config: TrainingConfig,
+) -> tuple[BinaryModel, FitReport]:
+    """LightGBM with native categoricals, early stopping on the validation period, then a
+    calibration fitted on that same later period (never on training rows)."""
+    schema = ModelSchema.from_training(train, features)
+    y_train = train[label].to_numpy(dtype=float)
+    y_valid = valid[label].to_numpy(dtype=float)
+    weight = positive_weight(y_train, config.positive_weight)
+    params = lightgbm_params(config, weight)
     train_set = lgb.Dataset(schema.prepare(train), y_train, free_raw_data=False)
     valid_set = lgb.Dataset(schema.prepare(valid), y_valid, reference=train_set)
     booster = lgb.train(
