@@ -88,7 +88,7 @@ def test_customer_id_does_not_change_a_score(trained):
 
 
 @pytest.mark.parametrize(
-    ("change", "what"),
+    ("change", "what", "min_ratio"),
     [
         (
             {
@@ -98,6 +98,7 @@ def test_customer_id_does_not_change_a_score(trained):
                 "days_since_last_salary": 75.0,
             },
             "salary stops",
+            1.2,  # the strongest warning sign in the generator
         ),
         (
             {
@@ -109,10 +110,11 @@ def test_customer_id_does_not_change_a_score(trained):
                 "complaint_max_severity_365d": 3.0,
             },
             "an unresolved complaint",
+            1.02,  # a weaker sign there: it acts through the latent engagement
         ),
     ],
 )
-def test_warning_signs_raise_churn_risk(trained, change, what):
+def test_warning_signs_raise_churn_risk(trained, change, what, min_ratio):
     # The booster's own score: isotonic calibration is a step function, so small moves in
     # risk can land on the same step; it is monotone, so direction carries over.
     model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
@@ -121,7 +123,9 @@ def test_warning_signs_raise_churn_risk(trained, change, what):
     steady = steady[(steady["salary_present"] == 1) & (steady["complaint_open"] == 0)].head(300)
     before = booster.raw_scores(steady)
     after = booster.raw_scores(steady.assign(**change))
-    assert after.mean() > before.mean() * 1.2, f"{what}: {before.mean():.4f} → {after.mean():.4f}"
+    assert after.mean() > before.mean() * min_ratio, (
+        f"{what}: {before.mean():.4f} → {after.mean():.4f}"
+    )
     assert (after >= before).mean() > 0.8, f"{what} lowered risk for too many customers"
 
 
