@@ -144,6 +144,32 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
     return ChurnResult(metrics, plan, run_id, version, aliases, rows, warning)
 
 
+def register_binary_model(model, holdout: pd.DataFrame, name: str) -> tuple[str, list[str]]:
+    """Log the model into the active run as one pyfunc (booster, calibration, schema),
+    register it under `name`, and set the aliases. The input example is five rows of model
+    features only: no ids, no birth dates, no names."""
+    example = model.schema.prepare(holdout.head(5)).astype(
+        {column: "object" for column in model.schema.categories}
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=CalibratedBinaryPyfunc(),
+            artifacts=model.save(Path(folder)),
+            signature=model_signature(model.schema),
+            input_example=example,
+            registered_model_name=name,
+            pip_requirements=[
+                f"lightgbm=={lgb.__version__}",
+                f"scikit-learn=={sklearn.__version__}",
+                f"pandas=={pd.__version__}",
+                f"mlflow=={mlflow.__version__}",
+            ],
+        )
+    version = str(info.registered_model_version)
+    return version, tracking.assign_aliases(name, version)
+
+
 def model_signature(schema: ModelSchema) -> ModelSignature:
     """Every feature optional (a missing value is information). Categoricals accept text or
     pandas categoricals (MLflow's `string` refuses the latter); the model applies its own
@@ -194,29 +220,7 @@ def _log_and_register(
             mlflow.log_figure(figure, f"plots/{name}.png")
         for name, table in tables.items():
             mlflow.log_text(table.to_csv(index=False), f"evaluation/{name}")
-        # No personal data in artifacts: the example holds model features only (no ids,
-        # no birth dates), and only five rows of them.
-        example = model.schema.prepare(test.head(5)).astype(
-            {name: "object" for name in model.schema.categories}
-        )
-        with tempfile.TemporaryDirectory() as folder:
-            files = model.save(Path(folder))
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=CalibratedBinaryPyfunc(),
-                artifacts=files,
-                signature=model_signature(model.schema),
-                input_example=example,
-                registered_model_name=REGISTERED_NAME,
-                pip_requirements=[
-                    f"lightgbm=={lgb.__version__}",
-                    f"scikit-learn=={sklearn.__version__}",
-                    f"pandas=={pd.__version__}",
-                    f"mlflow=={mlflow.__version__}",
-                ],
-            )
-        version = str(info.registered_model_version)
-        aliases = tracking.assign_aliases(REGISTERED_NAME, version)
+        version, aliases = register_binary_model(model, test, REGISTERED_NAME)
         mlflow.set_tag("registered_version", version)
     return run.info.run_id, version, aliases
 

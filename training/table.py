@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import csv
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
-import sklearn
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -19,9 +16,8 @@ from retain.config import RetainConfig
 from retain.errors import DataError
 from training import report, tracking
 from training.binary import RuleBaseline, fit_lightgbm, fit_logistic_baseline, logistic_scores
-from training.churn import model_signature
+from training.churn import register_binary_model
 from training.metrics import binary_metrics
-from training.model import CalibratedBinaryPyfunc
 
 LABEL = "_label"
 TEST_SHARE = 0.2
@@ -258,24 +254,5 @@ def _log(task, config, model, test, features, metrics, rows, how, dropped, drift
             mlflow.log_figure(figure, f"plots/{name}.png")
             report.plt.close(figure)
         mlflow.log_text(drift.to_csv(index=False), "evaluation/feature_drift.csv")
-        example = model.schema.prepare(test.head(5)).astype(
-            {name: "object" for name in model.schema.categories}
-        )
-        with tempfile.TemporaryDirectory() as folder:
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=CalibratedBinaryPyfunc(),
-                artifacts=model.save(Path(folder)),
-                signature=model_signature(model.schema),
-                input_example=example,
-                registered_model_name=task.name,
-                pip_requirements=[
-                    f"lightgbm=={lgb.__version__}",
-                    f"scikit-learn=={sklearn.__version__}",
-                    f"pandas=={pd.__version__}",
-                    f"mlflow=={mlflow.__version__}",
-                ],
-            )
-        version = str(info.registered_model_version)
-        aliases = tracking.assign_aliases(task.name, version)
+        version, aliases = register_binary_model(model, test, task.name)
     return run.info.run_id, version, aliases
