@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from _timing import ROOT, timed  # noqa: E402  (bench/ is the script folder)
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 WINDOWS = (30, 90, 180, 365)
 
@@ -63,22 +61,11 @@ def reference_sql(bank: Path, as_of: date, out: Path) -> str:
     )
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of a command in its own process."""
-    started = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)[1])
-    return seconds, peak_kb / 1024 / 1024
-
-
 def ensure_bank(customers: int, months: int) -> Path:
     bank = OUT / f"bank_{customers}_{months}m"
     if not (bank / "manifest.json").exists():
         print(f"generating {customers:,} customers × {months} months …", flush=True)
-        seconds, peak = timed(
+        seconds, peak, _ = timed(
             [
                 sys.executable,
                 "-m",

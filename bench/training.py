@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _timing import ROOT, timed  # noqa: E402  (bench/ is the script folder)
+
 OUT = ROOT / "bench" / "out"
 
 BARE_FIT = """
@@ -60,18 +58,6 @@ booster = lgb.train(params, train_set, num_boost_round=tc.lightgbm.max_trees,
 print(json.dumps({"fit_seconds": time.perf_counter() - started, "rows": len(train),
                   "features": len(features), "trees": booster.best_iteration}))
 """
-
-
-def timed(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    started = time.perf_counter()
-    result = subprocess.run(
-        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, cwd=ROOT, env=env
-    )
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)[1])
-    return seconds, peak_kb / 1024 / 1024, result.stdout
 
 
 def main() -> None:

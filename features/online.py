@@ -9,7 +9,6 @@ without paying Ibis's compile time per request.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 
@@ -33,7 +32,7 @@ _PREFIX = "online_"
 
 class CustomerFeatures:
     """Compiled feature queries for one customer at a time. Not thread-safe: hold one per
-    worker thread (`for_thread`)."""
+    worker thread, and build a new one when the product catalogue changes."""
 
     def __init__(self, products: pd.DataFrame, config: FeaturesConfig) -> None:
         self.config = config
@@ -125,18 +124,6 @@ class CustomerFeatures:
             # A relation over the Arrow table, not a registered view: changing the catalog
             # would make the prepared statements re-plan.
             raw.from_arrow(table).insert_into(f"{_PREFIX}{name}")
-
-
-_local = threading.local()
-
-
-def for_thread(products: pd.DataFrame, config: FeaturesConfig) -> CustomerFeatures:
-    """The calling thread's compiled instance (built on first use)."""
-    key = (config, tuple(map(tuple, products.astype(str).itertuples(index=False))))
-    cached = getattr(_local, "cached", None)
-    if cached is None or cached[0] != key:
-        cached = _local.cached = (key, CustomerFeatures(products, config))
-    return cached[1]
 
 
 def _typed_arrow(frame: pd.DataFrame | None, spec: Table) -> pa.Table:

@@ -76,16 +76,10 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
     console.print(summary_table(out))
 
     console.print(Rule("4. Churn model: out-of-time test against baselines and the oracle"))
-    from training.churn import REGISTERED_NAME, train_churn
-    from training.cli import churn_table
+    from training.churn import train_churn
+    from training.cli import print_churn_result
 
     with console.status("training the churn model", spinner="dots"):
         result = train_churn(bank, config.data_dir, config)
-    console.print(churn_table(result.metrics, result.rows, result.plan))
-    if result.drift_warning:
-        console.print(f"[yellow]warning:[/] {result.drift_warning}")
-    console.print(
-        f"MLflow run {result.run_id}; {REGISTERED_NAME} version {result.version} "
-        f"({', '.join(result.aliases)}); browse with `make mlflow-ui`"
-    )
+    print_churn_result(result)
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")

@@ -119,5 +119,5 @@ def test_demo_runs_end_to_end_on_a_small_bank(tmp_path):
     labelled = frame[frame["label_churn"].notna()]
     assert 0 < labelled["label_churn"].mean() < 0.2
     assert frame["as_of"].nunique() == 7
-    assert "retain-churn version 1 (challenger, champion)" in result.stdout
+    assert "retain-churn version 1 as challenger, champion" in result.stdout
     assert (tmp_path / "mlruns" / "mlflow.db").exists()

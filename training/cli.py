@@ -32,7 +32,7 @@ def churn_command(
     """Train the churn model on monthly snapshots, compare with baselines, register it."""
     from features import engine
     from features.validation import load_bank
-    from training.churn import REGISTERED_NAME, train_churn
+    from training.churn import train_churn
 
     config = ctx.obj
     data_dir = data or config.data_dir
@@ -42,13 +42,7 @@ def churn_command(
         )
     with console.status("building snapshots and training", spinner="dots"):
         result = train_churn(bank, data_dir, config)
-    console.print(churn_table(result.metrics, result.rows, result.plan))
-    if result.drift_warning:
-        console.print(f"[yellow]warning:[/] {result.drift_warning}")
-    console.print(
-        f"MLflow run {result.run_id}; registered {REGISTERED_NAME} version "
-        f"{result.version} as {', '.join(result.aliases)}"
-    )
+    print_churn_result(result)
     if backtest:
         import mlflow
 
@@ -61,6 +55,19 @@ def churn_command(
             mlflow.set_tag("model_run_id", result.run_id)
             summary = log_backtest(per_origin)
         console.print(backtest_table(per_origin, summary))
+
+
+def print_churn_result(result) -> None:
+    """The churn run as a person reads it: metrics table, drift warning, where it went."""
+    from training.churn import REGISTERED_NAME
+
+    console.print(churn_table(result.metrics, result.rows, result.plan))
+    if result.drift_warning:
+        console.print(f"[yellow]warning:[/] {result.drift_warning}")
+    console.print(
+        f"MLflow run {result.run_id}; registered {REGISTERED_NAME} version {result.version} "
+        f"as {', '.join(result.aliases)}; browse with `make mlflow-ui`"
+    )
 
 
 def churn_table(metrics: dict[str, float], rows: dict[str, int], plan) -> RichTable:
