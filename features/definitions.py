@@ -88,7 +88,7 @@ def build_features(
     if not isinstance(as_of_dates, ir.Table):
         as_of_dates = ibis.memtable({"as_of": as_of_timestamps(as_of_dates)})
     as_of = as_of_dates.select("as_of").mutate(as_of_s=_epoch(ibis._.as_of))
-    holdings = _holding_features(inputs, as_of, config, product_ids, extracted_at, with_labels)
+    holdings = _holding_features(inputs, as_of, product_ids)
     population = _population(inputs.customers, as_of, holdings, config)
     parts = [
         _transaction_features(inputs.transactions, as_of, config),
@@ -108,6 +108,16 @@ def build_features(
 def feature_names(config: FeaturesConfig) -> list[str]:
     """Model inputs in output order (no keys, no labels)."""
     return [*_numeric_names(config), *CATEGORICAL_FEATURES]
+
+
+def held_column(product_id: str) -> str:
+    """Column saying whether a catalogue product is open at D (1.0) or not (0.0)."""
+    return f"held__{product_id}"
+
+
+def xsell_feature_names(config: FeaturesConfig, product_ids: Sequence[str]) -> list[str]:
+    """Cross-sell model inputs: the customer features and which products are held."""
+    return [*feature_names(config), *[held_column(pid) for pid in product_ids]]
 
 
 CATEGORICAL_FEATURES = ("gender", "region", "income_band", "preferred_channel", "segment", "tier")
@@ -201,7 +211,7 @@ def _within(age_s: ir.IntegerValue, days: int) -> ir.BooleanValue:
     return age_s <= days * DAY_SECONDS
 
 
-def _holding_features(inputs, as_of, config, product_ids, extracted_at, with_labels):
+def _holding_features(inputs, as_of, product_ids):
     """Products held, opened and closed as of D (and, for labels, at the horizon's end)."""
     h = inputs.holdings.join(inputs.products.select("product_id", "family"), "product_id")
     h = h.cross_join(as_of)
@@ -226,11 +236,8 @@ def _holding_features(inputs, as_of, config, product_ids, extracted_at, with_lab
             f"held_family__{family}": _count_if(is_open & (h.family == family))
             for family in PRODUCT_FAMILIES
         },
+        **{held_column(pid): _count_if(is_open & (h.product_id == pid)) for pid in product_ids},
     }
-    if with_labels:
-        metrics.update(
-            {f"held__{pid}": _count_if(is_open & (h.product_id == pid)) for pid in product_ids}
-        )
     return h.group_by(*KEYS).aggregate(**metrics)
 
 
@@ -523,7 +530,7 @@ def _labels(t, inputs, as_of, config, product_ids, extracted_at):
     xsell = {
         f"{LABEL_XSELL_PREFIX}{pid}": ibis.cases(
             (
-                observable & active & (t[f"held__{pid}"] == 0),
+                observable & active & (t[held_column(pid)] == 0),
                 (t[f"opened__{pid}"].fill_null(0) > 0).cast("float64"),
             ),
             else_=ibis.null("float64"),
@@ -579,6 +586,12 @@ def _output_columns(t, config, product_ids, with_labels):
         t.as_of.cast("timestamp").name("as_of"),
         *[t[name].cast("float64").name(name) for name in numeric],
         *[t[name].cast("string").name(name) for name in CATEGORICAL_FEATURES],
+        # Which catalogue products are open at D: cross-sell inputs, and what serving must
+        # never offer again.
+        *[
+            t[held_column(pid)].fill_null(0).cast("float64").name(held_column(pid))
+            for pid in product_ids
+        ],
     ]
     if with_labels:
         columns.append(t[LABEL_CHURN])

@@ -39,6 +39,12 @@ def root(
     ] = None,
 ) -> None:
     """Load the configuration once for every sub-command."""
+    import os
+
+    # MLflow narrates every model it logs at INFO and draws download bars; our own tables
+    # say what happened. Read when mlflow is first imported, so set before any command runs.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     ctx.obj = load_config(config_file)
 
 

@@ -82,4 +82,12 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
     with console.status("training the churn model", spinner="dots"):
         result = train_churn(bank, config.data_dir, config)
     print_churn_result(result)
+
+    console.print(Rule("5. Cross-sell model: which product to offer whom"))
+    from training.cli import print_xsell_result
+    from training.xsell import train_xsell
+
+    with console.status("training the cross-sell model", spinner="dots"):
+        xsell = train_xsell(bank, config.data_dir, config)
+    print_xsell_result(xsell)
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")

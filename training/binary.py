@@ -25,6 +25,7 @@ class FitReport:
     positive_weight: float
     train_rows: int
     valid_rows: int
+    tuned: dict | None = None  # LightGBM settings Optuna chose, when tuning was on
 
 
 def positive_weight(labels: np.ndarray, rule: str) -> float:
@@ -71,9 +72,17 @@ def fit_lightgbm(
     y_train = train[label].to_numpy(dtype=float)
     y_valid = valid[label].to_numpy(dtype=float)
     weight = positive_weight(y_train, config.positive_weight)
-    params = lightgbm_params(config, weight)
-    train_set = lgb.Dataset(schema.prepare(train), y_train, free_raw_data=False)
+    # Tuning varies min_data_in_leaf on one Dataset: LightGBM must not pre-filter features.
+    dataset_params = {"feature_pre_filter": False} if config.tuning_seconds > 0 else None
+    train_set = lgb.Dataset(
+        schema.prepare(train), y_train, free_raw_data=False, params=dataset_params
+    )
     valid_set = lgb.Dataset(schema.prepare(valid), y_valid, reference=train_set)
+    tuned = None
+    if config.tuning_seconds > 0:
+        tuned = tune_lightgbm(train_set, valid_set, config, weight)
+        config = config.model_copy(update={"lightgbm": config.lightgbm.model_copy(update=tuned)})
+    params = lightgbm_params(config, weight)
     booster = lgb.train(
         params,
         train_set,
@@ -85,7 +94,53 @@ def fit_lightgbm(
     raw_valid = booster.predict(schema.prepare(valid), num_iteration=booster.best_iteration)
     calibration = Calibration.fit(raw_valid, y_valid, config.calibration)
     model = BinaryModel(_keep_best(booster), calibration, schema)
-    return model, FitReport(booster.best_iteration, weight, len(train), len(valid))
+    return model, FitReport(booster.best_iteration, weight, len(train), len(valid), tuned)
+
+
+def tune_lightgbm(
+    train_set: lgb.Dataset, valid_set: lgb.Dataset, config: TrainingConfig, weight: float
+) -> dict:
+    """Optuna (TPE) search of the tree settings within `config.tuning_seconds`, scored by
+    the validation period's AUC at its early-stopping point. The test period is never seen,
+    so the test metrics stay honest; the configured settings are the first trial, so
+    tuning can only keep or beat them on validation."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    start = config.lightgbm
+
+    def objective(trial: optuna.Trial) -> float:
+        candidate = {
+            "num_leaves": trial.suggest_int("num_leaves", 4, 63, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "min_child_samples": trial.suggest_int("min_child_samples", 10, 500, log=True),
+            "feature_fraction": trial.suggest_float("feature_fraction", 0.3, 1.0),
+            "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 100.0, log=True),
+        }
+        trial_config = config.model_copy(update={"lightgbm": start.model_copy(update=candidate)})
+        booster = lgb.train(
+            lightgbm_params(trial_config, weight),
+            train_set,
+            num_boost_round=start.max_trees,
+            valid_sets=[valid_set],
+            callbacks=[lgb.early_stopping(start.early_stopping_rounds, verbose=False)],
+        )
+        return float(booster.best_score["valid_0"]["auc"])
+
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed)
+    )
+    study.enqueue_trial(
+        {
+            "num_leaves": start.num_leaves,
+            "learning_rate": start.learning_rate,
+            "min_child_samples": start.min_child_samples,
+            "feature_fraction": start.feature_fraction,
+            "lambda_l2": start.lambda_l2,
+        }
+    )
+    study.optimize(objective, timeout=config.tuning_seconds)
+    return dict(study.best_params)
 
 
 def _keep_best(booster: lgb.Booster) -> lgb.Booster:

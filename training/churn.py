@@ -6,11 +6,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
-import sklearn
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
@@ -34,7 +32,7 @@ from training.dataset import (
     shift_plan,
 )
 from training.metrics import binary_metrics
-from training.model import CalibratedBinaryPyfunc, ModelSchema
+from training.model import PYFUNC_DIR, ModelSchema
 
 REGISTERED_NAME = "retain-churn"
 TRUTH_FILE = Path("_truth") / "churn.parquet"
@@ -75,8 +73,7 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
     """Build snapshots, fit LightGBM and baselines, evaluate on the test period, log and
     register in MLflow as a challenger (champion too if the name is new)."""
     plan = plan_snapshots(bank.extracted_at, config.features, config.training)
-    first = bank.tables["customers"].joined_at.min().to_pyarrow().as_py()
-    check_history(plan, first_record=max(first, _first_event(bank)))
+    check_history(plan, first_record(bank))
     frame = churn_rows(build_training_frame(bank, plan, config.features))
     features = feature_names(config.features)
     train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
@@ -127,12 +124,10 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
         rows,
         data_dir,
         config,
-        fit.positive_weight,
+        fit,
         figures,
         tables,
     )
-    for figure in figures.values():
-        report.plt.close(figure)
     warning = None
     if metrics["max_feature_psi"] > report.PSI_WARNING:
         top = drift.head(3)
@@ -154,17 +149,12 @@ def register_binary_model(model, holdout: pd.DataFrame, name: str) -> tuple[str,
     with tempfile.TemporaryDirectory() as folder:
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=CalibratedBinaryPyfunc(),
+            python_model=str(PYFUNC_DIR / "binary.py"),
             artifacts=model.save(Path(folder)),
             signature=model_signature(model.schema),
             input_example=example,
             registered_model_name=name,
-            pip_requirements=[
-                f"lightgbm=={lgb.__version__}",
-                f"scikit-learn=={sklearn.__version__}",
-                f"pandas=={pd.__version__}",
-                f"mlflow=={mlflow.__version__}",
-            ],
+            pip_requirements=tracking.pip_requirements(),
         )
     version = str(info.registered_model_version)
     return version, tracking.assign_aliases(name, version)
@@ -183,12 +173,15 @@ def model_signature(schema: ModelSchema) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double")]))
 
 
-def _first_event(bank: BankData):
-    return bank.tables["transactions"].ts.min().to_pyarrow().as_py().date()
+def first_record(bank: BankData):
+    """The day the extract's history starts: first customer joined or first transaction."""
+    joined = bank.tables["customers"].joined_at.min().to_pyarrow().as_py()
+    first_transaction = bank.tables["transactions"].ts.min().to_pyarrow().as_py().date()
+    return max(joined, first_transaction)
 
 
 def _log_and_register(
-    model, test, features, metrics, plan, rows, data_dir, config, weight, figures, tables
+    model, test, features, metrics, plan, rows, data_dir, config, fit, figures, tables
 ) -> tuple[str, str, list[str]]:
     tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
     with mlflow.start_run(run_name="churn") as run:
@@ -202,24 +195,11 @@ def _log_and_register(
                 "data.rows_train": rows["train"],
                 "data.rows_valid": rows["valid"],
                 "data.rows_test": rows["test"],
-                "fit.positive_weight": round(weight, 4),
             }
         )
-        mlflow.set_tags(
-            {
-                "git_commit": tracking.git_commit(),
-                "model": REGISTERED_NAME,
-                **{
-                    f"version.{lib.__name__}": lib.__version__
-                    for lib in (lgb, sklearn, pd, np, mlflow)
-                },
-            }
-        )
-        mlflow.log_metrics(metrics)
-        for name, figure in figures.items():
-            mlflow.log_figure(figure, f"plots/{name}.png")
-        for name, table in tables.items():
-            mlflow.log_text(table.to_csv(index=False), f"evaluation/{name}")
+        tracking.log_fit(fit)
+        mlflow.set_tags(tracking.standard_tags(REGISTERED_NAME))
+        tracking.log_evaluation(metrics, figures, tables)
         version, aliases = register_binary_model(model, test, REGISTERED_NAME)
         mlflow.set_tag("registered_version", version)
     return run.info.run_id, version, aliases
@@ -232,8 +212,7 @@ def backtest_churn(bank: BankData, config: RetainConfig, origins: int) -> pd.Dat
 
     latest = plan_snapshots(bank.extracted_at, config.features, config.training)
     plans = [shift_plan(latest, k) for k in reversed(range(origins))]
-    first = bank.tables["customers"].joined_at.min().to_pyarrow().as_py()
-    check_history(plans[0], first_record=max(first, _first_event(bank)))
+    check_history(plans[0], first_record(bank))
     dates = sorted({day for plan in plans for day in plan.all_dates})
     frame = churn_rows(build_snapshot_frame(bank, dates, config.features))
     day = frame["as_of"].dt.date

@@ -54,7 +54,7 @@ def churn_command(
         with mlflow.start_run(run_name="churn backtest"):
             mlflow.set_tag("model_run_id", result.run_id)
             summary = log_backtest(per_origin)
-        console.print(backtest_table(per_origin, summary))
+        console.print(backtest_summary_table(per_origin, summary))
 
 
 def print_churn_result(result) -> None:
@@ -70,6 +70,148 @@ def print_churn_result(result) -> None:
     )
 
 
+@train_app.command("xsell")
+def xsell_command(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None, typer.Option(help="Bank extract folder (default: config data_dir).")
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="single (one model, product as a feature) or per_product "
+            "(default: training.xsell_model)."
+        ),
+    ] = None,
+    backtest: Annotated[
+        int,
+        typer.Option(
+            help="Also evaluate K rolling monthly origins and report MAP@7 per origin (0 = off).",
+            min=0,
+            max=24,
+        ),
+    ] = 0,
+) -> None:
+    """Train the cross-sell model (propensity per product not held), rank products per
+    customer, compare with logistic and popularity baselines, register retain-xsell."""
+    from features import engine
+    from features.validation import load_bank
+    from retain.errors import ConfigError
+    from training.xsell import train_xsell
+
+    if strategy not in (None, "single", "per_product"):
+        raise ConfigError(f"--strategy: expected single or per_product, got {strategy!r}")
+    config = ctx.obj
+    data_dir = data or config.data_dir
+    with console.status(f"validating {data_dir}", spinner="dots"):
+        bank = load_bank(
+            engine.connect(config.features), data_dir, config.data, config.output_dir / "quarantine"
+        )
+    with console.status("building snapshots and training", spinner="dots"):
+        result = train_xsell(bank, data_dir, config, strategy)
+    print_xsell_result(result)
+    if backtest:
+        import mlflow
+
+        from training.xsell import backtest_xsell
+
+        with console.status(f"backtesting {backtest} origins", spinner="dots"):
+            per_origin = backtest_xsell(bank, data_dir, config, backtest, (result.strategy,))
+        with mlflow.start_run(run_name="xsell backtest"):
+            mlflow.set_tag("model_run_id", result.run_id)
+            mlflow.log_text(per_origin.to_csv(index=False), "evaluation/backtest.csv")
+            mlflow.log_metrics(
+                {
+                    "backtest_map_at_7_mean": float(per_origin["map_at_7"].mean()),
+                    "backtest_map_at_7_std": float(per_origin["map_at_7"].std(ddof=1))
+                    if len(per_origin) > 1
+                    else 0.0,
+                }
+            )
+        console.print(xsell_backtest_table(per_origin))
+
+
+def print_xsell_result(result) -> None:
+    """The cross-sell run as a person reads it: ranking metrics, per product, registry."""
+    from training.xsell import REGISTERED_NAME
+
+    plan, rows = result.plan, result.rows
+    console.print(
+        binary_table(
+            result.metrics,
+            f"Cross-sell ({result.strategy.replace('_', ' ')} model), test snapshot "
+            f"{plan.test}: {rows['test']:,} customers, "
+            f"{int(result.metrics['customers_ranked']):,} of them opened a product; trained on "
+            f"{rows['train']:,} customer-snapshots from {plan.train[0]} to {plan.train[-1]}",
+            rule_title="rule: popularity",
+            keys=(
+                "map_at_7",
+                "precision_at_3",
+                "recall_at_3",
+                "pooled_roc_auc",
+                "pooled_brier",
+                "pooled_ece",
+            ),
+        )
+    )
+    table = RichTable(title="Per product (test snapshot, customers not holding it)")
+    for column in ("product", "offered", "adopters", "LightGBM AUC", "logistic AUC", "oracle AUC"):
+        table.add_column(column, justify="left" if column == "product" else "right")
+    for row in result.per_product.to_dict("records"):
+        table.add_row(
+            row["product_id"],
+            f"{row['offered']:,}",
+            f"{row['adopters']:,}",
+            *[
+                f"{row[key]:.3f}" if key in row and row[key] == row[key] else ""
+                for key in (
+                    "roc_auc LightGBM",
+                    "roc_auc logistic regression",
+                    "roc_auc oracle (truth)",
+                )
+            ],
+        )
+    console.print(table)
+    for pid, why in result.skipped.items():
+        console.print(f"not modelled: {pid} ({why}); it is never offered")
+    console.print(
+        f"MLflow run {result.run_id}; registered {REGISTERED_NAME} version {result.version} "
+        f"as {', '.join(result.aliases)}"
+    )
+
+
+def xsell_backtest_table(per_origin) -> RichTable:
+    """MAP@7 per rolling origin beside the baselines."""
+    table = RichTable(title="Cross-sell backtest: MAP@7 per origin (test snapshot)")
+    headings = {
+        "origin": "origin",
+        "strategy": "model",
+        "buyers": "buyers",
+        "map_at_7": "LightGBM",
+        "baseline_logreg_map_at_7": "logistic",
+        "baseline_rule_map_at_7": "popularity",
+        "oracle_map_at_7": "oracle",
+    }
+    for heading in headings.values():
+        table.add_column(heading, justify="right")
+    for row in per_origin.to_dict("records"):
+        table.add_row(
+            *[
+                f"{row[key]:.3f}" if isinstance(row[key], float) else str(row[key])
+                for key in headings
+            ]
+        )
+    means = per_origin.mean(numeric_only=True)
+    table.add_row(
+        "mean",
+        "",
+        "",
+        *[f"{means[key]:.3f}" for key in list(headings)[3:]],
+        style="bold",
+    )
+    return table
+
+
 def churn_table(metrics: dict[str, float], rows: dict[str, int], plan) -> RichTable:
     """Test-period metrics of the churn model beside its baselines and the oracle."""
     return binary_table(
@@ -81,8 +223,21 @@ def churn_table(metrics: dict[str, float], rows: dict[str, int], plan) -> RichTa
     )
 
 
-def binary_table(metrics: dict[str, float], title: str, rule_title: str) -> RichTable:
-    """A binary model's test metrics beside its baselines (and the oracle if known)."""
+def binary_table(
+    metrics: dict[str, float],
+    title: str,
+    rule_title: str,
+    keys: tuple[str, ...] = (
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+        "brier",
+        "ece",
+        "lift_at_10pct",
+        "capture_at_10pct",
+    ),
+) -> RichTable:
+    """A model's test metrics beside its baselines (and the oracle if known)."""
     table = RichTable(title=title)
     table.add_column("metric")
     columns = [
@@ -93,15 +248,7 @@ def binary_table(metrics: dict[str, float], title: str, rule_title: str) -> Rich
     ]
     for heading, _ in columns:
         table.add_column(heading, justify="right")
-    for key in (
-        "roc_auc",
-        "pr_auc",
-        "log_loss",
-        "brier",
-        "ece",
-        "lift_at_10pct",
-        "capture_at_10pct",
-    ):
+    for key in keys:
         table.add_row(
             key,
             *[
@@ -174,7 +321,7 @@ def _versions_table(rows: list[dict], title: str) -> RichTable:
 
 def promote_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Registered name: retain-churn.")],
+    name: Annotated[str, typer.Argument(help="Registered name: retain-churn or retain-xsell.")],
     data: Annotated[
         Path | None,
         typer.Option(
@@ -191,15 +338,10 @@ def promote_command(
     """Compare challenger with champion on the same out-of-time holdout; promote if the
     challenger is not worse beyond training.promotion_tolerance. Says why either way."""
     from features import engine
-    from features.definitions import LABEL_CHURN
     from features.validation import load_bank
-    from retain.errors import RetainError
     from training import registry
-    from training.churn import REGISTERED_NAME, churn_rows
-    from training.dataset import build_snapshot_frame, plan_snapshots
+    from training.promotion import promote
 
-    if name != REGISTERED_NAME:
-        raise RetainError(f"promotion is available for {REGISTERED_NAME}; got {name!r}")
     config = ctx.obj
     _tracking(ctx)
     if force:
@@ -209,10 +351,7 @@ def promote_command(
         return
     data_dir = data or config.data_dir
     bank = load_bank(engine.connect(config.features), data_dir, config.data)
-    plan = plan_snapshots(bank.extracted_at, config.features, config.training)
-    holdout = churn_rows(build_snapshot_frame(bank, [plan.test], config.features))
-    decision = registry.decide(name, holdout, LABEL_CHURN, config.training.promotion_tolerance)
-    registry.apply(decision, f"{data_dir} as of {plan.test}, {len(holdout):,} customers")
+    decision = promote(name, bank, config, str(data_dir))
     colour = "green" if decision.promoted else "yellow"
     verdict = "promoted" if decision.promoted else "kept the champion"
     console.print(f"[{colour}]{verdict}[/]: {decision.reason}")
@@ -243,14 +382,24 @@ def table_command(
         list[str] | None,
         typer.Option(help="Column to leave out (repeat), e.g. one only known after the outcome."),
     ] = None,
+    backtest: Annotated[
+        int,
+        typer.Option(
+            help="With --order-by/--file-order: also evaluate K rolling origins (0 = off).",
+            min=0,
+            max=12,
+        ),
+    ] = 0,
 ) -> None:
     """Train on a ready-made snapshot table: out-of-time split with --order-by or
     --file-order, else stratified 80/20; baselines, drift check, MLflow registry."""
     from retain.errors import RetainError
-    from training.table import TableTask, train_table
+    from training.table import TableTask, backtest_table, train_table
 
     if order_by and file_order:
         raise RetainError("give --order-by COL or --file-order, not both")
+    if backtest and not (order_by or file_order):
+        raise RetainError("--backtest needs a time order: give --order-by COL or --file-order")
     task = TableTask(
         file, target, positive, name, id_column, order_by, file_order, tuple(drop or ())
     )
@@ -275,9 +424,20 @@ def table_command(
         f"MLflow run {result.run_id}; registered {name} version {result.version} "
         f"as {', '.join(result.aliases)}"
     )
+    if backtest:
+        import mlflow
+
+        from training.backtest import log_backtest
+
+        with console.status(f"backtesting {backtest} origins", spinner="dots"):
+            per_origin = backtest_table(task, ctx.obj, backtest)
+        with mlflow.start_run(run_name=f"table {name} backtest"):
+            mlflow.set_tag("model_run_id", result.run_id)
+            summary = log_backtest(per_origin)
+        console.print(backtest_summary_table(per_origin, summary))
 
 
-def backtest_table(per_origin, summary: dict[str, float]) -> RichTable:
+def backtest_summary_table(per_origin, summary: dict[str, float]) -> RichTable:
     """Test metrics per rolling origin, then mean ± spread."""
     table = RichTable(title="Backtest: one row per origin (test snapshot)")
     for column in (

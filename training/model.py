@@ -7,7 +7,7 @@ them without this package; the MLflow pyfunc wrapper below reads the same files.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
@@ -17,6 +17,11 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from features.definitions import held_column
+
+CROSS_SELL_FILE = "cross_sell.json"
+PYFUNC_DIR = Path(__file__).parent / "pyfunc"  # models-from-code files MLflow loads
+PRODUCT_COLUMN = "product_id"
 BOOSTER_FILE = "booster.txt"
 CALIBRATION_FILE = "calibration.json"
 SCHEMA_FILE = "schema.json"
@@ -111,6 +116,12 @@ class BinaryModel:
         return {name: str(folder / name) for name in (BOOSTER_FILE, CALIBRATION_FILE, SCHEMA_FILE)}
 
     @classmethod
+    def load_folder(cls, folder: Path) -> BinaryModel:
+        return cls.load(
+            {name: str(folder / name) for name in (BOOSTER_FILE, CALIBRATION_FILE, SCHEMA_FILE)}
+        )
+
+    @classmethod
     def load(cls, files: dict[str, str]) -> BinaryModel:
         schema = json.loads(Path(files[SCHEMA_FILE]).read_text())
         calibration = json.loads(Path(files[CALIBRATION_FILE]).read_text())
@@ -132,4 +143,102 @@ class CalibratedBinaryPyfunc(mlflow.pyfunc.PythonModel):
         self.model = BinaryModel.load(context.artifacts)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+        return self.model.predict_proba(model_input)
+
+
+@dataclass
+class CrossSellModel:
+    """Propensity to open each catalogue product within the horizon, for products the
+    customer does not hold. Either one model over (customer, product) pairs with the
+    product as a categorical feature (`pooled`), or one model per product."""
+
+    products: tuple[str, ...]
+    pooled: BinaryModel | None = None
+    per_product: dict[str, BinaryModel] = field(default_factory=dict)
+
+    @property
+    def strategy(self) -> str:
+        return "single" if self.pooled is not None else "per_product"
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Customer-level inputs (the pooled model's product column is added here)."""
+        if self.pooled is not None:
+            return tuple(f for f in self.pooled.schema.features if f != PRODUCT_COLUMN)
+        names: dict[str, None] = {}
+        for model in self.per_product.values():
+            names |= dict.fromkeys(model.schema.features)
+        return tuple(names)
+
+    def predict_proba(self, frame: pd.DataFrame, chunk_rows: int = 50_000) -> pd.DataFrame:
+        """One column per product, one row per customer (same index); NaN where the
+        customer holds the product or no model covers it, so it can never be ranked."""
+        parts = [
+            self._predict_chunk(frame.iloc[start : start + chunk_rows])
+            for start in range(0, len(frame), chunk_rows)
+        ] or [pd.DataFrame(columns=list(self.products), dtype="float64")]
+        scores = pd.concat(parts)
+        held = (
+            np.column_stack(
+                [frame[held_column(pid)].to_numpy(dtype="float64") > 0 for pid in self.products]
+            )
+            if len(frame)
+            else np.zeros((0, len(self.products)), dtype=bool)
+        )
+        return scores.mask(held)
+
+    def _predict_chunk(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.pooled is not None:
+            pairs = pd.concat(
+                [frame.assign(**{PRODUCT_COLUMN: pid}) for pid in self.products],
+                ignore_index=True,
+            )
+            flat = self.pooled.predict_proba(pairs)
+            values = flat.reshape(len(self.products), len(frame)).T
+            return pd.DataFrame(values, index=frame.index, columns=list(self.products))
+        return pd.DataFrame(
+            {
+                pid: self.per_product[pid].predict_proba(frame)
+                if pid in self.per_product
+                else np.full(len(frame), np.nan)
+                for pid in self.products
+            },
+            index=frame.index,
+        )
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CROSS_SELL_FILE).write_text(
+            json.dumps({"strategy": self.strategy, "products": list(self.products)})
+        )
+        if self.pooled is not None:
+            self.pooled.save(folder / "pooled")
+        for pid, model in self.per_product.items():
+            model.save(folder / pid)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> CrossSellModel:
+        meta = json.loads((folder / CROSS_SELL_FILE).read_text())
+        products = tuple(meta["products"])
+        if meta["strategy"] == "single":
+            return cls(products, pooled=BinaryModel.load_folder(folder / "pooled"))
+        return cls(
+            products,
+            per_product={
+                pid: BinaryModel.load_folder(folder / pid)
+                for pid in products
+                if (folder / pid / BOOSTER_FILE).exists()
+            },
+        )
+
+
+class CrossSellPyfunc(mlflow.pyfunc.PythonModel):
+    """`models:/retain-xsell@champion` → `predict(feature_frame)` = a frame of calibrated
+    propensities, one column per product, NaN for products held."""
+
+    def load_context(self, context) -> None:
+        self.model = CrossSellModel.load(Path(context.artifacts["cross_sell"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.model.predict_proba(model_input)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mlflow
@@ -15,6 +16,15 @@ from retain.errors import RetainError
 from training.tracking import CHALLENGER, CHAMPION
 
 PRIMARY_METRIC = "roc_auc"
+# What promotion compares for each registered model; table-mode models are binary.
+PRIMARY_METRICS = {"retain-xsell": "map_at_7"}
+
+
+Scorer = Callable[[np.ndarray, object], float]
+
+
+def primary_metric(name: str) -> str:
+    return PRIMARY_METRICS.get(name, PRIMARY_METRIC)
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class Decision:
     tolerance: float
     promoted: bool
     reason: str
+    metric: str = PRIMARY_METRIC
 
 
 def describe_versions(name: str | None = None) -> list[dict]:
@@ -67,6 +78,10 @@ def describe_versions(name: str | None = None) -> list[dict]:
                             "oracle_roc_auc",
                             "pr_auc",
                             "ece",
+                            "map_at_7",
+                            "baseline_logreg_map_at_7",
+                            "baseline_rule_map_at_7",
+                            "oracle_map_at_7",
                         )
                     },
                 }
@@ -81,15 +96,24 @@ def _version_by_alias(name: str, alias: str) -> str:
         raise RetainError(f"{name} has no version with alias '{alias}'") from None
 
 
-def decide(name: str, holdout: pd.DataFrame, label: str, tolerance: float) -> Decision:
+def decide(
+    name: str,
+    holdout: pd.DataFrame,
+    labels: np.ndarray,
+    tolerance: float,
+    score: Scorer | None = None,
+) -> Decision:
     """Score champion and challenger on the same holdout rows and decide.
 
     The challenger replaces the champion unless it is worse by more than `tolerance` on
     the primary metric: a retrained model on newer data is preferred when it is as good.
+    `score(labels, predictions)` computes that metric (default: ROC AUC of a binary model;
+    cross-sell passes MAP@7 over its product matrix).
     """
     champion = _version_by_alias(name, CHAMPION)
     challenger = _version_by_alias(name, CHALLENGER)
-    labels = holdout[label].to_numpy(dtype=float)
+    metric = primary_metric(name)
+    score = score or _roc_auc
     # Plain text categoricals: every model version's signature accepts them.
     holdout = holdout.astype(
         {
@@ -98,9 +122,12 @@ def decide(name: str, holdout: pd.DataFrame, label: str, tolerance: float) -> De
             if isinstance(holdout[name].dtype, pd.CategoricalDtype)
         }
     )
-    if len(np.unique(labels)) < 2:
-        raise RetainError(f"the holdout has only one class in {label}: cannot compare models")
-    scores = {version: _score(name, version, holdout, labels) for version in {champion, challenger}}
+    if len(np.unique(labels[~np.isnan(labels)])) < 2:
+        raise RetainError(f"the holdout of {name} has only one class: cannot compare models")
+    scores = {
+        version: score(labels, _predict(name, version, holdout))
+        for version in {champion, challenger}
+    }
     champion_score, challenger_score = scores[champion], scores[challenger]
     if champion == challenger:
         return Decision(
@@ -112,20 +139,33 @@ def decide(name: str, holdout: pd.DataFrame, label: str, tolerance: float) -> De
             tolerance,
             False,
             "the challenger already is the champion",
+            metric,
         )
     promoted = challenger_score >= champion_score - tolerance
     verdict = "not worse than" if promoted else "worse than"
     reason = (
-        f"challenger v{challenger} {PRIMARY_METRIC} {challenger_score:.4f} is {verdict} "
+        f"challenger v{challenger} {metric} {challenger_score:.4f} is {verdict} "
         f"champion v{champion} {champion_score:.4f} beyond the tolerance {tolerance}"
     )
     return Decision(
-        name, champion, challenger, champion_score, challenger_score, tolerance, promoted, reason
+        name,
+        champion,
+        challenger,
+        champion_score,
+        challenger_score,
+        tolerance,
+        promoted,
+        reason,
+        metric,
     )
 
 
-def _score(name: str, version: str, holdout: pd.DataFrame, labels: np.ndarray) -> float:
-    """ROC AUC of one version on the holdout, fed exactly the inputs its signature names."""
+def _roc_auc(labels: np.ndarray, predictions) -> float:
+    return float(roc_auc_score(labels, np.asarray(predictions)))
+
+
+def _predict(name: str, version: str, holdout: pd.DataFrame):
+    """One version's predictions on the holdout, fed exactly the inputs its signature names."""
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     wanted = model.metadata.get_input_schema().input_names()
     missing = [column for column in wanted if column not in holdout]
@@ -135,7 +175,7 @@ def _score(name: str, version: str, holdout: pd.DataFrame, labels: np.ndarray) -
             f"produce ({', '.join(missing)}): it was trained on an older feature set. "
             "Retrain, or use --force to make the challenger champion without a comparison"
         )
-    return float(roc_auc_score(labels, np.asarray(model.predict(holdout[wanted]))))
+    return model.predict(holdout[wanted])
 
 
 def forced(name: str) -> Decision:
@@ -151,6 +191,7 @@ def forced(name: str) -> Decision:
         0.0,
         True,
         f"challenger v{challenger} made champion by --force, without comparison",
+        primary_metric(name),
     )
 
 
@@ -170,8 +211,8 @@ def apply(decision: Decision, holdout_description: str) -> None:
         )
         mlflow.log_metrics(
             {
-                "champion_" + PRIMARY_METRIC: decision.champion_score,
-                "challenger_" + PRIMARY_METRIC: decision.challenger_score,
+                "champion_" + decision.metric: decision.champion_score,
+                "challenger_" + decision.metric: decision.challenger_score,
             }
         )
         mlflow.set_tags({"promoted": str(decision.promoted), "reason": decision.reason})

@@ -87,6 +87,25 @@ def importance_figures(
     return figures
 
 
+def per_product_figure(per_product: pd.DataFrame) -> plt.Figure:
+    """ROC AUC per product on the test snapshot, every model side by side."""
+    columns = [c for c in per_product if c.startswith("roc_auc ")]
+    figure, axis = plt.subplots(figsize=(8, 5))
+    per_product.set_index("product_id")[columns].rename(
+        columns=lambda c: c.removeprefix("roc_auc ")
+    ).plot.bar(ax=axis)
+    axis.axhline(0.5, color="k", ls=":", lw=1)
+    axis.set(
+        xlabel="product",
+        ylabel="ROC AUC among non-holders",
+        title="Cross-sell: ROC AUC per product",
+    )
+    axis.set_ylim(0.4, 1.0)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 def tier_table(test: pd.DataFrame, labels: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
     """Per customer tier: size, realised and predicted churn, ranking quality."""
     frame = pd.DataFrame(

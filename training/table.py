@@ -157,6 +157,38 @@ def split(
     return train, valid, test, f"stratified random 80/20, seed {seed}"
 
 
+def backtest_table(task: TableTask, config: RetainConfig, origins: int) -> pd.DataFrame:
+    """Rolling origins over a time-ordered table: each origin tests on the next block of
+    rows (20 %, or 1/(K+1) of the table when K > 4), trains on everything before it with
+    its last 20 % as validation. One row of test metrics per origin."""
+    from sklearn.model_selection import TimeSeriesSplit
+
+    from training.backtest import evaluate_origins
+
+    if not task.out_of_time:
+        raise DataError("--backtest needs a time order: give --order-by COL or --file-order")
+    raw = read_table(task.path)
+    frame, features, _ = prepare(raw, task)
+    if task.order_by:
+        frame = frame.iloc[np.argsort(raw[task.order_by].to_numpy(), kind="stable")]
+    test_rows = min(int(len(frame) * TEST_SHARE), len(frame) // (origins + 1))
+    folds = TimeSeriesSplit(n_splits=origins, test_size=test_rows)
+
+    def splits():
+        for number, (before, after) in enumerate(folds.split(frame), start=1):
+            valid_start = int(len(before) * (1 - TEST_SHARE))
+            train, valid = frame.iloc[before[:valid_start]], frame.iloc[before[valid_start:]]
+            test = frame.iloc[after]
+            if min(part[LABEL].nunique() for part in (train, valid, test)) < 2:
+                raise DataError(
+                    f"{task.path.name}: origin {number} of {origins} has a part with one "
+                    "class only: use fewer origins"
+                )
+            yield f"rows {after[0]:,}–{after[-1]:,}", train, valid, test
+
+    return evaluate_origins(splits(), LABEL, features, config.training)
+
+
 def best_single_feature(train: pd.DataFrame, features: list[str]) -> str:
     """The rule baseline's feature: the numeric column that alone ranks best on training."""
     best, best_strength = features[0], -1.0
@@ -212,7 +244,7 @@ def train_table(task: TableTask, config: RetainConfig) -> TableResult:
             + ". One split can mislead here: compare several periods."
         )
     run_id, version, aliases = _log(
-        task, config, model, test, features, metrics, rows, how, dropped, drift, scores, y_test
+        task, config, model, fit, test, features, metrics, rows, how, dropped, drift, scores, y_test
     )
     return TableResult(
         metrics, features, dropped, rows, run_id, version, aliases, how, warning, rule_feature
@@ -224,7 +256,9 @@ def _label_shift(metrics: dict[str, float]) -> bool:
     return max(train, test) > 1.5 * max(min(train, test), 1e-9)
 
 
-def _log(task, config, model, test, features, metrics, rows, how, dropped, drift, scores, y_test):
+def _log(
+    task, config, model, fit, test, features, metrics, rows, how, dropped, drift, scores, y_test
+):
     tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
     with mlflow.start_run(run_name=f"table {task.name}") as run:
         mlflow.log_params(tracking.flatten(config.training.model_dump(mode="json"), "training."))
@@ -244,7 +278,8 @@ def _log(task, config, model, test, features, metrics, rows, how, dropped, drift
                 "data.dropped": "; ".join(f"{k}: {v}" for k, v in dropped.items())[:6000],
             }
         )
-        mlflow.set_tags({"git_commit": tracking.git_commit(), "model": task.name})
+        tracking.log_fit(fit)
+        mlflow.set_tags(tracking.standard_tags(task.name))
         mlflow.log_metrics(metrics)
         figures = report.curve_figures(y_test, scores)
         figures |= report.importance_figures(

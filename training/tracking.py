@@ -90,3 +90,55 @@ def assign_aliases(name: str, version: str) -> list[str]:
     except MlflowException:
         client.set_registered_model_alias(name, CHAMPION, version)
         return [CHALLENGER, CHAMPION]
+
+
+def standard_tags(model_name: str) -> dict[str, str]:
+    """Tags every training run carries: code version and library versions."""
+    import lightgbm
+    import numpy
+    import pandas
+    import sklearn
+
+    return {
+        "git_commit": git_commit(),
+        "model": model_name,
+        **{
+            f"version.{lib.__name__}": lib.__version__
+            for lib in (lightgbm, sklearn, pandas, numpy, mlflow)
+        },
+    }
+
+
+def log_evaluation(metrics: dict[str, float], figures: dict, tables: dict) -> None:
+    """Metrics, PNG plots (closed after logging) and CSV tables into the active run."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN: not measurable
+    for name, figure in figures.items():
+        mlflow.log_figure(figure, f"plots/{name}.png")
+        plt.close(figure)
+    for name, table in tables.items():
+        mlflow.log_text(table.to_csv(index=False), f"evaluation/{name}")
+
+
+def log_fit(fit) -> None:
+    """What the fit decided: weight of positives, and the settings tuning chose if it ran."""
+    values = {"fit.best_iteration": fit.best_iteration}
+    if fit.positive_weight == fit.positive_weight:
+        values["fit.positive_weight"] = round(fit.positive_weight, 4)
+    values |= {f"fit.tuned.{key}": value for key, value in (fit.tuned or {}).items()}
+    mlflow.log_params(values)
+
+
+def pip_requirements() -> list[str]:
+    """What a logged model needs to load elsewhere: the versions it was trained with."""
+    import lightgbm
+    import pandas
+    import sklearn
+
+    return [
+        f"lightgbm=={lightgbm.__version__}",
+        f"scikit-learn=={sklearn.__version__}",
+        f"pandas=={pandas.__version__}",
+        f"mlflow=={mlflow.__version__}",
+    ]

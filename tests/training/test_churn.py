@@ -151,10 +151,14 @@ def test_promotion_compares_on_the_same_holdout_and_records_why(trained):
     from training import registry
 
     holdout = trained["test"]
-    kept = registry.decide(REGISTERED_NAME, holdout, LABEL_CHURN, tolerance=-1.0)
+    kept = registry.decide(
+        REGISTERED_NAME, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=-1.0
+    )
     assert not kept.promoted and "worse than" in kept.reason
     assert 0.5 < kept.champion_score < 1 and 0.5 < kept.challenger_score < 1
-    promoted = registry.decide(REGISTERED_NAME, holdout, LABEL_CHURN, tolerance=1.0)
+    promoted = registry.decide(
+        REGISTERED_NAME, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=1.0
+    )
     assert promoted.promoted and "not worse than" in promoted.reason
     registry.apply(promoted, "test holdout")
     client = MlflowClient()
@@ -163,7 +167,9 @@ def test_promotion_compares_on_the_same_holdout_and_records_why(trained):
         "not worse than"
         in client.get_model_version(REGISTERED_NAME, "2").tags["last_promotion_check"]
     )
-    again = registry.decide(REGISTERED_NAME, holdout, LABEL_CHURN, tolerance=0.0)
+    again = registry.decide(
+        REGISTERED_NAME, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=0.0
+    )
     assert not again.promoted and again.reason == "the challenger already is the champion"
 
 

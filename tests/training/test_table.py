@@ -124,3 +124,42 @@ def test_bank_marketing_in_file_order_reports_the_shift(tmp_path):
     assert result.metrics["max_feature_psi"] > 1
     assert result.drift_warning and "positive rate" in result.drift_warning
     assert result.metrics["roc_auc"] >= 0.6
+
+
+def test_backtest_rolls_origins_forward_in_time(tmp_path):
+    frame = small_table(rows=1200, seed=3)
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    from training.table import backtest_table
+
+    task = TableTask(path, "left", "yes", "bt", id_column="customer", order_by="month")
+    per_origin = backtest_table(task, load_config(), origins=3)
+    assert len(per_origin) == 3
+    # Each origin trains on more history than the one before and tests on 20 % of the rows.
+    assert per_origin["train_rows"].is_monotonic_increasing
+    assert (per_origin["test_rows"] == 240).all()
+    assert (per_origin["roc_auc"] > 0.6).all()
+    with pytest.raises(DataError, match="time order"):
+        backtest_table(TableTask(path, "left", "yes", "bt"), load_config(), origins=3)
+
+
+def test_tuning_searches_on_validation_and_keeps_the_test_unseen():
+    from training.binary import fit_lightgbm
+
+    frame, features, _ = prepare(
+        small_table(rows=1200, seed=4),
+        TableTask(Path("t"), "left", "yes", "x", id_column="customer"),
+    )
+    train, valid = frame.iloc[:800], frame.iloc[800:]
+    config = load_config().training.model_copy(update={"tuning_seconds": 3.0})
+    model, fit = fit_lightgbm(train, valid, LABEL, features, config)
+    assert set(fit.tuned) == {
+        "num_leaves",
+        "learning_rate",
+        "min_child_samples",
+        "feature_fraction",
+        "lambda_l2",
+    }
+    assert model.booster.num_trees() == fit.best_iteration
+    _, untuned = fit_lightgbm(train, valid, LABEL, features, load_config().training)
+    assert untuned.tuned is None

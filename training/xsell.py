@@ -1,0 +1,414 @@
+"""Train, evaluate and register the cross-sell model: which product to offer whom."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+from sklearn.metrics import roc_auc_score
+
+from features.definitions import LABEL_XSELL_PREFIX, xsell_feature_names
+from features.pipeline import catalogue
+from features.validation import BankData
+from retain.config import RetainConfig, TrainingConfig
+from training import report, tracking
+from training.binary import FitReport, fit_lightgbm, fit_logistic_baseline, logistic_scores
+from training.churn import first_record, model_signature
+from training.dataset import SnapshotPlan, build_training_frame, check_history, plan_snapshots
+from training.metrics import binary_metrics, ranking_metrics
+from training.model import PRODUCT_COLUMN, PYFUNC_DIR, CrossSellModel, ModelSchema
+
+REGISTERED_NAME = "retain-xsell"
+TRUTH_FILE = Path("_truth") / "adoption.parquet"
+TRUTH_PREFIX = "p_open_90d__"
+PAIR_LABEL = "label"
+# A product needs this many adopters in training (and one in validation) for a model of
+# its own; with fewer, its propensities would be noise dressed up as a ranking.
+MIN_ADOPTERS = 10
+
+
+def label_column(product_id: str) -> str:
+    return f"{LABEL_XSELL_PREFIX}{product_id}"
+
+
+@dataclass
+class XsellResult:
+    """What a cross-sell training run produced."""
+
+    metrics: dict[str, float]
+    plan: SnapshotPlan
+    run_id: str
+    version: str
+    aliases: list[str]
+    strategy: str
+    per_product: pd.DataFrame
+    rows: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def xsell_rows(frame: pd.DataFrame, product_ids: list[str]) -> pd.DataFrame:
+    """Customer-snapshots where at least one product is on offer and the horizon observed."""
+    labels = frame[[label_column(pid) for pid in product_ids]]
+    return frame[labels.notna().any(axis=1)]
+
+
+def label_matrix(frame: pd.DataFrame, product_ids) -> np.ndarray:
+    """1 opened, 0 not, NaN not on offer (held at the snapshot)."""
+    return frame[[label_column(pid) for pid in product_ids]].to_numpy(dtype="float64")
+
+
+def stack_pairs(frame: pd.DataFrame, products: list[str], features: list[str]) -> pd.DataFrame:
+    """One row per (customer-snapshot, product not held): the pooled model's training rows."""
+    parts = []
+    for pid in products:
+        eligible = frame[frame[label_column(pid)].notna()]
+        part = eligible[features].copy()
+        part[PRODUCT_COLUMN] = pid
+        part[PAIR_LABEL] = eligible[label_column(pid)].to_numpy()
+        parts.append(part)
+    pairs = pd.concat(parts, ignore_index=True)
+    pairs[PRODUCT_COLUMN] = pd.Categorical(pairs[PRODUCT_COLUMN], categories=products)
+    return pairs
+
+
+def trainable_products(
+    train: pd.DataFrame, valid: pd.DataFrame, product_ids: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Products with enough adopters to learn from; the others with the reason."""
+    kept, skipped = [], {}
+    for pid in product_ids:
+        adopters = int(train[label_column(pid)].sum())
+        offered = int(train[label_column(pid)].notna().sum())
+        if offered == 0:
+            skipped[pid] = "held by every customer: never on offer"
+        elif adopters < MIN_ADOPTERS:
+            skipped[pid] = f"{adopters} adopters in training (< {MIN_ADOPTERS})"
+        elif valid[label_column(pid)].nunique() < 2:
+            skipped[pid] = "no adopter (or no non-adopter) in the validation snapshot"
+        else:
+            kept.append(pid)
+    return kept, skipped
+
+
+def fit_cross_sell(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    products: list[str],
+    features: list[str],
+    config: TrainingConfig,
+    strategy: str,
+) -> tuple[CrossSellModel, FitReport]:
+    """One pooled LightGBM over (customer, product) pairs, or one per product; each with
+    early stopping and calibration on the validation period."""
+    if strategy == "single":
+        model, fit = fit_lightgbm(
+            stack_pairs(train, products, features),
+            stack_pairs(valid, products, features),
+            PAIR_LABEL,
+            [*features, PRODUCT_COLUMN],
+            config,
+        )
+        return CrossSellModel(tuple(products), pooled=model), fit
+    models, trees = {}, 0
+    for pid in products:
+        label = label_column(pid)
+        model, fit = fit_lightgbm(
+            train[train[label].notna()], valid[valid[label].notna()], label, features, config
+        )
+        models[pid], trees = model, trees + fit.best_iteration
+    report_ = FitReport(trees, float("nan"), len(train), len(valid))
+    return CrossSellModel(tuple(products), per_product=models), report_
+
+
+@dataclass(frozen=True)
+class PopularityBaseline:
+    """Offer what is most often opened: each product's adoption rate among non-holders in
+    training, the same ranking for everyone."""
+
+    rates: dict[str, float]
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, products: list[str]) -> PopularityBaseline:
+        return cls({pid: float(train[label_column(pid)].mean()) for pid in products})
+
+    def predict_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(
+            {pid: np.full(len(frame), rate) for pid, rate in self.rates.items()}, index=frame.index
+        )
+
+
+def logistic_per_product(
+    train: pd.DataFrame, test: pd.DataFrame, products: list[str], features: list[str], seed: int
+) -> pd.DataFrame:
+    """Baseline propensities: one logistic regression per product on its non-holders."""
+    columns = {}
+    for pid in products:
+        rows = train[train[label_column(pid)].notna()]
+        model = fit_logistic_baseline(rows, label_column(pid), features, seed)
+        columns[pid] = logistic_scores(model, test, features)
+    return pd.DataFrame(columns, index=test.index)
+
+
+def oracle_matrix(data_dir: Path, test: pd.DataFrame, products: list[str]) -> np.ndarray | None:
+    """The synthetic generator's own adoption probabilities for the test rows, if any."""
+    path = data_dir / TRUTH_FILE
+    if not path.exists():
+        return None
+    truth = pd.read_parquet(path)
+    truth["as_of"] = pd.to_datetime(truth["month_start"])
+    columns = [f"{TRUTH_PREFIX}{pid}" for pid in products]
+    if any(column not in truth for column in columns):
+        return None
+    merged = test[["customer_id", "as_of"]].merge(
+        truth[["customer_id", "as_of", *columns]], on=["customer_id", "as_of"], how="left"
+    )
+    # The generator leaves held products blank; on offer here means not held at D.
+    return merged[columns].fillna(0.0).to_numpy(dtype="float64")
+
+
+def product_table(
+    labels: np.ndarray, scores: dict[str, np.ndarray], products: list[str]
+) -> pd.DataFrame:
+    """Per product on the test snapshot: offered, adopters, rates, ROC AUC of each model."""
+    rows = []
+    for j, pid in enumerate(products):
+        offered = ~np.isnan(labels[:, j])
+        y = labels[offered, j]
+        row = {
+            "product_id": pid,
+            "offered": int(offered.sum()),
+            "adopters": int(y.sum()),
+            "adoption_rate": float(y.mean()) if len(y) else float("nan"),
+        }
+        for name, matrix in scores.items():
+            values = np.nan_to_num(matrix[offered, j])
+            row[f"mean_predicted {name}"] = float(values.mean()) if len(y) else float("nan")
+            both = len(np.unique(y)) == 2
+            row[f"roc_auc {name}"] = float(roc_auc_score(y, values)) if both else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def train_xsell(
+    bank: BankData, data_dir: Path, config: RetainConfig, strategy: str | None = None
+) -> XsellResult:
+    """Build snapshots, fit the cross-sell model and baselines, evaluate the test period,
+    log and register `retain-xsell` (challenger; champion too if the name is new)."""
+    strategy = strategy or config.training.xsell_model
+    product_ids = catalogue(bank)
+    plan = plan_snapshots(bank.extracted_at, config.features, config.training)
+    check_history(plan, first_record(bank))
+    frame = xsell_rows(build_training_frame(bank, plan, config.features), product_ids)
+    features = xsell_feature_names(config.features, product_ids)
+    train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
+    products, skipped = trainable_products(train, valid, product_ids)
+    model, fit = fit_cross_sell(train, valid, products, features, config.training, strategy)
+
+    labels = label_matrix(test, products)
+    scores = {
+        "LightGBM": model.predict_proba(test).to_numpy(),
+        "logistic regression": logistic_per_product(
+            train, test, products, features, config.training.seed
+        ).to_numpy(),
+        "rule: popularity": PopularityBaseline.fit(train, products).predict_proba(test).to_numpy(),
+    }
+    oracle = oracle_matrix(data_dir, test, products)
+    if oracle is not None:
+        scores["oracle (truth)"] = oracle
+    metrics, per_product = cross_sell_metrics(labels, scores, products)
+    metrics |= {
+        "products_modelled": float(len(products)),
+        "best_iteration": float(fit.best_iteration),
+        "label_rate_train": float(np.nanmean(label_matrix(train, products))),
+        "label_rate_test": float(np.nanmean(labels)),
+    }
+    figures = _figures(labels, scores, per_product, model, test, config.training.seed)
+    tables = {
+        "per_product.csv": per_product,
+        "evaluation_by_tier.csv": tier_table(test, labels, scores),
+    }
+    rows = {"train": len(train), "valid": len(valid), "test": len(test)}
+    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
+    with mlflow.start_run(run_name="xsell") as run:
+        mlflow.log_params(tracking.flatten(config.model_dump(mode="json")))
+        mlflow.log_params(
+            {
+                "data.fingerprint": tracking.data_fingerprint(data_dir),
+                "data.train_snapshots": ",".join(map(str, plan.train)),
+                "data.valid_snapshot": str(plan.valid),
+                "data.test_snapshot": str(plan.test),
+                "data.rows_train": rows["train"],
+                "data.rows_valid": rows["valid"],
+                "data.rows_test": rows["test"],
+                "model.strategy": strategy,
+                "model.products": ",".join(products),
+                "model.skipped": "; ".join(f"{k}: {v}" for k, v in skipped.items())[:6000],
+            }
+        )
+        tracking.log_fit(fit)
+        mlflow.set_tags(tracking.standard_tags(REGISTERED_NAME))
+        tracking.log_evaluation(metrics, figures, tables)
+        version, aliases = register_cross_sell_model(model, test, REGISTERED_NAME)
+        mlflow.set_tag("registered_version", version)
+    return XsellResult(
+        metrics, plan, run.info.run_id, version, aliases, strategy, per_product, rows, skipped
+    )
+
+
+def cross_sell_metrics(
+    labels: np.ndarray, scores: dict[str, np.ndarray], products: list[str]
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """Ranking metrics over customers, per-product ROC AUC, and probability quality over
+    all (customer, product) pairs on offer (`pooled_*`); baselines and oracle prefixed."""
+    metrics: dict[str, float] = {}
+    prefixes = {
+        "LightGBM": "",
+        "logistic regression": "baseline_logreg_",
+        "rule: popularity": "baseline_rule_",
+        "oracle (truth)": "oracle_",
+    }
+    offered = ~np.isnan(labels)
+    for name, matrix in scores.items():
+        prefix = prefixes[name]
+        metrics |= ranking_metrics(labels, matrix, prefix=prefix)
+        pooled = binary_metrics(labels[offered], np.nan_to_num(matrix[offered]))
+        metrics |= {f"{prefix}pooled_{key}": value for key, value in pooled.items()}
+    table = product_table(labels, scores, products)
+    for name, prefix in prefixes.items():
+        if name not in scores or name == "rule: popularity":  # one score per product: AUC 0.5
+            continue
+        for pid, auc in zip(table["product_id"], table[f"roc_auc {name}"], strict=True):
+            metrics[f"{prefix}roc_auc__{pid}"] = float(auc)
+    return metrics, table
+
+
+def tier_table(test: pd.DataFrame, labels: np.ndarray, scores: dict[str, np.ndarray]):
+    """Per customer tier: customers, buyers, MAP@7 of the model and of each baseline."""
+    tiers = test["tier"].astype(str).to_numpy()
+    rows = []
+    for tier in sorted(set(tiers)):
+        mask = tiers == tier
+        row = {
+            "tier": tier,
+            "customers": int(mask.sum()),
+            "buyers": int((np.nan_to_num(labels[mask]) > 0).any(axis=1).sum()),
+        }
+        for name, matrix in scores.items():
+            row[f"map_at_7 {name}"] = ranking_metrics(labels[mask], matrix[mask])["map_at_7"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _figures(labels, scores, per_product, model: CrossSellModel, test, seed):
+    offered = ~np.isnan(labels)
+    y = labels[offered]
+    figures = report.curve_figures(y, {k: np.nan_to_num(v[offered]) for k, v in scores.items()})
+    figures |= {"per_product_roc_auc": report.per_product_figure(per_product)}
+    sample = test.sample(min(len(test), 2000), random_state=seed)
+    if model.pooled is not None:
+        pairs = pd.concat(
+            [sample.assign(**{PRODUCT_COLUMN: pid}) for pid in model.products], ignore_index=True
+        ).sample(min(len(sample) * len(model.products), 4000), random_state=seed)
+        figures |= report.importance_figures(model.pooled, pairs)
+    else:
+        biggest = per_product.sort_values("adopters").iloc[-1]["product_id"]
+        figures |= report.importance_figures(model.per_product[biggest], sample)
+    return figures
+
+
+def register_cross_sell_model(
+    model: CrossSellModel, holdout: pd.DataFrame, name: str
+) -> tuple[str, list[str]]:
+    """Log the model as one pyfunc (all boosters, calibrations, product list) and register
+    it. The input example holds model features only: no ids, names or birth dates."""
+    features = list(model.features)
+    categories = {
+        column: levels
+        for part in ([model.pooled] if model.pooled else model.per_product.values())
+        for column, levels in part.schema.categories.items()
+        if column != PRODUCT_COLUMN
+    }
+    schema = ModelSchema(tuple(features), categories)
+    example = schema.prepare(holdout.head(5)).astype({column: "object" for column in categories})
+    signature = model_signature(schema)
+    signature = ModelSignature(
+        inputs=signature.inputs,
+        outputs=Schema([ColSpec("double", pid, required=False) for pid in model.products]),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PYFUNC_DIR / "cross_sell.py"),
+            artifacts={"cross_sell": str(model.save(Path(folder) / "cross_sell"))},
+            signature=signature,
+            input_example=example,
+            registered_model_name=name,
+            pip_requirements=tracking.pip_requirements(),
+        )
+    version = str(info.registered_model_version)
+    return version, tracking.assign_aliases(name, version)
+
+
+def backtest_xsell(
+    bank: BankData,
+    data_dir: Path,
+    config: RetainConfig,
+    origins: int,
+    strategies: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """Train and test at `origins` rolling monthly origins ending at the latest one (purge
+    gaps as in a normal run); one row per origin and strategy with the test MAP@7 of the
+    model, the logistic and popularity baselines, and the oracle when there is one."""
+    from training.dataset import build_snapshot_frame, shift_plan
+
+    strategies = strategies or (config.training.xsell_model,)
+    product_ids = catalogue(bank)
+    latest = plan_snapshots(bank.extracted_at, config.features, config.training)
+    plans = [shift_plan(latest, k) for k in reversed(range(origins))]
+    check_history(plans[0], first_record(bank))
+    dates = sorted({day for plan in plans for day in plan.all_dates})
+    frame = xsell_rows(build_snapshot_frame(bank, dates, config.features), product_ids)
+    features = xsell_feature_names(config.features, product_ids)
+    day = frame["as_of"].dt.date
+    rows = []
+    for plan in plans:
+        train, valid = frame[day.isin(plan.train)], frame[day == plan.valid]
+        test = frame[day == plan.test]
+        products, _ = trainable_products(train, valid, product_ids)
+        labels = label_matrix(test, products)
+        baselines = {
+            "logistic regression": logistic_per_product(
+                train, test, products, features, config.training.seed
+            ).to_numpy(),
+            "rule: popularity": PopularityBaseline.fit(train, products)
+            .predict_proba(test)
+            .to_numpy(),
+        }
+        oracle = oracle_matrix(data_dir, test, products)
+        if oracle is not None:
+            baselines["oracle (truth)"] = oracle
+        reference = {
+            name: ranking_metrics(labels, matrix)["map_at_7"] for name, matrix in baselines.items()
+        }
+        for strategy in strategies:
+            model, fit = fit_cross_sell(train, valid, products, features, config.training, strategy)
+            metrics = ranking_metrics(labels, model.predict_proba(test).to_numpy())
+            rows.append(
+                {
+                    "origin": str(plan.test),
+                    "strategy": strategy,
+                    "buyers": int(metrics["customers_ranked"]),
+                    "map_at_7": metrics["map_at_7"],
+                    "baseline_logreg_map_at_7": reference["logistic regression"],
+                    "baseline_rule_map_at_7": reference["rule: popularity"],
+                    "oracle_map_at_7": reference.get("oracle (truth)", float("nan")),
+                    "trees": fit.best_iteration,
+                }
+            )
+    return pd.DataFrame(rows)
