@@ -131,7 +131,7 @@ def customer_features(
 
 def to_model_frame(frame: pd.DataFrame, config: FeaturesConfig) -> pd.DataFrame:
     """Fix dtypes: numeric features float64, categoricals with the contract's levels."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     numeric = [
         name for name in definitions.feature_names(config) if name not in CATEGORICAL_FEATURES
     ]

@@ -148,10 +148,18 @@ def _keep_best(booster: lgb.Booster) -> lgb.Booster:
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
 
 
+# A linear model of ~100 inputs has learnt what it can from a quarter of a million rows; more
+# only costs time (on 0.93 M rows the full fit took longer than the LightGBM it is compared to).
+LOGISTIC_MAX_ROWS = 250_000
+
+
 def fit_logistic_baseline(
     train: pd.DataFrame, label: str, features: list[str], seed: int
 ) -> Pipeline:
-    """Logistic regression on the same features: imputed, scaled, categoricals one-hot."""
+    """Logistic regression on the same features: imputed, scaled, categoricals one-hot;
+    fitted on a random sample of `LOGISTIC_MAX_ROWS` rows when training is larger."""
+    if len(train) > LOGISTIC_MAX_ROWS:
+        train = train.sample(LOGISTIC_MAX_ROWS, random_state=seed)
     categorical = [name for name in features if isinstance(train[name].dtype, pd.CategoricalDtype)]
     numeric = [name for name in features if name not in categorical]
     prepare = ColumnTransformer(

@@ -51,6 +51,7 @@ class ChurnResult:
     aliases: list[str]
     rows: dict[str, int] = field(default_factory=dict)
     drift_warning: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
 
 def churn_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -72,62 +73,60 @@ def oracle_scores(data_dir: Path, test: pd.DataFrame) -> np.ndarray | None:
 def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnResult:
     """Build snapshots, fit LightGBM and baselines, evaluate on the test period, log and
     register in MLflow as a challenger (champion too if the name is new)."""
-    plan = plan_snapshots(bank.extracted_at, config.features, config.training)
-    check_history(plan, first_record(bank))
-    frame = churn_rows(build_training_frame(bank, plan, config.features))
-    features = feature_names(config.features)
-    train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
-    model, fit = fit_lightgbm(train, valid, LABEL_CHURN, features, config.training)
+    timings: dict[str, float] = {}
+    with tracking.stage(timings, "features"):
+        plan = plan_snapshots(bank.extracted_at, config.features, config.training)
+        check_history(plan, first_record(bank))
+        frame = churn_rows(build_training_frame(bank, plan, config.features))
+        features = feature_names(config.features)
+        train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
+        del frame
+    with tracking.stage(timings, "lightgbm"):
+        model, fit = fit_lightgbm(train, valid, LABEL_CHURN, features, config.training)
 
     y_test = test[LABEL_CHURN].to_numpy(dtype=float)
-    logistic = fit_logistic_baseline(train, LABEL_CHURN, features, config.training.seed)
-    rule = RuleBaseline.fit(train, LABEL_CHURN, RULE_FEATURE)
-    scores = {
-        "LightGBM": model.predict_proba(test),
-        "logistic regression": logistic_scores(logistic, test, features),
-        "rule: inactivity": rule.predict_proba(test),
-    }
-    metrics = binary_metrics(y_test, scores["LightGBM"])
-    metrics |= binary_metrics(y_test, scores["logistic regression"], prefix="baseline_logreg_")
-    metrics |= binary_metrics(y_test, scores["rule: inactivity"], prefix="baseline_rule_")
-    oracle = oracle_scores(data_dir, test)
-    if oracle is not None:
-        scores["oracle (truth)"] = oracle
-        metrics |= {
-            f"oracle_{k}": v
-            for k, v in binary_metrics(y_test, oracle).items()
-            if k in ("roc_auc", "pr_auc")
+    with tracking.stage(timings, "baselines"):
+        logistic = fit_logistic_baseline(train, LABEL_CHURN, features, config.training.seed)
+        rule = RuleBaseline.fit(train, LABEL_CHURN, RULE_FEATURE)
+    with tracking.stage(timings, "evaluation"):
+        scores = {
+            "LightGBM": model.predict_proba(test),
+            "logistic regression": logistic_scores(logistic, test, features),
+            "rule: inactivity": rule.predict_proba(test),
         }
-    # Drift between the periods the model learnt from and the one it is judged on.
-    drift = report.population_stability(train, test, features)
-    metrics |= {
-        "label_rate_train": float(train[LABEL_CHURN].mean()),
-        "label_rate_test": float(y_test.mean()),
-        "max_feature_psi": float(drift["psi"].max()),
-        "best_iteration": float(fit.best_iteration),
-    }
-    figures = report.curve_figures(y_test, scores)
-    figures |= report.importance_figures(
-        model, test.sample(min(len(test), 2000), random_state=config.training.seed)
-    )
+        metrics = binary_metrics(y_test, scores["LightGBM"])
+        metrics |= binary_metrics(y_test, scores["logistic regression"], prefix="baseline_logreg_")
+        metrics |= binary_metrics(y_test, scores["rule: inactivity"], prefix="baseline_rule_")
+        oracle = oracle_scores(data_dir, test)
+        if oracle is not None:
+            scores["oracle (truth)"] = oracle
+            metrics |= {
+                f"oracle_{k}": v
+                for k, v in binary_metrics(y_test, oracle).items()
+                if k in ("roc_auc", "pr_auc")
+            }
+        # Drift between the periods the model learnt from and the one it is judged on.
+        drift = report.population_stability(train, test, features)
+        metrics |= {
+            "label_rate_train": float(train[LABEL_CHURN].mean()),
+            "label_rate_test": float(y_test.mean()),
+            "max_feature_psi": float(drift["psi"].max()),
+            "best_iteration": float(fit.best_iteration),
+        }
+        figures = report.curve_figures(y_test, scores)
+        figures |= report.importance_figures(
+            model, test.sample(min(len(test), 2000), random_state=config.training.seed)
+        )
     tables = {
         "evaluation_by_tier.csv": report.tier_table(test, y_test, scores["LightGBM"]),
         "feature_drift.csv": drift,
     }
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
-    run_id, version, aliases = _log_and_register(
-        model,
-        test,
-        features,
-        metrics,
-        plan,
-        rows,
-        data_dir,
-        config,
-        fit,
-        figures,
-        tables,
-    )
+    with tracking.stage(timings, "mlflow"):
+        run_id, version, aliases = _log_and_register(
+            model, test, features, metrics, plan, rows, data_dir, config, fit, figures, tables
+        )
+    tracking.log_timings(run_id, timings)
     warning = None
     if metrics["max_feature_psi"] > report.PSI_WARNING:
         top = drift.head(3)
@@ -136,7 +135,7 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
             + ", ".join(f"{r.feature} {r.psi:.2f}" for r in top.itertuples())
             + f"; above {report.PSI_WARNING} is a shift): metrics may not hold later"
         )
-    return ChurnResult(metrics, plan, run_id, version, aliases, rows, warning)
+    return ChurnResult(metrics, plan, run_id, version, aliases, rows, warning, timings)
 
 
 def register_binary_model(model, holdout: pd.DataFrame, name: str) -> tuple[str, list[str]]:

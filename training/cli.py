@@ -68,6 +68,10 @@ def print_churn_result(result) -> None:
         f"MLflow run {result.run_id}; registered {REGISTERED_NAME} version {result.version} "
         f"as {', '.join(result.aliases)}; browse with `make mlflow-ui`"
     )
+    if result.seconds:
+        console.print(
+            "time: " + ", ".join(f"{name} {sec:.1f} s" for name, sec in result.seconds.items())
+        )
 
 
 @train_app.command("xsell")

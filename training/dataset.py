@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from features import definitions, pipeline
@@ -97,7 +98,12 @@ def build_snapshot_frame(bank: BankData, as_of_dates, config: FeaturesConfig) ->
         bank.extracted_at,
         with_labels=True,
     ).order_by(list(definitions.KEYS))
-    return pipeline.to_model_frame(expr.to_pyarrow().to_pandas(), config)
+    # Arrow buffers are released column by column as pandas takes them over: one copy of
+    # the snapshot matrix in memory at a time, not two.
+    table = expr.to_pyarrow()
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    return pipeline.to_model_frame(frame, config)
 
 
 def build_training_frame(
@@ -105,5 +111,10 @@ def build_training_frame(
 ) -> pd.DataFrame:
     """Features and labels at every planned snapshot, with a `split` column."""
     frame = build_snapshot_frame(bank, plan.all_dates, config)
-    frame["split"] = [plan.split_of(ts.date()) for ts in frame["as_of"]]
+    as_of = frame["as_of"].to_numpy()
+    frame["split"] = np.select(
+        [as_of == np.datetime64(plan.test), as_of == np.datetime64(plan.valid)],
+        ["test", "valid"],
+        default="train",
+    )
     return frame

@@ -134,7 +134,10 @@ def population_stability(
 ) -> pd.DataFrame:
     """Population stability index of every feature, test against train: sum over bins of
     (test share − train share) × ln(test share / train share); bins are train deciles
-    (levels for categoricals); missing values are a bin of their own."""
+    (levels for categoricals); missing values are a bin of their own. Large periods are
+    sampled (200,000 rows each): shares of ten bins are then exact to about ±0.1 %."""
+    train = train.sample(min(len(train), 200_000), random_state=0)
+    test = test.sample(min(len(test), 200_000), random_state=0)
     rows = []
     for name in features:
         if isinstance(train[name].dtype, pd.CategoricalDtype):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +145,20 @@ def pip_requirements() -> list[str]:
         f"pandas=={pandas.__version__}",
         f"mlflow=={mlflow.__version__}",
     ]
+
+
+@contextmanager
+def stage(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the wall time of a block under `name`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+
+
+def log_timings(run_id: str, timings: dict[str, float]) -> None:
+    """Stage times as metrics `seconds_<stage>` of a finished run."""
+    client = MlflowClient()
+    for name, seconds in timings.items():
+        client.log_metric(run_id, f"seconds_{name}", round(seconds, 3))
