@@ -113,6 +113,31 @@ def build_feature_file(
     )
 
 
+def feature_frame(
+    bank: BankData,
+    as_of_dates: Sequence[date],
+    config: FeaturesConfig,
+    with_labels: bool = False,
+) -> pd.DataFrame:
+    """Features (and labels) at the given dates, computed in the engine, as a model frame
+    sorted by customer and date. Training, batch scoring and notebooks use this."""
+    require_extraction_time(bank, with_labels)
+    expr = definitions.build_features(
+        FeatureInputs.from_tables(bank.tables),
+        as_of_dates,
+        config,
+        catalogue(bank),
+        bank.extracted_at,
+        with_labels=with_labels,
+    ).order_by(list(KEYS))
+    # Arrow buffers are released column by column as pandas takes them over: one copy of
+    # the matrix in memory at a time, not two.
+    table = expr.to_pyarrow()
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    return to_model_frame(frame, config)
+
+
 def customer_features(
     records: Mapping[str, pd.DataFrame | Sequence[Mapping]],
     products: pd.DataFrame,

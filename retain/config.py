@@ -146,6 +146,95 @@ class TrainingConfig(_Section):
     tuning_seconds: Annotated[float, Field(ge=0, le=86_400)] = 0
 
 
+class TierPolicy(_Section):
+    """How a tier is served: when its churn risk warrants a call, who calls, how soon."""
+
+    # Retention callback when the calibrated 90-day churn probability reaches this.
+    churn_threshold: Share
+    # `relationship_manager`, `standard_queue`, or `preferred` (the customer's own channel).
+    assignee: Literal["relationship_manager", "standard_queue", "preferred"]
+    due_hours: Annotated[int, Field(gt=0, le=24 * 60)]
+
+
+def _default_tiers() -> dict[str, TierPolicy]:
+    # The plans: core customers their relationship manager within 24 h, important within
+    # 48 h, general through the standard queue or their preferred channel. A lower risk
+    # threshold for the more valuable tiers: losing one costs more.
+    return {
+        "core": TierPolicy(churn_threshold=0.10, assignee="relationship_manager", due_hours=24),
+        "important": TierPolicy(
+            churn_threshold=0.15, assignee="relationship_manager", due_hours=48
+        ),
+        "general": TierPolicy(churn_threshold=0.25, assignee="preferred", due_hours=120),
+        "new": TierPolicy(churn_threshold=0.25, assignee="standard_queue", due_hours=72),
+        "churned": TierPolicy(churn_threshold=1.0, assignee="standard_queue", due_hours=120),
+    }
+
+
+class ServingConfig(_Section):
+    """Next-best-action rules, campaign lists and the CRM hand-off."""
+
+    tiers: dict[str, TierPolicy] = Field(default_factory=_default_tiers)
+    # Risk bands on the calibrated churn probability: below the first edge is "low", then
+    # "medium", "high", "very high".
+    risk_band_edges: tuple[Share, Share, Share] = (0.05, 0.15, 0.30)
+    reasons: Annotated[int, Field(ge=0, le=20)] = 5
+    top_k_products: Annotated[int, Field(ge=1, le=20)] = 3
+    # A cross-sell offer when propensity × product margin reaches this (currency units):
+    # roughly what a contact costs; below it an offer is not worth a caller's time.
+    offer_min_expected_value: Annotated[float, Field(ge=0)] = 25.0
+    # Win-back: a churned customer whose last product closed within this many days and
+    # whose value (assets or monthly flow before leaving) is at least this.
+    winback_days: PositiveInt = 90
+    winback_min_value: Annotated[float, Field(ge=0)] = 5_000.0
+    complaint_followup_days: PositiveInt = 7
+    welcome_days: PositiveInt = 7
+    # No marketing contact (retention, win-back, offer) within this many days of the last
+    # callback; service calls owed (complaint follow-up, welcome) are not held back.
+    contact_cooldown_days: Annotated[int, Field(ge=0)] = 30
+    # Calls a day per channel for campaign lists; the best expected value wins when short.
+    # Lists are scheduled over `schedule_days` working days; what does not fit is reported.
+    calls_per_day: dict[str, PositiveInt] = Field(
+        default_factory=lambda: {
+            "relationship_manager": 40,
+            "phone": 150,
+            "email": 2_000,
+            "app": 2_000,
+            "in_person": 30,
+        }
+    )
+    schedule_days: Annotated[int, Field(ge=1, le=60)] = 5
+    # Random holdout per campaign, not contacted, so the programme's effect can be measured.
+    holdout_share: Annotated[float, Field(ge=0, le=0.5)] = 0.10
+    # Online feature store for id look-ups: a SQLite file (default) or redis://host:port/db.
+    feature_store_url: str = "sqlite:///outputs/online_features.db"
+
+    @field_validator("tiers")
+    @classmethod
+    def _every_tier_has_a_policy(cls, tiers: dict[str, TierPolicy]) -> dict[str, TierPolicy]:
+        expected = {"core", "important", "general", "new", "churned"}  # features.schema.TIERS
+        if set(tiers) != expected:
+            raise ValueError(f"needs exactly the tiers {sorted(expected)}; got {sorted(tiers)}")
+        return tiers
+
+    @field_validator("risk_band_edges")
+    @classmethod
+    def _edges_increase(cls, edges: tuple[float, float, float]) -> tuple[float, float, float]:
+        if list(edges) != sorted(set(edges)):
+            raise ValueError("must be three increasing probabilities")
+        return edges
+
+
+def resolve_tracking_uri(configured: str | None) -> str:
+    """MLflow store: configured URI, else `$MLFLOW_TRACKING_URI`, else SQLite under ./mlruns
+    (MLflow 3 refuses a plain-file store by default). Training and serving both use this."""
+    if configured:
+        return configured
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{(Path.cwd() / 'mlruns' / 'mlflow.db').resolve()}"
+
+
 class RetainConfig(BaseSettings):
     """Everything configurable in Retain."""
 
@@ -162,6 +251,7 @@ class RetainConfig(BaseSettings):
     data: DataConfig = DataConfig()
     features: FeaturesConfig = FeaturesConfig()
     training: TrainingConfig = TrainingConfig()
+    serving: ServingConfig = ServingConfig()
 
     @classmethod
     def settings_customise_sources(

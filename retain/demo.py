@@ -90,4 +90,20 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
     with console.status("training the cross-sell model", spinner="dots"):
         xsell = train_xsell(bank, config.data_dir, config)
     print_xsell_result(xsell)
+
+    console.print(Rule("6. Campaign lists: retention callbacks and offers from the champions"))
+    from serving.batch import score_campaign
+    from serving.cli import print_campaign
+    from serving.models import load_champions
+
+    campaign_day = (bank.extracted_at + timedelta(days=1)).date()
+    with console.status("scoring every customer", spinner="dots"):
+        campaign = score_campaign(
+            bank,
+            load_champions(config),
+            config,
+            campaign_day,
+            config.output_dir / f"campaign-{campaign_day.isoformat()}",
+        )
+    print_campaign(campaign)
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")

@@ -120,4 +120,10 @@ def test_demo_runs_end_to_end_on_a_small_bank(tmp_path):
     assert 0 < labelled["label_churn"].mean() < 0.2
     assert frame["as_of"].nunique() == 7
     assert "retain-churn version 1 as challenger, champion" in result.stdout
+    assert "retain-xsell version 1 as challenger, champion" in result.stdout
+    assert "map_at_7" in result.stdout
     assert (tmp_path / "mlruns" / "mlflow.db").exists()
+    campaigns = list((tmp_path / "outputs").glob("campaign-*/callbacks.csv"))
+    assert len(campaigns) == 1 and "Top" in result.stdout
+    callbacks = pd.read_csv(campaigns[0])
+    assert len(callbacks) > 0 and callbacks["reasons"].notna().any()

@@ -9,8 +9,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from features import definitions, pipeline
-from features.definitions import FeatureInputs
+from features import pipeline
 from features.validation import BankData
 from retain.config import FeaturesConfig, TrainingConfig
 from retain.errors import DataError
@@ -89,21 +88,7 @@ def check_history(plan: SnapshotPlan, first_record: date) -> None:
 
 def build_snapshot_frame(bank: BankData, as_of_dates, config: FeaturesConfig) -> pd.DataFrame:
     """Features and labels at the given dates, as a model frame."""
-    pipeline.require_extraction_time(bank, with_labels=True)
-    expr = definitions.build_features(
-        FeatureInputs.from_tables(bank.tables),
-        as_of_dates,
-        config,
-        pipeline.catalogue(bank),
-        bank.extracted_at,
-        with_labels=True,
-    ).order_by(list(definitions.KEYS))
-    # Arrow buffers are released column by column as pandas takes them over: one copy of
-    # the snapshot matrix in memory at a time, not two.
-    table = expr.to_pyarrow()
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    del table
-    return pipeline.to_model_frame(frame, config)
+    return pipeline.feature_frame(bank, as_of_dates, config, with_labels=True)
 
 
 def build_training_frame(

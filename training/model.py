@@ -155,6 +155,9 @@ class CrossSellModel:
     products: tuple[str, ...]
     pooled: BinaryModel | None = None
     per_product: dict[str, BinaryModel] = field(default_factory=dict)
+    # The catalogue the model was trained with (id, family, risk level, minimum age,
+    # margin): serving's eligibility rules and expected values travel with the model.
+    catalogue: tuple[dict, ...] = ()
 
     @property
     def strategy(self) -> str:
@@ -209,7 +212,14 @@ class CrossSellModel:
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / CROSS_SELL_FILE).write_text(
-            json.dumps({"strategy": self.strategy, "products": list(self.products)})
+            json.dumps(
+                {
+                    "strategy": self.strategy,
+                    "products": list(self.products),
+                    "catalogue": list(self.catalogue),
+                },
+                default=str,
+            )
         )
         if self.pooled is not None:
             self.pooled.save(folder / "pooled")
@@ -221,10 +231,14 @@ class CrossSellModel:
     def load(cls, folder: Path) -> CrossSellModel:
         meta = json.loads((folder / CROSS_SELL_FILE).read_text())
         products = tuple(meta["products"])
+        catalogue = tuple(meta.get("catalogue", ()))
         if meta["strategy"] == "single":
-            return cls(products, pooled=BinaryModel.load_folder(folder / "pooled"))
+            return cls(
+                products, pooled=BinaryModel.load_folder(folder / "pooled"), catalogue=catalogue
+            )
         return cls(
             products,
+            catalogue=catalogue,
             per_product={
                 pid: BinaryModel.load_folder(folder / pid)
                 for pid in products

@@ -15,18 +15,13 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from retain.config import resolve_tracking_uri
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 
-def tracking_uri(configured: str | None) -> str:
-    """Configured URI, else `$MLFLOW_TRACKING_URI`, else SQLite under ./mlruns (MLflow 3
-    refuses a plain-file store by default)."""
-    if configured:
-        return configured
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    return f"sqlite:///{(Path.cwd() / 'mlruns' / 'mlflow.db').resolve()}"
+tracking_uri = resolve_tracking_uri
 
 
 def use_tracking(configured_uri: str | None, experiment: str) -> str:

@@ -52,6 +52,12 @@ class XsellResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+def catalogue_records(bank: BankData) -> tuple[dict, ...]:
+    """The product catalogue as plain records (no customer data) to ship with the model."""
+    products = bank.tables["products"].to_pyarrow().to_pylist()
+    return tuple(sorted(products, key=lambda record: record["product_id"]))
+
+
 def xsell_rows(frame: pd.DataFrame, product_ids: list[str]) -> pd.DataFrame:
     """Customer-snapshots where at least one product is on offer and the horizon observed."""
     labels = frame[[label_column(pid) for pid in product_ids]]
@@ -209,6 +215,7 @@ def train_xsell(
     train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
     products, skipped = trainable_products(train, valid, product_ids)
     model, fit = fit_cross_sell(train, valid, products, features, config.training, strategy)
+    model.catalogue = catalogue_records(bank)
 
     labels = label_matrix(test, products)
     scores = {

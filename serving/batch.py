@@ -1,0 +1,234 @@
+"""Batch scoring: every customer of an extract → campaign lists for callers and RMs.
+
+`score_campaign` computes features as of the campaign date with the same definitions as
+training, runs the one decision function, sets a random holdout aside (stable per
+customer and campaign, never contacted, so the effect can be measured), schedules the
+rest into each queue's daily capacity (best expected value first) and writes the lists
+atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from datetime import time as clock
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import pipeline
+from features.validation import BankData
+from retain.config import RetainConfig
+from serving.decision import CALLBACKS, CROSS_SELL_OFFER, NO_ACTION, Decisions, decide
+from serving.models import Champions
+
+TREATMENT, HOLDOUT = "treatment", "holdout"
+
+
+@dataclass
+class CampaignResult:
+    """What a scoring run wrote, and its counts."""
+
+    campaign_id: str
+    out_dir: Path
+    customers: int
+    summary: dict
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def holdout_mask(customer_ids: pd.Series, campaign_id: str, share: float) -> np.ndarray:
+    """Stable random holdout: a hash of (campaign, customer) decides, so re-running a
+    campaign gives the same groups and another campaign draws a fresh sample."""
+
+    def draw(customer_id: str) -> float:
+        digest = hashlib.sha256(f"{campaign_id}:{customer_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    return np.fromiter((draw(c) < share for c in customer_ids), dtype=bool, count=len(customer_ids))
+
+
+def schedule(actions: pd.DataFrame, calls_per_day: dict[str, int], days: int, start: date):
+    """Place each treatment task on a day of its queue: priority first, then the best
+    expected value, `calls_per_day[queue]` a day for `days` days. Tasks that do not fit are
+    kept with status `over_capacity`, never dropped."""
+    actions = actions.sort_values(
+        ["priority", "expected_value"], ascending=[True, False], kind="stable"
+    ).copy()
+    actions["queue_rank"] = actions.groupby("queue").cumcount()
+    capacity = actions["queue"].map(calls_per_day).fillna(np.inf).to_numpy()
+    day = np.floor(actions["queue_rank"].to_numpy() / capacity)
+    fits = day < days
+    actions["scheduled_for"] = [
+        pd.Timestamp(start) + pd.Timedelta(days=int(d)) if ok else pd.NaT
+        for d, ok in zip(day, fits, strict=True)
+    ]
+    actions["status"] = np.where(fits, "scheduled", "over_capacity")
+    actions["sla_at_risk"] = fits & (actions["scheduled_for"] > actions["due_at"])
+    return actions.drop(columns="queue_rank")
+
+
+def score_campaign(
+    bank: BankData,
+    champions: Champions,
+    config: RetainConfig,
+    as_of: date,
+    out_dir: Path,
+    campaign_id: str | None = None,
+    progress=None,
+) -> CampaignResult:
+    """Score every customer as of `as_of` and write callbacks, offers and a summary."""
+    timings: dict[str, float] = {}
+    campaign_id = campaign_id or f"campaign-{as_of.isoformat()}"
+    started = time.perf_counter()
+    features = pipeline.feature_frame(bank, [as_of], config.features)
+    timings["features"] = time.perf_counter() - started
+    now = datetime.combine(as_of, clock.min)
+
+    started = time.perf_counter()
+    decisions = decide(features, champions, config.serving, now, reasons_for="actions")
+    timings["decisions"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    frame = decisions.frame.copy()
+    frame["campaign_id"] = campaign_id
+    frame["group"] = np.where(
+        holdout_mask(frame["customer_id"], campaign_id, config.serving.holdout_share),
+        HOLDOUT,
+        TREATMENT,
+    )
+    frame["reasons"] = [
+        "; ".join(reason["phrase"] for reason in reasons) for reasons in decisions.reasons
+    ]
+    frame["offer_reason"] = [_offer_reason(decisions, i) for i in range(len(frame))]
+    acting = frame[frame["action"] != NO_ACTION]
+    treated = schedule(
+        acting[acting["group"] == TREATMENT],
+        config.serving.calls_per_day,
+        config.serving.schedule_days,
+        as_of,
+    )
+    held_out = acting[acting["group"] == HOLDOUT].assign(
+        scheduled_for=pd.NaT, status="holdout: not contacted", sla_at_risk=False
+    )
+    tasks = pd.concat([treated, held_out], ignore_index=True)
+    tasks["versions"] = json.dumps(decisions.versions, sort_keys=True)
+    callbacks = _ranked(tasks[tasks["action"].isin(CALLBACKS)])
+    offers = _ranked(tasks[tasks["action"] == CROSS_SELL_OFFER])
+    timings["lists"] = time.perf_counter() - started
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "callbacks.csv": _write(callbacks[CALLBACK_COLUMNS], out_dir / "callbacks.csv"),
+        "callbacks.parquet": _write(callbacks[CALLBACK_COLUMNS], out_dir / "callbacks.parquet"),
+        "offers.csv": _write(offers[OFFER_COLUMNS], out_dir / "offers.csv"),
+    }
+    summary = _summary(frame, tasks, decisions, campaign_id, as_of, timings)
+    files["summary.json"] = _write_text(
+        json.dumps(summary, indent=2, default=str), out_dir / "summary.json"
+    )
+    return CampaignResult(campaign_id, out_dir, len(frame), summary, files, timings)
+
+
+CALLBACK_COLUMNS = [
+    "campaign_id",
+    "rank",
+    "customer_id",
+    "group",
+    "status",
+    "action",
+    "priority",
+    "expected_value",
+    "churn_probability",
+    "risk_band",
+    "tier",
+    "customer_value",
+    "channel",
+    "queue",
+    "assignee",
+    "due_at",
+    "scheduled_for",
+    "sla_at_risk",
+    "why",
+    "reasons",
+    "versions",
+]
+OFFER_COLUMNS = [
+    "campaign_id",
+    "rank",
+    "customer_id",
+    "group",
+    "status",
+    "product_id",
+    "expected_value",
+    "priority",
+    "tier",
+    "channel",
+    "queue",
+    "assignee",
+    "due_at",
+    "scheduled_for",
+    "why",
+    "offer_reason",
+    "versions",
+]
+
+
+def _offer_reason(decisions: Decisions, i: int) -> str:
+    product_id = decisions.frame["product_id"].iat[i]
+    for item in decisions.products[i]:
+        if item["product_id"] == product_id:
+            return item.get("reason", "")
+    return ""
+
+
+def _ranked(tasks: pd.DataFrame) -> pd.DataFrame:
+    """Priority, then expected value, best first; rank 1 is the first call to make."""
+    ordered = tasks.sort_values(
+        ["group", "priority", "expected_value", "customer_id"],
+        ascending=[False, True, False, True],
+        kind="stable",
+    ).reset_index(drop=True)
+    ordered.insert(0, "rank", np.arange(1, len(ordered) + 1))
+    return ordered
+
+
+def _summary(frame, tasks, decisions, campaign_id, as_of, timings) -> dict:
+    counts = tasks.groupby(["action", "group"]).size().unstack(fill_value=0)
+    return {
+        "campaign_id": campaign_id,
+        "as_of": as_of.isoformat(),
+        "customers_scored": int(len(frame)),
+        "model_versions": decisions.versions,
+        "risk_bands": frame["risk_band"].value_counts().to_dict(),
+        "actions": {
+            action: {group: int(count) for group, count in row.items()}
+            for action, row in counts.iterrows()
+        },
+        "over_capacity": int((tasks["status"] == "over_capacity").sum()),
+        "sla_at_risk": int(tasks["sla_at_risk"].sum()),
+        "seconds": {name: round(value, 2) for name, value in timings.items()},
+    }
+
+
+def _write(frame: pd.DataFrame, path: Path) -> Path:
+    """Write beside the target, then rename: a reader sees the old file or the new one."""
+    partial = path.with_name(f".{path.name}.partial")
+    if path.suffix == ".parquet":
+        frame.to_parquet(partial, index=False)
+    else:
+        frame.to_csv(partial, index=False)
+    os.replace(partial, path)
+    return path
+
+
+def _write_text(text: str, path: Path) -> Path:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+    return path

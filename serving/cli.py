@@ -1,0 +1,117 @@
+"""`retain score`: campaign lists from the champion models.
+
+Heavy imports live inside the commands, so `--help` answers at once."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from retain.console import make_console
+
+console = make_console()
+
+
+def score_command(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None, typer.Option(help="Bank extract folder (default: config data_dir).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Campaign date, YYYY-MM-DD (default: the day after the extract)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: <output_dir>/campaign-<date>).")
+    ] = None,
+    campaign: Annotated[
+        str | None, typer.Option(help="Campaign id (default: campaign-<date>); seeds the holdout.")
+    ] = None,
+) -> None:
+    """Score every customer with the champion models and write campaign lists: callbacks
+    (ranked, with due time, channel and reasons), offers, a random holdout, a summary."""
+    from features import engine
+    from features.validation import load_bank
+    from retain.errors import ConfigError
+    from serving.batch import score_campaign
+    from serving.models import load_champions
+
+    config = ctx.obj
+    data_dir = data or config.data_dir
+    with console.status(f"validating {data_dir}", spinner="dots"):
+        bank = load_bank(
+            engine.connect(config.features), data_dir, config.data, config.output_dir / "quarantine"
+        )
+    if as_of:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            raise ConfigError(f"--as-of: expected a date YYYY-MM-DD, got {as_of!r}") from None
+    else:
+        day = (bank.extracted_at + timedelta(days=1)).date()
+    with console.status("loading the champion models", spinner="dots"):
+        champions = load_champions(config)
+    out_dir = out or config.output_dir / f"campaign-{day.isoformat()}"
+    with console.status(f"scoring customers as of {day}", spinner="dots"):
+        result = score_campaign(bank, champions, config, day, out_dir, campaign)
+    print_campaign(result)
+
+
+def print_campaign(result, top: int = 5) -> None:
+    """Counts per action and group, then the top of each list with its reasons."""
+    import pandas as pd
+
+    summary = result.summary
+    versions = ", ".join(f"{name} v{number}" for name, number in summary["model_versions"].items())
+    table = RichTable(
+        title=f"{result.campaign_id}: {summary['customers_scored']:,} customers scored as of "
+        f"{summary['as_of']} (models {versions})"
+    )
+    for column in ("action", "treatment", "holdout (not contacted)"):
+        table.add_column(column, justify="left" if column == "action" else "right")
+    for action, groups in summary["actions"].items():
+        table.add_row(action, f"{groups.get('treatment', 0):,}", f"{groups.get('holdout', 0):,}")
+    console.print(table)
+    if summary["over_capacity"]:
+        console.print(
+            f"[yellow]{summary['over_capacity']:,} tasks did not fit the daily capacity[/] "
+            "(status over_capacity in the lists; raise serving.calls_per_day or "
+            "serving.schedule_days)"
+        )
+    callbacks = pd.read_parquet(result.files["callbacks.parquet"])
+    first = callbacks[callbacks["status"] == "scheduled"].head(top)
+    shown = RichTable(title=f"Top {len(first)} callbacks")
+    for column in ("rank", "customer", "action", "risk", "tier", "queue", "due", "reasons"):
+        shown.add_column(column)
+    for row in first.itertuples():
+        shown.add_row(
+            str(row.rank),
+            row.customer_id,
+            row.action,
+            f"{row.churn_probability:.0%}",
+            row.tier,
+            row.queue,
+            f"{row.due_at:%Y-%m-%d %H:%M}",
+            row.reasons,
+        )
+    console.print(shown)
+    offers = pd.read_csv(result.files["offers.csv"])
+    first_offers = offers[offers["status"] == "scheduled"].head(top)
+    shown = RichTable(title=f"Top {len(first_offers)} offers")
+    for column in ("rank", "customer", "product", "expected value", "channel", "reason"):
+        shown.add_column(column)
+    for row in first_offers.itertuples():
+        shown.add_row(
+            str(row.rank),
+            row.customer_id,
+            row.product_id,
+            f"{row.expected_value:,.0f}",
+            row.channel,
+            str(row.offer_reason),
+        )
+    console.print(shown)
+    console.print("lists → " + ", ".join(str(path) for path in result.files.values()))

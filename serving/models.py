@@ -1,0 +1,79 @@
+"""The champion models, loaded from the MLflow registry.
+
+Serving never imports `training`: it asks MLflow for `models:/<name>@champion`, and the
+pyfunc MLflow loads carries its own model object (booster, calibration, input schema,
+product catalogue). Serving uses that object's boosters directly on the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from retain.config import RetainConfig, resolve_tracking_uri
+from retain.errors import RetainError
+
+CHURN_MODEL = "retain-churn"
+XSELL_MODEL = "retain-xsell"
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class Champions:
+    """What every decision uses: both champion models, their versions, the catalogue."""
+
+    churn: object  # has predict_proba(frame), raw_scores(frame), booster, schema
+    xsell: object  # has predict_proba(frame) -> frame of propensities, products, catalogue
+    churn_version: str
+    xsell_version: str
+
+    @property
+    def catalogue(self) -> pd.DataFrame:
+        """Products indexed by id: family, risk_level, min_age, margin, name."""
+        frame = pd.DataFrame(list(self.xsell.catalogue))
+        if frame.empty:
+            raise RetainError(
+                f"{XSELL_MODEL} version {self.xsell_version} carries no product catalogue: "
+                "retrain it with this version of Retain"
+            )
+        return frame.set_index("product_id")
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {CHURN_MODEL: self.churn_version, XSELL_MODEL: self.xsell_version}
+
+
+def load_champions(config: RetainConfig) -> Champions:
+    """Both champions from the configured MLflow registry.
+
+    Raises:
+        RetainError: a model has no champion yet (train it first), naming which.
+    """
+    import os
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(config.training.tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient()
+    loaded, versions = {}, {}
+    for name, command in ((CHURN_MODEL, "churn"), (XSELL_MODEL, "xsell")):
+        try:
+            version = client.get_model_version_by_alias(name, CHAMPION).version
+        except MlflowException:
+            raise RetainError(
+                f"no champion of {name} in the MLflow registry at {uri}: train one first "
+                f"(`retain train {command}`), or point MLFLOW_TRACKING_URI at the registry "
+                "that has it"
+            ) from None
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+        loaded[name], versions[name] = model.unwrap_python_model().model, str(version)
+    return Champions(
+        loaded[CHURN_MODEL], loaded[XSELL_MODEL], versions[CHURN_MODEL], versions[XSELL_MODEL]
+    )
