@@ -206,8 +206,6 @@ class ServingConfig(_Section):
     schedule_days: Annotated[int, Field(ge=1, le=60)] = 5
     # Random holdout per campaign, not contacted, so the programme's effect can be measured.
     holdout_share: Annotated[float, Field(ge=0, le=0.5)] = 0.10
-    # Online feature store for id look-ups: a SQLite file (default) or redis://host:port/db.
-    feature_store_url: str = "sqlite:///outputs/online_features.db"
 
     @field_validator("tiers")
     @classmethod
