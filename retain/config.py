@@ -206,6 +206,9 @@ class ServingConfig(_Section):
     schedule_days: Annotated[int, Field(ge=1, le=60)] = 5
     # Random holdout per campaign, not contacted, so the programme's effect can be measured.
     holdout_share: Annotated[float, Field(ge=0, le=0.5)] = 0.10
+    # Online feature store that `retain score` publishes to and the API reads by id;
+    # None = sqlite:///<output_dir>/online_features.db.
+    feature_store_url: str | None = None
 
     @field_validator("tiers")
     @classmethod
@@ -250,6 +253,13 @@ class RetainConfig(BaseSettings):
     features: FeaturesConfig = FeaturesConfig()
     training: TrainingConfig = TrainingConfig()
     serving: ServingConfig = ServingConfig()
+
+    @property
+    def feature_store_url(self) -> str:
+        """The online feature store in use (configured, else a SQLite file in outputs)."""
+        return (
+            self.serving.feature_store_url or f"sqlite:///{self.output_dir / 'online_features.db'}"
+        )
 
     @classmethod
     def settings_customise_sources(

@@ -26,6 +26,7 @@ from features.validation import BankData
 from retain.config import RetainConfig
 from serving.decision import CALLBACKS, CROSS_SELL_OFFER, NO_ACTION, Decisions, decide
 from serving.models import Champions
+from serving.store import open_store
 
 TREATMENT, HOLDOUT = "treatment", "holdout"
 
@@ -91,6 +92,10 @@ def score_campaign(
     now = datetime.combine(as_of, clock.min)
 
     started = time.perf_counter()
+    published = open_store(config.feature_store_url).publish(features)
+    timings["publish"] = time.perf_counter() - started
+
+    started = time.perf_counter()
     decisions = decide(features, champions, config.serving, now, reasons_for="actions")
     timings["decisions"] = time.perf_counter() - started
 
@@ -129,6 +134,7 @@ def score_campaign(
         "offers.csv": _write(offers[OFFER_COLUMNS], out_dir / "offers.csv"),
     }
     summary = _summary(frame, tasks, decisions, campaign_id, as_of, timings)
+    summary["feature_store"] = {"url": config.feature_store_url, "customers": published}
     files["summary.json"] = _write_text(
         json.dumps(summary, indent=2, default=str), out_dir / "summary.json"
     )

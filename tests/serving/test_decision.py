@@ -219,3 +219,23 @@ def test_serving_refuses_to_start_without_a_champion(tmp_path):
     config = with_overrides(load_config(), "training", tracking_uri=f"sqlite:///{tmp_path}/m.db")
     with pytest.raises(RetainError, match="no champion of retain-churn"):
         load_champions(config)
+
+
+def test_feature_store_round_trip_gives_the_batch_decision(served, tmp_path):
+    from serving.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    batch = served["features"].head(200)
+    assert store.publish(batch) == 200
+    wanted = [*batch["customer_id"].iloc[[5, 0, 17]], "C-UNKNOWN"]
+    looked_up, missing = store.lookup(wanted)
+    assert missing == ["C-UNKNOWN"]
+    assert list(looked_up["customer_id"]) == wanted[:3]
+    config = served["config"].serving
+    direct = decide(batch.iloc[[5, 0, 17]], served["champions"], config, NOW).frame
+    stored = decide(looked_up, served["champions"], config, NOW).frame
+    np.testing.assert_allclose(stored["churn_probability"], direct["churn_probability"])
+    assert list(stored["action"]) == list(direct["action"])
+    # A second publish replaces the set.
+    store.publish(batch.head(10))
+    assert store.count() == 10
