@@ -5,7 +5,8 @@ Generates (once) a synthetic bank big enough for ~1,000,000 training rows (defau
 
 - the pipeline: `retain train churn --data BANK` in its own process (validation, feature
   assembly for eight snapshots, LightGBM with early stopping, calibration, two baselines,
-  drift, plots, MLflow logging and registration), wall time and peak memory;
+  drift, plots, MLflow logging and registration), wall time and peak memory, first with an
+  empty snapshot cache, then again (a retrain of the same extract, cache filled);
 - the limit: in another process, the same training matrix is built first (not timed), then
   only `lightgbm.train` with the same parameters, early stopping and validation set is timed.
 
@@ -86,13 +87,20 @@ def main() -> None:
                 str(bank),
             ]
         )
+    command = [sys.executable, "-m", "retain", "train", "churn", "--data", str(bank)]
     with tempfile.TemporaryDirectory() as store:
-        env = {**os.environ, "RETAIN_TRAINING__TRACKING_URI": f"sqlite:///{store}/mlflow.db"}
-        pipeline_s, pipeline_gb, printed = timed(
-            [sys.executable, "-m", "retain", "train", "churn", "--data", str(bank)], env
-        )
-    stages = next((line for line in printed.splitlines() if line.startswith("time:")), "")
-    print(f"pipeline: {pipeline_s:.1f} s, peak {pipeline_gb:.2f} GB; {stages}", flush=True)
+        env = {
+            **os.environ,
+            "RETAIN_TRAINING__TRACKING_URI": f"sqlite:///{store}/mlflow.db",
+            "RETAIN_OUTPUT_DIR": f"{store}/outputs",  # an empty snapshot cache: a cold run
+        }
+        pipeline_s, pipeline_gb, printed = timed(command, env)
+        stages = _stages(printed)
+        print(f"pipeline: {pipeline_s:.1f} s, peak {pipeline_gb:.2f} GB; {stages}", flush=True)
+        # Retraining the same extract (the snapshot cache filled by the first run).
+        warm_s, warm_gb, printed = timed(command, env)
+        warm_stages = _stages(printed)
+        print(f"retrain: {warm_s:.1f} s, peak {warm_gb:.2f} GB; {warm_stages}", flush=True)
     _, bare_gb, out = timed([sys.executable, "-c", BARE_FIT, str(bank)])
     bare = json.loads(out.strip().splitlines()[-1])
     results = {
@@ -104,14 +112,23 @@ def main() -> None:
         "bare_fit_seconds": round(bare["fit_seconds"], 1),
         "ratio": round(pipeline_s / bare["fit_seconds"], 2),
         "bare_process_peak_gb": round(bare_gb, 2),
-        "pipeline_stages": stages.removeprefix("time: "),
+        "pipeline_stages": stages,
+        "retrain_seconds": round(warm_s, 1),
+        "retrain_peak_gb": round(warm_gb, 2),
+        "retrain_ratio": round(warm_s / bare["fit_seconds"], 2),
+        "retrain_stages": warm_stages,
     }
     (OUT / "training.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
-    print(
-        f"goal: whole command within 1.5× of the bare fit: "
-        f"{'met' if results['ratio'] <= 1.5 else 'NOT met'}"
-    )
+    for label, key in (("first run", "ratio"), ("retrain, same extract", "retrain_ratio")):
+        verdict = "met" if results[key] <= 1.5 else "NOT met"
+        print(f"goal (whole command within 1.5× of the bare fit), {label}: {verdict}")
+
+
+def _stages(printed: str) -> str:
+    """The command's own `time:` line (per-stage wall times)."""
+    line = next((line for line in printed.splitlines() if line.startswith("time:")), "")
+    return line.removeprefix("time: ")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ class BankData:
     reports: tuple[TableReport, ...] = ()
     extracted_at_known: bool = True
     quarantine_files: dict[str, Path] = field(default_factory=dict)
+    data_dir: Path | None = None  # where the extract was read from
 
 
 def find_table_file(data_dir: Path, table: str) -> Path | None:
@@ -156,6 +157,7 @@ def load_bank(
         reports=tuple(reports),
         quarantine_files=quarantine_files,
         extracted_at_known=extraction_time_known(data_dir, config),
+        data_dir=data_dir,
     )
 
 

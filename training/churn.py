@@ -30,6 +30,7 @@ from training.dataset import (
     check_history,
     plan_snapshots,
     shift_plan,
+    snapshot_cache,
 )
 from training.metrics import binary_metrics
 from training.model import PYFUNC_DIR, ModelSchema
@@ -77,7 +78,9 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
     with tracking.stage(timings, "features"):
         plan = plan_snapshots(bank.extracted_at, config.features, config.training)
         check_history(plan, first_record(bank))
-        frame = churn_rows(build_training_frame(bank, plan, config.features))
+        frame = churn_rows(
+            build_training_frame(bank, plan, config.features, snapshot_cache(config))
+        )
         features = feature_names(config.features)
         train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
         del frame
@@ -213,7 +216,7 @@ def backtest_churn(bank: BankData, config: RetainConfig, origins: int) -> pd.Dat
     plans = [shift_plan(latest, k) for k in reversed(range(origins))]
     check_history(plans[0], first_record(bank))
     dates = sorted({day for plan in plans for day in plan.all_dates})
-    frame = churn_rows(build_snapshot_frame(bank, dates, config.features))
+    frame = churn_rows(build_snapshot_frame(bank, dates, config.features, snapshot_cache(config)))
     day = frame["as_of"].dt.date
 
     def splits():

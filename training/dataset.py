@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+import features as features_package
 from features import pipeline
 from features.validation import BankData
-from retain.config import FeaturesConfig, TrainingConfig
+from retain.config import FeaturesConfig, RetainConfig, TrainingConfig
 from retain.errors import DataError
 
 
@@ -86,16 +90,61 @@ def check_history(plan: SnapshotPlan, first_record: date) -> None:
         )
 
 
-def build_snapshot_frame(bank: BankData, as_of_dates, config: FeaturesConfig) -> pd.DataFrame:
-    """Features and labels at the given dates, as a model frame."""
-    return pipeline.feature_frame(bank, as_of_dates, config, with_labels=True)
+def build_snapshot_frame(
+    bank: BankData, as_of_dates, config: FeaturesConfig, cache_dir: Path | None = None
+) -> pd.DataFrame:
+    """Features and labels at the given dates, as a model frame.
+
+    With `cache_dir`, the frame is kept there under a key of the extract's files (path,
+    size, modification time), the feature settings, the dates and the source of the feature
+    code; a later run with the same key reads it instead of recomputing (retraining,
+    tuning, backtests and promotion on one extract). Any change to any of them is a miss.
+    """
+    key = _cache_key(bank, as_of_dates, config) if cache_dir is not None else None
+    cached = cache_dir / f"snapshots-{key}.parquet" if key else None
+    if cached is not None and cached.exists():
+        return pipeline.to_model_frame(pd.read_parquet(cached), config)
+    frame = pipeline.feature_frame(bank, as_of_dates, config, with_labels=True)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".{cached.name}.{os.getpid()}.partial")  # one per writer
+        frame.to_parquet(partial, index=False)
+        os.replace(partial, cached)
+        _evict(cached.parent, keep=CACHE_KEEP)
+    return frame
+
+
+CACHE_KEEP = 3  # snapshot sets kept per cache folder, the most recently used
+
+
+def _cache_key(bank: BankData, as_of_dates, config: FeaturesConfig) -> str | None:
+    if bank.data_dir is None:
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(bank.data_dir).rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(
+            f"{path.relative_to(bank.data_dir)}:{stat.st_size}:{stat.st_mtime_ns};".encode()
+        )
+    digest.update(config.model_dump_json().encode())
+    digest.update(",".join(str(day) for day in sorted(set(as_of_dates))).encode())
+    digest.update(str(bank.extracted_at).encode())
+    for source in sorted(Path(features_package.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _evict(folder: Path, keep: int) -> None:
+    files = sorted(folder.glob("snapshots-*.parquet"), key=lambda p: p.stat().st_mtime)
+    for old in files[:-keep]:
+        old.unlink(missing_ok=True)
 
 
 def build_training_frame(
-    bank: BankData, plan: SnapshotPlan, config: FeaturesConfig
+    bank: BankData, plan: SnapshotPlan, config: FeaturesConfig, cache_dir: Path | None = None
 ) -> pd.DataFrame:
     """Features and labels at every planned snapshot, with a `split` column."""
-    frame = build_snapshot_frame(bank, plan.all_dates, config)
+    frame = build_snapshot_frame(bank, plan.all_dates, config, cache_dir)
     as_of = frame["as_of"].to_numpy()
     frame["split"] = np.select(
         [as_of == np.datetime64(plan.test), as_of == np.datetime64(plan.valid)],
@@ -103,3 +152,8 @@ def build_training_frame(
         default="train",
     )
     return frame
+
+
+def snapshot_cache(config: RetainConfig) -> Path | None:
+    """Where training keeps computed snapshot sets, or None when caching is off."""
+    return config.output_dir / "snapshots" if config.training.snapshot_cache else None

@@ -13,7 +13,7 @@ from features.validation import BankData
 from retain.config import RetainConfig
 from retain.errors import RetainError
 from training import churn, registry, xsell
-from training.dataset import build_snapshot_frame, plan_snapshots
+from training.dataset import build_snapshot_frame, plan_snapshots, snapshot_cache
 from training.metrics import ranking_metrics
 
 
@@ -30,7 +30,7 @@ class Holdout:
 def latest_holdout(name: str, bank: BankData, config: RetainConfig) -> Holdout:
     """The test snapshot a training run on this extract would use, for `name`."""
     plan = plan_snapshots(bank.extracted_at, config.features, config.training)
-    frame = build_snapshot_frame(bank, [plan.test], config.features)
+    frame = build_snapshot_frame(bank, [plan.test], config.features, snapshot_cache(config))
     if name == churn.REGISTERED_NAME:
         frame = churn.churn_rows(frame)
         return Holdout(

@@ -20,7 +20,13 @@ from retain.config import RetainConfig, TrainingConfig
 from training import report, tracking
 from training.binary import FitReport, fit_lightgbm, fit_logistic_baseline, logistic_scores
 from training.churn import first_record, model_signature
-from training.dataset import SnapshotPlan, build_training_frame, check_history, plan_snapshots
+from training.dataset import (
+    SnapshotPlan,
+    build_training_frame,
+    check_history,
+    plan_snapshots,
+    snapshot_cache,
+)
 from training.metrics import binary_metrics, ranking_metrics
 from training.model import PRODUCT_COLUMN, PYFUNC_DIR, CrossSellModel, ModelSchema
 
@@ -210,7 +216,9 @@ def train_xsell(
     product_ids = catalogue(bank)
     plan = plan_snapshots(bank.extracted_at, config.features, config.training)
     check_history(plan, first_record(bank))
-    frame = xsell_rows(build_training_frame(bank, plan, config.features), product_ids)
+    frame = xsell_rows(
+        build_training_frame(bank, plan, config.features, snapshot_cache(config)), product_ids
+    )
     features = xsell_feature_names(config.features, product_ids)
     train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
     products, skipped = trainable_products(train, valid, product_ids)
@@ -380,7 +388,9 @@ def backtest_xsell(
     plans = [shift_plan(latest, k) for k in reversed(range(origins))]
     check_history(plans[0], first_record(bank))
     dates = sorted({day for plan in plans for day in plan.all_dates})
-    frame = xsell_rows(build_snapshot_frame(bank, dates, config.features), product_ids)
+    frame = xsell_rows(
+        build_snapshot_frame(bank, dates, config.features, snapshot_cache(config)), product_ids
+    )
     features = xsell_feature_names(config.features, product_ids)
     day = frame["as_of"].dt.date
     rows = []

@@ -31,6 +31,7 @@ def trained(tmp_path_factory):
     generate_bank(data, n_customers=5000, months=24, seed=11, start=date(2023, 1, 1))
     config = load_config()
     config = with_overrides(config, "training", tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    config = config.model_copy(update={"output_dir": root / "outputs"})
     bank = load_bank(engine.connect(config.features), data, config.data)
     first = train_churn(bank, data, config)
     second = train_churn(bank, data, config)

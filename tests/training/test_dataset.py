@@ -39,3 +39,39 @@ def test_too_short_an_extract_is_a_clear_error():
     plan = plan_snapshots(datetime(2023, 12, 31), FeaturesConfig(), TrainingConfig())
     with pytest.raises(DataError, match="use fewer training.train_snapshots"):
         check_history(plan, first_record=date(2023, 1, 1))
+
+
+def test_snapshot_cache_is_reused_only_for_the_same_extract(small_synthetic_bank, tmp_path):
+    import shutil
+    from datetime import date
+
+    import pandas as pd
+
+    from features import engine
+    from features.validation import load_bank
+    from retain.config import load_config
+    from training.dataset import build_snapshot_frame
+
+    data = tmp_path / "bank"
+    shutil.copytree(small_synthetic_bank, data)
+    cache = tmp_path / "cache"
+    config = load_config()
+    dates = [date(2023, 6, 1), date(2023, 7, 1)]
+
+    def build():
+        bank = load_bank(engine.connect(config.features), data, config.data)
+        return build_snapshot_frame(bank, dates, config.features, cache)
+
+    first = build()
+    assert len(list(cache.glob("snapshots-*.parquet"))) == 1
+    pd.testing.assert_frame_equal(build(), first)
+    assert len(list(cache.glob("snapshots-*.parquet"))) == 1  # a hit, not a second entry
+    # The extract changes: a customer is older now. The cache must not answer.
+    customers = pd.read_parquet(data / "customers.parquet")
+    someone = first["customer_id"].iloc[0]
+    customers.loc[customers["customer_id"] == someone, "birth_date"] = date(1940, 1, 1)
+    customers.to_parquet(data / "customers.parquet", index=False)
+    changed = build()
+    assert len(list(cache.glob("snapshots-*.parquet"))) == 2
+    age = changed.loc[changed["customer_id"] == someone, "age_years"]
+    assert (age > 80).all() and not first.equals(changed)
