@@ -139,6 +139,8 @@ def _typed_arrow(frame: pd.DataFrame | None, spec: Table) -> pa.Table:
             arrays[col.name] = pa.nulls(len(frame), ARROW_TYPES[col.dtype])
             continue
         values = frame[col.name]
+        if col.dtype in ("date", "timestamp") and values.map(type).eq(str).any():
+            values = _parse_times(values, spec.name, col)
         try:
             arrays[col.name] = pa.array(values, type=ARROW_TYPES[col.dtype], from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
@@ -147,6 +149,32 @@ def _typed_arrow(frame: pd.DataFrame | None, spec: Table) -> pa.Table:
                 f"{spec.name}: {col.name}: not a valid {col.dtype} (value {example!r})"
             ) from None
     return pa.table(arrays)
+
+
+def _parse_times(values: pd.Series, table: str, col) -> pd.Series:
+    """ISO 8601 text (as JSON carries dates and times) to dates or naive timestamps; an
+    offset is converted to UTC first, like the batch loader does."""
+    parsed = []
+    for value in values:
+        if not isinstance(value, str):
+            parsed.append(value)
+            continue
+        try:
+            stamp = pd.Timestamp(value)
+        except ValueError:
+            raise DataError(
+                f"{table}: {col.name}: not a valid {col.dtype} (value {value!r}); "
+                "expected ISO 8601, e.g. 2024-03-31 or 2024-03-31T14:05:00"
+            ) from None
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        if col.dtype == "date":
+            if stamp != stamp.normalize():
+                raise DataError(f"{table}: {col.name}: a date, not a time (value {value!r})")
+            parsed.append(stamp.date())
+        else:
+            parsed.append(stamp.to_pydatetime())
+    return pd.Series(parsed, index=values.index, dtype="object")
 
 
 def _first_unconvertible(values: pd.Series, arrow_type: pa.DataType):

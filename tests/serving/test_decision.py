@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import engine, pipeline
 from features.definitions import held_column
-from features.validation import load_bank
 from retain.config import load_config, with_overrides
 from retain.errors import RetainError
 from serving.batch import HOLDOUT, TREATMENT, holdout_mask, schedule, score_campaign
@@ -25,32 +23,6 @@ from serving.models import load_champions
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 NOW = datetime(2025, 1, 1)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    from features.synth import generate_bank
-    from training.churn import train_churn
-    from training.xsell import train_xsell
-
-    root = tmp_path_factory.mktemp("serving")
-    data = root / "bank"
-    generate_bank(data, n_customers=3000, months=24, seed=21, start=date(2023, 1, 1))
-    config = with_overrides(
-        load_config(), "training", tracking_uri=f"sqlite:///{root / 'mlflow.db'}"
-    ).model_copy(update={"output_dir": root / "outputs"})
-    bank = load_bank(engine.connect(config.features), data, config.data)
-    train_churn(bank, data, config)
-    train_xsell(bank, data, config)
-    champions = load_champions(config)
-    features = pipeline.feature_frame(bank, [NOW.date()], config.features)
-    return {
-        "config": config,
-        "bank": bank,
-        "champions": champions,
-        "features": features,
-        "root": root,
-    }
 
 
 def steady(features: pd.DataFrame, rows: int = 50) -> pd.DataFrame:
