@@ -12,7 +12,7 @@ from features.cli import data_app, features_app
 from retain.config import load_config
 from retain.console import make_console
 from retain.errors import RetainError
-from serving.cli import score_command
+from serving.cli import score_command, serve_command
 from training.cli import models_app, promote_command, train_app
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.command("promote")(promote_command)
 app.command("score")(score_command)
+app.command("serve")(serve_command)
 
 
 @app.callback()

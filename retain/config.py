@@ -209,6 +209,9 @@ class ServingConfig(_Section):
     schedule_days: Annotated[int, Field(ge=1, le=60)] = 5
     # Random holdout per campaign, not contacted, so the programme's effect can be measured.
     holdout_share: Annotated[float, Field(ge=0, le=0.5)] = 0.10
+    # The API checks the registry this often and swaps in a newly promoted champion
+    # (0 = only on POST /admin/reload).
+    reload_check_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
     # Online feature store that `retain score` publishes to and the API reads by id;
     # None = sqlite:///<output_dir>/online_features.db.
     feature_store_url: str | None = None

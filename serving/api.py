@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from retain.config import RetainConfig
 from retain.errors import DataError
 from serving.decision import decide
-from serving.models import Champions, load_champions
+from serving.models import Champions, champion_versions, load_champions
 from serving.store import open_store
 
 MAX_IDS = 1_000
@@ -98,6 +98,13 @@ class Engine:
         with self._swap:
             self._champions = fresh
         return fresh.versions
+
+    def reload_if_changed(self) -> bool:
+        """Reload when the registry's champion aliases point elsewhere than ours."""
+        if champion_versions(self.config) == self._champions.versions:
+            return False
+        self.reload()
+        return True
 
     def handle(self, endpoint: Endpoint, request: DecisionRequest, caller: str) -> dict:
         champions = self._champions  # one consistent pair for the whole request

@@ -61,6 +61,44 @@ def score_command(
     print_campaign(result)
 
 
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 3000,
+) -> None:
+    """Start the real-time API (BentoML) on the champion models: /score, /recommend,
+    /next-best-action; keys from RETAIN_API_KEYS."""
+    import os
+    import shutil
+    import sys
+
+    from retain import config as config_module
+    from retain.errors import RetainError
+    from serving.models import load_champions
+    from serving.service import API_KEYS_ENV, configured_keys
+
+    if not configured_keys():
+        raise RetainError(
+            f"{API_KEYS_ENV} is not set: export the API keys callers must send in X-API-Key, "
+            f"comma-separated, e.g. {API_KEYS_ENV}=$(openssl rand -hex 16)"
+        )
+    with console.status("checking the champion models", spinner="dots"):
+        champions = load_champions(ctx.obj)  # fail here, with the reason, not in a worker
+    env = dict(os.environ)
+    if config_module._config_file_override is not None:
+        env["RETAIN_CONFIG"] = str(config_module._config_file_override.resolve())
+    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or "bentoml"
+    console.print(
+        f"serving {', '.join(f'{k} v{v}' for k, v in champions.versions.items())} on "
+        f"http://{host}:{port} (OpenAPI: /docs.json; health: /healthz, /readyz)"
+    )
+    os.execvpe(
+        bentoml,
+        [bentoml, "serve", "serving.service:Retain", "--host", host, "--port", str(port)],
+        env,
+    )
+
+
 def print_campaign(result, top: int = 5) -> None:
     """Counts per action and group, then the top of each list with its reasons."""
     import pandas as pd

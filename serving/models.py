@@ -44,24 +44,39 @@ class Champions:
         return {CHURN_MODEL: self.churn_version, XSELL_MODEL: self.xsell_version}
 
 
-def load_champions(config: RetainConfig) -> Champions:
-    """Both champions from the configured MLflow registry.
-
-    Raises:
-        RetainError: a model has no champion yet (train it first), naming which.
-    """
+def _registry(config: RetainConfig):
     import os
 
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     uri = resolve_tracking_uri(config.training.tracking_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    client = MlflowClient()
+    return MlflowClient(), uri
+
+
+def champion_versions(config: RetainConfig) -> dict[str, str]:
+    """Which versions the champion aliases point at now (no model is loaded)."""
+    client, _ = _registry(config)
+    return {
+        name: str(client.get_model_version_by_alias(name, CHAMPION).version)
+        for name in (CHURN_MODEL, XSELL_MODEL)
+    }
+
+
+def load_champions(config: RetainConfig) -> Champions:
+    """Both champions from the configured MLflow registry.
+
+    Raises:
+        RetainError: a model has no champion yet (train it first), naming which.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client, uri = _registry(config)
     loaded, versions = {}, {}
     for name, command in ((CHURN_MODEL, "churn"), (XSELL_MODEL, "xsell")):
         try:

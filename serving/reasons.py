@@ -31,6 +31,10 @@ def _when(row: Row, days_feature: str, as_of: datetime) -> str:
     return (as_of - timedelta(days=float(days))).strftime("%B %Y")
 
 
+def _channel(name: str) -> str:
+    return name.upper() if name in ("atm", "pos") else name
+
+
 def _windowed(pattern: str, template: Callable[[float, str], str]):
     """A phrase for every window of a family, e.g. fee_sum_30d … fee_sum_365d."""
     return re.compile(pattern), template
@@ -103,6 +107,10 @@ PATTERNS = [
     ),
     _windowed(r"fee_sum_(\d+)d", lambda v, w: f"paid {_n(v)} in fees in {w} days"),
     _windowed(r"txn_count_(\d+)d", lambda v, w: f"{_n(v)} transactions in {w} days"),
+    (
+        re.compile(r"txn_count_([a-z]+)_(\d+)d"),
+        lambda v, channel, w: f"{_n(v)} {_channel(channel)} transactions in {w} days",
+    ),
     _windowed(r"salary_sum_(\d+)d", lambda v, w: f"{_n(v)} salary paid in over {w} days"),
     _windowed(r"credit_sum_(\d+)d", lambda v, w: f"{_n(v)} paid in over {w} days"),
     _windowed(r"debit_sum_(\d+)d", lambda v, w: f"{_n(v)} paid out over {w} days"),
@@ -122,7 +130,7 @@ def phrase(feature: str, value, row: Row, as_of: datetime) -> str:
     for pattern, template in PATTERNS:
         match = pattern.fullmatch(feature)
         if match:
-            return template(value, match.group(1))
+            return template(value, *match.groups())
     if feature.startswith("held__"):
         return f"{'holds' if value else 'does not hold'} {feature.removeprefix('held__')}"
     if feature.startswith("held_family__"):
