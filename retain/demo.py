@@ -106,4 +106,15 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
             config.output_dir / f"campaign-{campaign_day.isoformat()}",
         )
     print_campaign(campaign)
+
+    console.print(Rule("7. Real-time API"))
+    someone = campaign.summary.get("example_customer") or "C0000001"
+    console.print(
+        "start it:  RETAIN_API_KEYS=demo-key .venv/bin/retain serve --port 3000\n"
+        "call it:   curl -s -X POST http://127.0.0.1:3000/next-best-action "
+        "-H 'X-API-Key: demo-key' -H 'content-type: application/json' "
+        f'-d \'{{"customer_ids": ["{someone}"]}}\'',
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")

@@ -135,6 +135,8 @@ def score_campaign(
     }
     summary = _summary(frame, tasks, decisions, campaign_id, as_of, timings)
     summary["feature_store"] = {"url": config.feature_store_url, "customers": published}
+    if len(callbacks):
+        summary["example_customer"] = str(callbacks["customer_id"].iat[0])
     files["summary.json"] = _write_text(
         json.dumps(summary, indent=2, default=str), out_dir / "summary.json"
     )
