@@ -12,7 +12,7 @@ from features.cli import data_app, features_app
 from retain.config import load_config
 from retain.console import make_console
 from retain.errors import RetainError
-from serving.cli import score_command, serve_command
+from serving.cli import outbox_app, score_command, serve_command
 from training.cli import models_app, promote_command, train_app
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
+app.add_typer(outbox_app, name="outbox")
 app.command("promote")(promote_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)

@@ -212,6 +212,14 @@ class ServingConfig(_Section):
     # The API checks the registry this often and swaps in a newly promoted champion
     # (0 = only on POST /admin/reload).
     reload_check_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    # The durable outbox of callback and offer tasks for the CRM; None =
+    # sqlite:///<output_dir>/outbox.db. The deliverer posts them to `crm_webhook_url`,
+    # signed with the secret in RETAIN_WEBHOOK_SECRET, retrying with exponential backoff.
+    outbox_url: str | None = None
+    crm_webhook_url: str | None = None
+    webhook_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    webhook_backoff_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
     # Online feature store that `retain score` publishes to and the API reads by id;
     # None = sqlite:///<output_dir>/online_features.db.
     feature_store_url: str | None = None
@@ -259,6 +267,11 @@ class RetainConfig(BaseSettings):
     features: FeaturesConfig = FeaturesConfig()
     training: TrainingConfig = TrainingConfig()
     serving: ServingConfig = ServingConfig()
+
+    @property
+    def outbox_url(self) -> str:
+        """The outbox in use (configured, else a SQLite file in outputs)."""
+        return self.serving.outbox_url or f"sqlite:///{self.output_dir / 'outbox.db'}"
 
     @property
     def feature_store_url(self) -> str:

@@ -26,6 +26,7 @@ from features.validation import BankData
 from retain.config import RetainConfig
 from serving.decision import CALLBACKS, CROSS_SELL_OFFER, NO_ACTION, Decisions, decide
 from serving.models import Champions
+from serving.outbox import open_outbox
 from serving.store import open_store
 
 TREATMENT, HOLDOUT = "treatment", "holdout"
@@ -133,7 +134,10 @@ def score_campaign(
         "callbacks.parquet": _write(callbacks[CALLBACK_COLUMNS], out_dir / "callbacks.parquet"),
         "offers.csv": _write(offers[OFFER_COLUMNS], out_dir / "offers.csv"),
     }
+    scheduled = tasks[(tasks["group"] == TREATMENT) & (tasks["status"] == "scheduled")]
+    queued = open_outbox(config.outbox_url).enqueue(scheduled[HANDOFF_COLUMNS])
     summary = _summary(frame, tasks, decisions, campaign_id, as_of, timings)
+    summary["outbox"] = {"url": config.outbox_url, "new_tasks": queued, "scheduled": len(scheduled)}
     summary["feature_store"] = {"url": config.feature_store_url, "customers": published}
     if len(callbacks):
         summary["example_customer"] = str(callbacks["customer_id"].iat[0])
@@ -164,6 +168,27 @@ CALLBACK_COLUMNS = [
     "sla_at_risk",
     "why",
     "reasons",
+    "versions",
+]
+# What the CRM receives per task: who, what, when, why; no feature values.
+HANDOFF_COLUMNS = [
+    "campaign_id",
+    "customer_id",
+    "action",
+    "product_id",
+    "priority",
+    "expected_value",
+    "churn_probability",
+    "risk_band",
+    "tier",
+    "channel",
+    "queue",
+    "assignee",
+    "due_at",
+    "scheduled_for",
+    "why",
+    "reasons",
+    "offer_reason",
     "versions",
 ]
 OFFER_COLUMNS = [

@@ -14,6 +14,73 @@ from rich.table import Table as RichTable
 from retain.console import make_console
 
 console = make_console()
+outbox_app = typer.Typer(
+    help="The durable outbox of callback and offer tasks for the CRM.", no_args_is_help=True
+)
+
+
+@outbox_app.command("status")
+def outbox_status(ctx: typer.Context) -> None:
+    """Tasks per state (pending, delivered, dead) and the dead ones with their last error."""
+    from serving.outbox import open_outbox
+
+    outbox = open_outbox(ctx.obj.outbox_url)
+    counts = outbox.counts()
+    console.print(
+        f"{ctx.obj.outbox_url}: "
+        + (", ".join(f"{count:,} {state}" for state, count in sorted(counts.items())) or "empty")
+    )
+    dead = outbox.dead()
+    if len(dead):
+        table = RichTable(title="Dead tasks (not delivered after every attempt)")
+        for column in dead.columns:
+            table.add_column(column)
+        for row in dead.head(20).itertuples(index=False):
+            table.add_row(*[str(value) for value in row])
+        console.print(table)
+
+
+@outbox_app.command("deliver")
+def outbox_deliver(
+    ctx: typer.Context,
+    webhook: Annotated[
+        str | None, typer.Option(help="CRM webhook URL (default: serving.crm_webhook_url).")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass over the due tasks, then stop.")
+    ] = False,
+    poll_seconds: Annotated[
+        float, typer.Option(help="Without --once: wait this long between passes.", min=0.1)
+    ] = 5.0,
+) -> None:
+    """Post pending tasks to the CRM webhook (signed, with an idempotency key), retrying
+    with exponential backoff; tasks failing every attempt are parked as dead."""
+    import time
+
+    from retain.errors import ConfigError
+    from serving.outbox import DeliveryPolicy, deliver, open_outbox, webhook_secret
+
+    config = ctx.obj
+    url = webhook or config.serving.crm_webhook_url
+    if not url:
+        raise ConfigError("no CRM webhook: pass --webhook URL or set serving.crm_webhook_url")
+    policy = DeliveryPolicy(
+        max_attempts=config.serving.webhook_max_attempts,
+        backoff_seconds=config.serving.webhook_backoff_seconds,
+        timeout_seconds=config.serving.webhook_timeout_seconds,
+    )
+    secret = webhook_secret()
+    outbox = open_outbox(config.outbox_url)
+    while True:
+        outcome = deliver(outbox, url, secret, policy)
+        if any(outcome.values()):
+            console.print(
+                f"delivered {outcome['delivered']:,}, to retry {outcome['retried']:,}, "
+                f"dead {outcome['dead']:,}; outbox now {outbox.counts()}"
+            )
+        if once:
+            return
+        time.sleep(poll_seconds)
 
 
 def score_command(

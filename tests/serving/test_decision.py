@@ -157,6 +157,9 @@ def test_campaign_lists_are_complete_stable_and_hold_out_a_control_group(served,
     acting = sum(sum(groups.values()) for groups in first.summary["actions"].values())
     assert acting == len(callbacks) + len(offers)
     assert not (tmp_path / "a" / ".callbacks.csv.partial").exists()
+    # Scheduled treatment tasks went to the outbox once; the re-run added none.
+    assert first.summary["outbox"]["new_tasks"] == first.summary["outbox"]["scheduled"] > 0
+    assert again.summary["outbox"]["new_tasks"] == 0
 
 
 def test_holdout_is_stable_per_campaign_and_near_the_configured_share():
