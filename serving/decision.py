@@ -176,7 +176,7 @@ def churn_reasons(
 ) -> list[list[dict]]:
     """Top churn reasons per row from the churn booster's own SHAP values."""
     model = champions.churn
-    contributions = model.booster.predict(model.schema.prepare(features), pred_contrib=True)
+    contributions = model.contributions(features)
     return top_reasons(contributions, features, list(model.schema.features), as_of, count)
 
 
@@ -251,7 +251,7 @@ def _with_product_reasons(products, features, champions, action, reasons_for, as
             model = xsell.per_product[product_id]
             data = features.iloc[rows]
         names = list(model.schema.features)
-        contributions = model.booster.predict(model.schema.prepare(data), pred_contrib=True)
+        contributions = model.contributions(data)
         for k, i in enumerate(rows):
             row_contributions = contributions[k, : len(names)].copy()
             if "product_id" in names:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import tiny_bank_frames, write_bank
+from banks import tiny_bank_frames, write_bank
 
 
 def _all_commands() -> list[list[str]]:

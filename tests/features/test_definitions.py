@@ -7,7 +7,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from conftest import tiny_bank_frames, write_bank
+from banks import tiny_bank_frames, write_bank
 
 from features import engine, pipeline
 from features.definitions import LABEL_CHURN, FeatureInputs, build_features, feature_names

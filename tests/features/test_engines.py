@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from conftest import write_bank
+from banks import write_bank
 
 from features import engine, pipeline
 from features.validation import load_bank

@@ -7,7 +7,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from conftest import EXTRACTED_AT, tiny_bank_frames, write_bank
+from banks import EXTRACTED_AT, tiny_bank_frames, write_bank
 
 from features import engine
 from features.report import data_quality_frame

@@ -218,3 +218,24 @@ def test_backtest_rolls_the_origin_back_month_by_month(trained):
     summary = summarise(per_origin)
     assert summary["backtest_origins"] == 2
     assert summary["backtest_roc_auc_std"] >= 0
+
+
+def test_matrix_path_scores_exactly_like_the_frame_path(trained):
+    """Serving feeds boosters a float matrix (category → training index); it must give the
+    very scores of the pandas-categorical frame LightGBM was trained on, also for unseen
+    levels, missing values and text in a numeric column."""
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    binary = model.unwrap_python_model().model
+    test = trained["test"].head(300).copy()
+    test["region"] = test["region"].astype("object")
+    test.loc[test.index[:5], "region"] = "Atlantis"  # unseen level
+    test.loc[test.index[5:10], "tier"] = None
+    test["age_years"] = test["age_years"].astype("object")
+    test.loc[test.index[10], "age_years"] = "unknown"
+    by_frame = binary.booster.predict(binary.schema.prepare(test))
+    by_matrix = binary.booster.predict(binary.schema.matrix(test))
+    np.testing.assert_array_equal(by_frame, by_matrix)
+    np.testing.assert_array_equal(
+        binary.booster.predict(binary.schema.prepare(test), pred_contrib=True),
+        binary.contributions(test),
+    )
