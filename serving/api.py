@@ -119,6 +119,7 @@ class Engine:
                 self.config.serving,
                 now,
                 reasons_for="all" if request.reasons else "none",
+                scope="score" if endpoint == "score" else "all",
             )
             results = [_shape(endpoint, record) for record in decisions.records()]
             self.audit.write(endpoint, caller, decisions.frame, champions.versions)
@@ -200,7 +201,7 @@ class AuditLog:
                     "customer_id": row["customer_id"],
                     "model_versions": versions,
                     "churn_probability": round(float(row["churn_probability"]), 4),
-                    "action": row["action"],
+                    "action": row["action"] or None,  # None: /score decides no action
                     "product_id": row["product_id"] or None,
                     "expected_value": None
                     if pd.isna(row["expected_value"])

@@ -214,3 +214,16 @@ def test_feature_store_round_trip_gives_the_batch_decision(served, tmp_path):
     # A second publish replaces the set.
     store.publish(batch.head(10))
     assert store.count() == 10
+
+
+def test_score_scope_gives_the_same_churn_part_without_products_or_action(served):
+    customers = served["features"].head(30)
+    config = served["config"].serving
+    full = decide(customers, served["champions"], config, NOW, reasons_for="all")
+    scored = decide(customers, served["champions"], config, NOW, reasons_for="all", scope="score")
+    np.testing.assert_array_equal(
+        scored.frame["churn_probability"], full.frame["churn_probability"]
+    )
+    assert list(scored.frame["risk_band"]) == list(full.frame["risk_band"])
+    assert scored.reasons == full.reasons
+    assert (scored.frame["action"] == "").all() and scored.products == [[]] * 30

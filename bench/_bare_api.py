@@ -1,0 +1,42 @@
+"""The HTTP stack's limit for bench/serving.py: a bare async FastAPI endpoint doing the same
+store lookup and churn `Booster.predict` as the service, and nothing else."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as `python bench/_bare_api.py PORT`: bench/ comes first on sys.path, and its
+# serving.py (the benchmark) would shadow the serving package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+
+import uvicorn  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
+
+from retain.config import load_config  # noqa: E402
+from serving.models import load_champions  # noqa: E402
+from serving.store import open_store  # noqa: E402
+
+app = FastAPI()
+config = load_config()
+champions = load_champions(config)
+store = open_store(config.feature_store_url)
+
+
+@app.post("/score")
+async def score(request: Request) -> dict:
+    body = await request.json()
+    frame, missing = store.lookup(body["customer_ids"])
+    model = champions.churn
+    probabilities = model.calibration.apply(model.raw_scores(frame))
+    return {
+        "results": [
+            {"customer_id": customer_id, "churn_probability": float(p)}
+            for customer_id, p in zip(frame["customer_id"], probabilities, strict=True)
+        ],
+        "errors": missing,
+    }
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=False, log_level="warning")
