@@ -15,6 +15,7 @@ message), so the message names the field.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import os
@@ -137,6 +138,11 @@ class Retain:
             )
         self.config = load_config()
         self.engine = Engine(self.config)
+        # Models, catalogue and compiled queries live as long as the worker: move them out
+        # of the collector's sight, so a collection does not walk them mid-request (the
+        # issue measured c=1 p99 going from 120-170 ms to 13-29 ms with this alone).
+        gc.collect()
+        gc.freeze()
         self._watch = threading.Thread(target=self._watch_registry, daemon=True)
         self._watch.start()
 
