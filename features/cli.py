@@ -72,7 +72,8 @@ def generate(settings, target: Path):
     )
 
 
-def _load(config: RetainConfig, data: Path | None, quiet: bool = False) -> tuple:
+def load_extract(config: RetainConfig, data: Path | None, quiet: bool = False) -> tuple:
+    """Validate an extract (default: config data_dir) with a spinner; print what loaded."""
     from features import engine
     from features.validation import load_bank
 
@@ -112,7 +113,7 @@ def validate_command(ctx: typer.Context, data: DataDir = None) -> None:
     from features.report import data_quality_frame, render_quality_table, write_data_quality
 
     config = _config(ctx)
-    _, bank = _load(config, data)
+    _, bank = load_extract(config, data)
     frame = data_quality_frame(bank, config.data.completeness_threshold)
     console.print(render_quality_table(frame, config.data.completeness_threshold))
     path = write_data_quality(frame, config.output_dir)
@@ -149,7 +150,7 @@ def build_command(
     config = _config(ctx)
     config = with_overrides(config, "features", engine=engine_name, spark_master=spark_master)
     dates = [as_date(value) for value in as_of]
-    con, bank = _load(config, data)
+    con, bank = load_extract(config, data)
     with console.status(f"building features on {config.features.engine}", spinner="dots"):
         build = pipeline.build_feature_file(bank, dates, config.features, out, labels)
     console.print(

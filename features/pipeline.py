@@ -86,15 +86,7 @@ def build_feature_file(
         Where it went, its size and how long it took.
     """
     started = time.perf_counter()
-    require_extraction_time(bank, with_labels)
-    expr = definitions.build_features(
-        FeatureInputs.from_tables(bank.tables),
-        as_of_dates,
-        config,
-        catalogue(bank),
-        bank.extracted_at,
-        with_labels,
-    ).order_by(list(KEYS))
+    expr = _feature_expression(bank, as_of_dates, config, with_labels)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     expr.to_parquet(partial)
@@ -121,8 +113,19 @@ def feature_frame(
 ) -> pd.DataFrame:
     """Features (and labels) at the given dates, computed in the engine, as a model frame
     sorted by customer and date. Training, batch scoring and notebooks use this."""
+    expr = _feature_expression(bank, as_of_dates, config, with_labels)
+    # Arrow buffers are released column by column as pandas takes them over: one copy of
+    # the matrix in memory at a time, not two.
+    table = expr.to_pyarrow()
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    return to_model_frame(frame, config)
+
+
+def _feature_expression(bank, as_of_dates, config, with_labels):
+    """The feature (and label) query of an extract at some dates, sorted by key."""
     require_extraction_time(bank, with_labels)
-    expr = definitions.build_features(
+    return definitions.build_features(
         FeatureInputs.from_tables(bank.tables),
         as_of_dates,
         config,
@@ -130,12 +133,6 @@ def feature_frame(
         bank.extracted_at,
         with_labels=with_labels,
     ).order_by(list(KEYS))
-    # Arrow buffers are released column by column as pandas takes them over: one copy of
-    # the matrix in memory at a time, not two.
-    table = expr.to_pyarrow()
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    del table
-    return to_model_frame(frame, config)
 
 
 def customer_features(

@@ -153,13 +153,14 @@ class Engine:
         return frame, []
 
     def _customer_features(self, champions: Champions):
-        """This thread's compiled feature queries, rebuilt when the catalogue changes."""
+        """This thread's compiled feature queries, rebuilt when the cross-sell champion (and
+        with it the product catalogue) changes."""
         from features.online import CustomerFeatures
 
-        catalogue = champions.catalogue.reset_index()
-        key = hashlib.sha256(catalogue.to_json().encode()).hexdigest()
+        key = champions.xsell_version
         cached = getattr(self._local, "features", None)
         if cached is None or cached[0] != key:
+            catalogue = champions.catalogue.reset_index()
             cached = (key, CustomerFeatures(catalogue, self.config.features))
             self._local.features = cached
         return cached[1]

@@ -82,7 +82,6 @@ def score_campaign(
     as_of: date,
     out_dir: Path,
     campaign_id: str | None = None,
-    progress=None,
 ) -> CampaignResult:
     """Score every customer as of `as_of` and write callbacks, offers and a summary."""
     timings: dict[str, float] = {}

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from features.cli import DataDir, load_extract
 from retain.console import make_console
 
 console = make_console()
@@ -85,9 +86,7 @@ def outbox_deliver(
 
 def score_command(
     ctx: typer.Context,
-    data: Annotated[
-        Path | None, typer.Option(help="Bank extract folder (default: config data_dir).")
-    ] = None,
+    data: DataDir = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="Campaign date, YYYY-MM-DD (default: the day after the extract)."),
@@ -101,18 +100,13 @@ def score_command(
 ) -> None:
     """Score every customer with the champion models and write campaign lists: callbacks
     (ranked, with due time, channel and reasons), offers, a random holdout, a summary."""
-    from features import engine
-    from features.validation import load_bank
     from retain.errors import ConfigError
     from serving.batch import score_campaign
     from serving.models import load_champions
 
     config = ctx.obj
     data_dir = data or config.data_dir
-    with console.status(f"validating {data_dir}", spinner="dots"):
-        bank = load_bank(
-            engine.connect(config.features), data_dir, config.data, config.output_dir / "quarantine"
-        )
+    _, bank = load_extract(config, data_dir, quiet=True)
     if as_of:
         try:
             day = date.fromisoformat(as_of)

@@ -142,18 +142,9 @@ def decide(
         action[applies[name]] = name
     action[do_not_contact] = NO_ACTION
 
-    frame = pd.DataFrame(
-        {
-            "customer_id": features["customer_id"].astype(str).to_numpy(),
-            "as_of": pd.to_datetime(features["as_of"]).to_numpy(),
-            "tier": tier,
-            "churn_probability": churn,
-            "risk_band": band,
-            "customer_value": value,
-            "action": action,
-        }
-    )
-    frame["why"] = _why(frame, applies, do_not_contact, cooldown, threshold, offers, days_resolved)
+    frame = _churn_part(features, tier, churn, band, value)
+    frame["action"] = action
+    frame["why"] = _why(frame, do_not_contact, cooldown, threshold, offers, days_resolved)
     _route(frame, features, config, now, days_resolved, days_opened)
     frame["expected_value"] = np.select(
         [frame["action"] == WIN_BACK_CALL, frame["action"] == CROSS_SELL_OFFER],
@@ -176,10 +167,9 @@ def decide(
     return Decisions(frame, reasons, products, champions.versions)
 
 
-def _scores_only(features, champions, config, now, reasons_for, churn, band, tier, value):
-    """The churn part of a decision: what `/score` answers, at a fraction of the cost."""
-    n = len(features)
-    frame = pd.DataFrame(
+def _churn_part(features, tier, churn, band, value) -> pd.DataFrame:
+    """The columns every decision has, whatever its scope."""
+    return pd.DataFrame(
         {
             "customer_id": features["customer_id"].astype(str).to_numpy(),
             "as_of": pd.to_datetime(features["as_of"]).to_numpy(),
@@ -187,16 +177,23 @@ def _scores_only(features, champions, config, now, reasons_for, churn, band, tie
             "churn_probability": churn,
             "risk_band": band,
             "customer_value": value,
-            "action": "",
-            "why": "",
-            "priority": 0,
-            "expected_value": np.nan,
-            "product_id": "",
-            "channel": "",
-            "queue": "",
-            "assignee": "",
-            "due_at": pd.NaT,
         }
+    )
+
+
+def _scores_only(features, champions, config, now, reasons_for, churn, band, tier, value):
+    """The churn part of a decision: what `/score` answers, at a fraction of the cost."""
+    n = len(features)
+    frame = _churn_part(features, tier, churn, band, value).assign(
+        action="",
+        why="",
+        priority=0,
+        expected_value=np.nan,
+        product_id="",
+        channel="",
+        queue="",
+        assignee="",
+        due_at=pd.NaT,
     )
     reasons: list[list[dict]] = [[] for _ in range(n)]
     if reasons_for != "none" and config.reasons and n:
@@ -228,9 +225,10 @@ def _products(features: pd.DataFrame, champions: Champions, config: ServingConfi
     propensity = champions.xsell.predict_proba(features)
     ids = list(propensity.columns)
     scores = propensity.to_numpy(dtype="float64")
-    risk = catalogue.reindex(ids)["risk_level"].to_numpy(dtype="float64")
-    min_age = catalogue.reindex(ids).get("min_age", pd.Series(0, index=ids)).fillna(0)
-    margin = catalogue.reindex(ids).get("margin", pd.Series(0.0, index=ids)).fillna(0.0)
+    listed = catalogue.reindex(ids)
+    risk = listed["risk_level"].to_numpy(dtype="float64")
+    min_age = listed.get("min_age", pd.Series(0, index=ids)).fillna(0)
+    margin = listed.get("margin", pd.Series(0.0, index=ids)).fillna(0.0)
     appetite = _num(features, "risk_appetite", 1.0)
     age = _num(features, "age_years")
     eligible = ~np.isnan(scores)
@@ -239,7 +237,7 @@ def _products(features: pd.DataFrame, champions: Champions, config: ServingConfi
     eligible &= ~(np.isnan(age)[:, None] & (min_age.to_numpy()[None, :] > 0))
     value = np.where(eligible, scores * margin.to_numpy(dtype="float64")[None, :], -np.inf)
     order = np.argsort(-value, axis=1, kind="stable")[:, : config.top_k_products]
-    names = catalogue.reindex(ids).get("name", pd.Series(ids, index=ids)).fillna("")
+    names = listed.get("name", pd.Series(ids, index=ids)).fillna("")
     top_lists = []
     for i in range(len(features)):
         top_lists.append(
@@ -298,7 +296,7 @@ def _with_product_reasons(products, features, champions, action, reasons_for, as
     return products
 
 
-def _why(frame, applies, do_not_contact, cooldown, threshold, offers, days_resolved):
+def _why(frame, do_not_contact, cooldown, threshold, offers, days_resolved):
     """The rule that decided, in words."""
     churn, tier, action = frame["churn_probability"], frame["tier"], frame["action"]
     texts = np.full(len(frame), "nothing worth a contact", dtype=object)

@@ -8,6 +8,7 @@ product catalogue). Serving uses that object's boosters directly on the hot path
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -28,7 +29,7 @@ class Champions:
     churn_version: str
     xsell_version: str
 
-    @property
+    @cached_property  # read on every decision: built once per loaded pair of models
     def catalogue(self) -> pd.DataFrame:
         """Products indexed by id: family, risk_level, min_age, margin, name."""
         frame = pd.DataFrame(list(self.xsell.catalogue))

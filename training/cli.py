@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from features.cli import DataDir, load_extract
 from retain.console import make_console
 
 console = make_console()
@@ -17,9 +18,7 @@ train_app = typer.Typer(help="Train, evaluate and register models in MLflow.", n
 @train_app.command("churn")
 def churn_command(
     ctx: typer.Context,
-    data: Annotated[
-        Path | None, typer.Option(help="Bank extract folder (default: config data_dir).")
-    ] = None,
+    data: DataDir = None,
     backtest: Annotated[
         int,
         typer.Option(
@@ -30,16 +29,11 @@ def churn_command(
     ] = 0,
 ) -> None:
     """Train the churn model on monthly snapshots, compare with baselines, register it."""
-    from features import engine
-    from features.validation import load_bank
     from training.churn import train_churn
 
     config = ctx.obj
     data_dir = data or config.data_dir
-    with console.status(f"validating {data_dir}", spinner="dots"):
-        bank = load_bank(
-            engine.connect(config.features), data_dir, config.data, config.output_dir / "quarantine"
-        )
+    _, bank = load_extract(config, data_dir, quiet=True)
     with console.status("building snapshots and training", spinner="dots"):
         result = train_churn(bank, data_dir, config)
     print_churn_result(result)
@@ -77,9 +71,7 @@ def print_churn_result(result) -> None:
 @train_app.command("xsell")
 def xsell_command(
     ctx: typer.Context,
-    data: Annotated[
-        Path | None, typer.Option(help="Bank extract folder (default: config data_dir).")
-    ] = None,
+    data: DataDir = None,
     strategy: Annotated[
         str | None,
         typer.Option(
@@ -98,8 +90,6 @@ def xsell_command(
 ) -> None:
     """Train the cross-sell model (propensity per product not held), rank products per
     customer, compare with logistic and popularity baselines, register retain-xsell."""
-    from features import engine
-    from features.validation import load_bank
     from retain.errors import ConfigError
     from training.xsell import train_xsell
 
@@ -107,10 +97,7 @@ def xsell_command(
         raise ConfigError(f"--strategy: expected single or per_product, got {strategy!r}")
     config = ctx.obj
     data_dir = data or config.data_dir
-    with console.status(f"validating {data_dir}", spinner="dots"):
-        bank = load_bank(
-            engine.connect(config.features), data_dir, config.data, config.output_dir / "quarantine"
-        )
+    _, bank = load_extract(config, data_dir, quiet=True)
     with console.status("building snapshots and training", spinner="dots"):
         result = train_xsell(bank, data_dir, config, strategy)
     print_xsell_result(result)
@@ -341,8 +328,6 @@ def promote_command(
 ) -> None:
     """Compare challenger with champion on the same out-of-time holdout; promote if the
     challenger is not worse beyond training.promotion_tolerance. Says why either way."""
-    from features import engine
-    from features.validation import load_bank
     from training import registry
     from training.promotion import promote
 
@@ -354,7 +339,7 @@ def promote_command(
         console.print(f"[yellow]promoted[/]: {decision.reason}")
         return
     data_dir = data or config.data_dir
-    bank = load_bank(engine.connect(config.features), data_dir, config.data)
+    _, bank = load_extract(config, data_dir, quiet=True)
     decision = promote(name, bank, config, str(data_dir))
     colour = "green" if decision.promoted else "yellow"
     verdict = "promoted" if decision.promoted else "kept the champion"

@@ -123,8 +123,8 @@ class Calibration:
 
 
 # Below this many rows one thread predicts faster than a team: OpenMP's start-up and
-# spin-waiting cost more than the trees (a one-row request went from ~13 ms to well under 1 ms
-# on a busy 2-core machine).
+# spin-waiting cost more than the trees (one-row predict calls took ~13 ms each with the
+# default threads on a busy 2-core machine; a whole one-id decision then took ~19 ms).
 SINGLE_THREAD_ROWS = 2_000
 
 

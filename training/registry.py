@@ -130,23 +130,14 @@ def decide(
     }
     champion_score, challenger_score = scores[champion], scores[challenger]
     if champion == challenger:
-        return Decision(
-            name,
-            champion,
-            challenger,
-            champion_score,
-            challenger_score,
-            tolerance,
-            False,
-            "the challenger already is the champion",
-            metric,
+        promoted, reason = False, "the challenger already is the champion"
+    else:
+        promoted = challenger_score >= champion_score - tolerance
+        verdict = "not worse than" if promoted else "worse than"
+        reason = (
+            f"challenger v{challenger} {metric} {challenger_score:.4f} is {verdict} "
+            f"champion v{champion} {champion_score:.4f} beyond the tolerance {tolerance}"
         )
-    promoted = challenger_score >= champion_score - tolerance
-    verdict = "not worse than" if promoted else "worse than"
-    reason = (
-        f"challenger v{challenger} {metric} {challenger_score:.4f} is {verdict} "
-        f"champion v{champion} {champion_score:.4f} beyond the tolerance {tolerance}"
-    )
     return Decision(
         name,
         champion,

@@ -252,15 +252,9 @@ def train_xsell(
     tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
     with mlflow.start_run(run_name="xsell") as run:
         mlflow.log_params(tracking.flatten(config.model_dump(mode="json")))
+        tracking.log_snapshot_data(data_dir, plan, rows)
         mlflow.log_params(
             {
-                "data.fingerprint": tracking.data_fingerprint(data_dir),
-                "data.train_snapshots": ",".join(map(str, plan.train)),
-                "data.valid_snapshot": str(plan.valid),
-                "data.test_snapshot": str(plan.test),
-                "data.rows_train": rows["train"],
-                "data.rows_valid": rows["valid"],
-                "data.rows_test": rows["test"],
                 "model.strategy": strategy,
                 "model.products": ",".join(products),
                 "model.skipped": "; ".join(f"{k}: {v}" for k, v in skipped.items())[:6000],
