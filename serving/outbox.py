@@ -1,13 +1,14 @@
 """The durable hand-off of callback and offer tasks to the bank's CRM.
 
-`retain score` writes each scheduled task into the outbox (a SQLite file by default) in the
-same run that writes the lists; a deliverer posts pending tasks to the CRM webhook. Nothing
-is lost: a task leaves `pending` only when the CRM answered 2xx (`delivered`) or after
-`max_attempts` failures (`dead`, with the last error, for a person to look at). Nothing is
-applied twice: every post carries the task's idempotency key (`Idempotency-Key`, stable per
-campaign, customer, action and product) so a CRM that saw a task already can ignore a
-repeat; repeats only happen when a deliverer dies between the CRM's answer and recording it.
-Each body is signed: `X-Retain-Signature: sha256=<HMAC of timestamp.body>`.
+`retain score` writes each scheduled task into the outbox (a SQLite file by default, or a
+PostgreSQL database several deliverers share) in the same run that writes the lists; a
+deliverer posts pending tasks to the CRM webhook. Nothing is lost: a task leaves `pending`
+only when the CRM answered 2xx (`delivered`) or after `max_attempts` failures (`dead`, with
+the last error, for a person to look at). Nothing is applied twice: every post carries the
+task's idempotency key (`Idempotency-Key`, stable per campaign, customer, action and
+product) so a CRM that saw a task already can ignore a repeat; repeats only happen when a
+deliverer dies between the CRM's answer and recording it, or outlives its lease. Each body
+is signed: `X-Retain-Signature: sha256=<HMAC of timestamp.body>`.
 """
 
 from __future__ import annotations
@@ -23,29 +24,34 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from retain.errors import ConfigError
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 SECRET_ENV = "RETAIN_WEBHOOK_SECRET"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    task_id TEXT PRIMARY KEY,
-    campaign_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    leased_until REAL,
-    last_error TEXT,
-    created_at REAL NOT NULL,
-    delivered_at REAL
-);
-CREATE INDEX IF NOT EXISTS tasks_due ON tasks (status, next_attempt_at);
-"""
+# Times are epoch seconds as DOUBLE PRECISION (REAL in SQLite): PostgreSQL's 4-byte `real`
+# would round them to about two minutes.
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS tasks (
+        task_id TEXT PRIMARY KEY,
+        campaign_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at DOUBLE PRECISION NOT NULL,
+        leased_until DOUBLE PRECISION,
+        last_error TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        delivered_at DOUBLE PRECISION
+    )""",
+    "CREATE INDEX IF NOT EXISTS tasks_due ON tasks (status, next_attempt_at)",
+)
+SCHEMA_LOCK = 7_305_128_840  # PostgreSQL advisory lock held while creating the schema
 
 
 def task_id(campaign_id: str, customer_id: str, action: str, product_id: str = "") -> str:
@@ -70,14 +76,18 @@ class DeliveryPolicy:
 
 
 class Outbox:
-    """Tasks in a SQLite file; every change is one transaction."""
+    """Tasks in a SQL database, every change one transaction: the logic of every store. A
+    store connects, and sets the few words of SQL its database says differently."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+    begin = "BEGIN"  # opens a transaction
+    lock_claimed = ""  # ends the claim's SELECT
+    placeholder = "?"  # what the `?` in the statements below stand for
+
+    def __init__(self, db) -> None:
+        self._db = db
+        with self._transaction():
+            for statement in SCHEMA:
+                self._execute(statement)
 
     def enqueue(self, tasks: pd.DataFrame) -> int:
         """Add tasks (one row each: campaign_id, customer_id, action, product_id and any
@@ -104,26 +114,25 @@ class Outbox:
                     now,
                 )
             )
-        before = self._db.total_changes
         with self._transaction():
-            self._db.executemany(
-                "INSERT OR IGNORE INTO tasks (task_id, campaign_id, customer_id, action, "
-                "payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            return self._executemany(
+                "INSERT INTO tasks (task_id, campaign_id, customer_id, action, payload, "
+                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 rows,
             )
-        return self._db.total_changes - before
 
     def claim(self, limit: int, lease_seconds: float) -> list[tuple[str, str, int]]:
         """Due pending tasks not leased by a live deliverer, leased to this one."""
         now = time.time()
         with self._transaction():
-            rows = self._db.execute(
+            rows = self._execute(
                 "SELECT task_id, payload, attempts FROM tasks WHERE status = 'pending' "
                 "AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until < ?) "
-                "ORDER BY next_attempt_at LIMIT ?",
+                "ORDER BY next_attempt_at LIMIT ?" + self.lock_claimed,
                 (now, now, limit),
             ).fetchall()
-            self._db.executemany(
+            self._executemany(
                 "UPDATE tasks SET leased_until = ? WHERE task_id = ?",
                 [(now + lease_seconds, row[0]) for row in rows],
             )
@@ -131,7 +140,7 @@ class Outbox:
 
     def delivered(self, key: str) -> None:
         with self._transaction():
-            self._db.execute(
+            self._execute(
                 "UPDATE tasks SET status = 'delivered', delivered_at = ?, leased_until = NULL "
                 "WHERE task_id = ?",
                 (time.time(), key),
@@ -142,7 +151,7 @@ class Outbox:
         status = DEAD if attempts >= policy.max_attempts else PENDING
         delay = min(policy.backoff_seconds * 2 ** (attempts - 1), policy.backoff_cap_seconds)
         with self._transaction():
-            self._db.execute(
+            self._execute(
                 "UPDATE tasks SET status = ?, attempts = ?, next_attempt_at = ?, "
                 "last_error = ?, leased_until = NULL WHERE task_id = ?",
                 (status, attempts, time.time() + delay, error[:500], key),
@@ -150,25 +159,86 @@ class Outbox:
         return status
 
     def counts(self) -> dict[str, int]:
-        return dict(self._db.execute("SELECT status, count(*) FROM tasks GROUP BY status"))
+        return dict(self._execute("SELECT status, count(*) FROM tasks GROUP BY status").fetchall())
 
     def dead(self) -> pd.DataFrame:
-        return pd.read_sql(
+        cursor = self._execute(
             "SELECT task_id, campaign_id, customer_id, action, attempts, last_error "
-            "FROM tasks WHERE status = 'dead' ORDER BY created_at",
-            self._db,
+            "FROM tasks WHERE status = 'dead' ORDER BY created_at"
         )
+        return pd.DataFrame(cursor.fetchall(), columns=[column[0] for column in cursor.description])
+
+    def _execute(self, sql: str, params: tuple = ()):
+        return self._db.execute(sql.replace("?", self.placeholder), params)
+
+    def _executemany(self, sql: str, rows: list[tuple]) -> int:
+        """Runs `sql` once per row; returns how many rows it changed in all."""
+        cursor = self._db.cursor()
+        cursor.executemany(sql.replace("?", self.placeholder), rows)
+        return cursor.rowcount
 
     def _transaction(self):
-        return _Transaction(self._db)
+        return _Transaction(self._db, self.begin)
+
+
+class SqliteOutbox(Outbox):
+    """A SQLite file in WAL mode: a transaction takes the one write lock, so claims by
+    concurrent deliverers queue up and never overlap."""
+
+    begin = "BEGIN IMMEDIATE"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        super().__init__(db)
+
+
+class PostgresOutbox(Outbox):
+    """A PostgreSQL database: concurrent deliverers claim at once, each skipping the rows
+    another is claiming, so no task is leased to two."""
+
+    lock_claimed = " FOR UPDATE SKIP LOCKED"
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        db = _connect_postgres(url)
+        # Deliverers starting together on a new database would race to create the table.
+        db.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            super().__init__(db)
+        finally:
+            db.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
+def _connect_postgres(url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, autocommit=True)  # transactions are opened explicitly
+    except psycopg.Error as exc:
+        raise ConfigError(
+            f"serving.outbox_url: cannot open the PostgreSQL outbox at {_where(url)} "
+            f"({str(exc).splitlines()[0]}); expected a reachable server and an existing "
+            "database, as postgresql://user@host:port/db"
+        ) from exc
+
+
+def _where(url: str) -> str:
+    """Host, port and database of a PostgreSQL URL, never its password."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "an unreadable URL"
+    host, port = params.get("host", "localhost"), params.get("port", "5432")
+    return f"{host}:{port}/{params.get('dbname', '')}"
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    def __init__(self, db, begin: str) -> None:
+        self.db, self.begin = db, begin
 
     def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")  # one writer at a time: no double claims
+        self.db.execute(self.begin)
 
     def __exit__(self, kind, value, traceback):
         self.db.execute("ROLLBACK" if kind else "COMMIT")
@@ -176,8 +246,13 @@ class _Transaction:
 
 def open_outbox(url: str) -> Outbox:
     if url.startswith("sqlite:///"):
-        return Outbox(Path(url.removeprefix("sqlite:///")))
-    raise ConfigError(f"serving.outbox_url: unsupported outbox {url!r}; expected sqlite:///path.db")
+        return SqliteOutbox(Path(url.removeprefix("sqlite:///")))
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresOutbox(url)
+    raise ConfigError(
+        f"serving.outbox_url: unsupported outbox {url!r}; expected sqlite:///path.db or "
+        "postgresql://user@host:port/db"
+    )
 
 
 def deliver(

@@ -1,19 +1,26 @@
-"""The outbox against a real local HTTP receiver: outages, dead letters, a killed deliverer."""
+"""The outbox against a real local HTTP receiver: outages, dead letters, a killed deliverer,
+concurrent deliverers; each test on both stores, a SQLite file and a PostgreSQL database."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
+import psycopg
 import pytest
+from servers import free_port, postgres_server
 
+from retain.errors import ConfigError
 from serving.outbox import DEAD, DELIVERED, DeliveryPolicy, deliver, open_outbox, sign, task_id
 
 SECRET = "s3cret"
@@ -72,6 +79,25 @@ def tasks(count: int, campaign: str = "c1") -> pd.DataFrame:
     )
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    """One throwaway PostgreSQL server for the module; each test gets its own database."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request, tmp_path):
+    """The URL of a new, empty outbox in each store."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'o.db'}"
+    server = request.getfixturevalue("postgres")
+    name = re.sub(r"\W", "_", request.node.name).lower()[:63]
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
 def drain(outbox, receiver, policy=FAST, seconds=30):
     deadline = time.monotonic() + seconds
     while outbox.counts().get("pending", 0) and time.monotonic() < deadline:
@@ -79,18 +105,18 @@ def drain(outbox, receiver, policy=FAST, seconds=30):
         time.sleep(0.05)
 
 
-def test_enqueue_is_idempotent_per_campaign(tmp_path):
-    outbox = open_outbox(f"sqlite:///{tmp_path / 'o.db'}")
+def test_enqueue_is_idempotent_per_campaign(url):
+    outbox = open_outbox(url)
     assert outbox.enqueue(tasks(10)) == 10
     assert outbox.enqueue(tasks(10)) == 0  # the same campaign run again adds nothing
     assert outbox.enqueue(tasks(10, campaign="c2")) == 10
     assert outbox.counts() == {"pending": 20}
 
 
-def test_an_outage_loses_nothing_and_delivers_each_task_once(tmp_path):
+def test_an_outage_loses_nothing_and_delivers_each_task_once(url):
     receiver = Receiver(fail_first=25)
     try:
-        outbox = open_outbox(f"sqlite:///{tmp_path / 'o.db'}")
+        outbox = open_outbox(url)
         outbox.enqueue(tasks(40))
         drain(outbox, receiver)
         assert outbox.counts() == {DELIVERED: 40}
@@ -101,10 +127,10 @@ def test_an_outage_loses_nothing_and_delivers_each_task_once(tmp_path):
         receiver.close()
 
 
-def test_a_task_failing_every_attempt_is_parked_with_its_error(tmp_path):
+def test_a_task_failing_every_attempt_is_parked_with_its_error(url):
     receiver = Receiver(always_fail=True)
     try:
-        outbox = open_outbox(f"sqlite:///{tmp_path / 'o.db'}")
+        outbox = open_outbox(url)
         outbox.enqueue(tasks(3))
         drain(outbox, receiver)
         assert outbox.counts() == {DEAD: 3}
@@ -115,8 +141,8 @@ def test_a_task_failing_every_attempt_is_parked_with_its_error(tmp_path):
         receiver.close()
 
 
-def test_an_unreachable_crm_is_retried_not_lost(tmp_path):
-    outbox = open_outbox(f"sqlite:///{tmp_path / 'o.db'}")
+def test_an_unreachable_crm_is_retried_not_lost(url):
+    outbox = open_outbox(url)
     outbox.enqueue(tasks(2))
     outcome = deliver(outbox, "http://127.0.0.1:9/nothing", SECRET, FAST)
     # One failed attempt each; both wait for their retry, neither is lost nor parked yet.
@@ -124,11 +150,10 @@ def test_an_unreachable_crm_is_retried_not_lost(tmp_path):
     assert outbox.counts() == {"pending": 2}
 
 
-def test_a_killed_deliverer_is_resumed_without_loss(tmp_path):
+def test_a_killed_deliverer_is_resumed_without_loss(url):
     receiver = Receiver(delay=0.05)
-    db = tmp_path / "o.db"
     try:
-        outbox = open_outbox(f"sqlite:///{db}")
+        outbox = open_outbox(url)
         outbox.enqueue(tasks(60))
         script = (
             "import sys; from serving.outbox import *; "
@@ -136,7 +161,7 @@ def test_a_killed_deliverer_is_resumed_without_loss(tmp_path):
             "DeliveryPolicy(backoff_seconds=0.02, lease_seconds=1, batch=10))"
         )
         worker = subprocess.Popen(
-            [sys.executable, "-c", script, f"sqlite:///{db}", receiver.url, SECRET],
+            [sys.executable, "-c", script, url, receiver.url, SECRET],
             start_new_session=True,
         )
         deadline = time.monotonic() + 30
@@ -157,10 +182,47 @@ def test_a_killed_deliverer_is_resumed_without_loss(tmp_path):
         receiver.close()
 
 
-def test_payload_names_the_task_without_feature_values(tmp_path):
+def test_concurrent_deliverers_never_post_a_task_twice(url):
+    receiver = Receiver(delay=0.01)
+    open_outbox(url).enqueue(tasks(120))
+    policy = DeliveryPolicy(backoff_seconds=0.02, lease_seconds=30, batch=5)
+
+    def deliverer(_):
+        return deliver(open_outbox(url), receiver.url, SECRET, policy)
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(deliverer, range(4)))
+        assert open_outbox(url).counts() == {DELIVERED: 120}
+        expected = {task_id("c1", f"C{i:04d}", "retention_callback") for i in range(120)}
+        assert Counter(receiver.accepted) == dict.fromkeys(expected, 1)
+        assert sum(outcome["delivered"] for outcome in outcomes) == 120
+        assert sum(outcome["delivered"] > 0 for outcome in outcomes) > 1  # they did share
+    finally:
+        receiver.close()
+
+
+def test_deliverers_opening_a_new_outbox_together_share_one_schema(url):
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda _: open_outbox(url).counts(), range(8))) == [{}] * 8
+
+
+def test_an_unreachable_postgres_names_the_setting_and_host_not_the_password():
+    with pytest.raises(ConfigError, match="serving.outbox_url") as raised:
+        open_outbox(f"postgresql://retain:hunter2@127.0.0.1:{free_port()}/retain")
+    assert "127.0.0.1" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
+def test_an_unsupported_outbox_names_both_stores():
+    with pytest.raises(ConfigError, match="sqlite:///.*postgresql://"):
+        open_outbox("mysql://crm/outbox")
+
+
+def test_payload_names_the_task_without_feature_values(url):
     receiver = Receiver()
     try:
-        outbox = open_outbox(f"sqlite:///{tmp_path / 'o.db'}")
+        outbox = open_outbox(url)
         outbox.enqueue(tasks(1))
         captured = {}
         original = deliver.__globals__["httpx"].Client.post
