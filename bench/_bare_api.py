@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 
 from retain.config import load_config  # noqa: E402
 from serving.models import load_champions  # noqa: E402
+from serving.rows import predict  # noqa: E402
 from serving.store import open_store  # noqa: E402
 
 app = FastAPI()
@@ -26,13 +27,13 @@ store = open_store(config.feature_store_url)
 @app.post("/score")
 async def score(request: Request) -> dict:
     body = await request.json()
-    frame, missing = store.lookup(body["customer_ids"])
+    rows, missing = store.lookup(body["customer_ids"])
     model = champions.churn
-    probabilities = model.calibration.apply(model.raw_scores(frame))
+    probabilities = model.calibration.apply(predict(model.booster, rows.matrix(model)))
     return {
         "results": [
             {"customer_id": customer_id, "churn_probability": float(p)}
-            for customer_id, p in zip(frame["customer_id"], probabilities, strict=True)
+            for customer_id, p in zip(rows.column("customer_id"), probabilities, strict=True)
         ],
         "errors": missing,
     }

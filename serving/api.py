@@ -122,7 +122,7 @@ class Engine:
                 scope="score" if endpoint == "score" else "all",
             )
             results = [_shape(endpoint, record) for record in decisions.records()]
-            self.audit.write(endpoint, caller, decisions.frame, champions.versions)
+            self.audit.write(endpoint, caller, decisions.rows(), champions.versions)
         return {
             "request_id": uuid.uuid4().hex,
             "model_versions": champions.versions,
@@ -133,8 +133,8 @@ class Engine:
 
     def _features(self, request: DecisionRequest, champions: Champions):
         if request.customer_ids is not None:
-            frame, missing = self._store.lookup(list(request.customer_ids))
-            return frame, [
+            rows, missing = self._store.lookup(list(request.customer_ids))
+            return rows, [
                 {
                     "customer_id": customer_id,
                     "error": "unknown customer id (not in the online store)",
@@ -191,7 +191,7 @@ class AuditLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
-    def write(self, endpoint: str, caller: str, frame: pd.DataFrame, versions: dict) -> None:
+    def write(self, endpoint: str, caller: str, rows: list[dict], versions: dict) -> None:
         stamp = datetime.now().isoformat(timespec="milliseconds")
         lines = [
             json.dumps(
@@ -209,7 +209,7 @@ class AuditLog:
                     else round(float(row["expected_value"]), 2),
                 }
             )
-            for row in frame.to_dict("records")
+            for row in rows
         ]
         with self._lock, self.path.open("a") as handle:
             handle.write("\n".join(lines) + "\n")

@@ -1,14 +1,15 @@
 """The one decision function: scores, reasons, products and the next best action.
 
 The API, batch scoring and notebooks all call `decide`. It works on a feature frame (one
-row per customer, as `retain features build` writes it) and is vectorised, so one customer
-and a million go through the same code.
+row per customer, as `retain features build` writes it) or the online store's rows, and is
+vectorised, so one customer and a million go through the same code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import pandas as pd
 from retain.config import ServingConfig
 from serving.models import Champions
 from serving.reasons import phrase, top_reasons
+from serving.rows import FeatureRows, predict
 
 # In order of precedence: a customer gets the first that applies.
 COMPLAINT_FOLLOW_UP = "complaint_follow_up"
@@ -38,19 +40,32 @@ RISK_BANDS = ("low", "medium", "high", "very high")
 
 @dataclass(frozen=True)
 class Decisions:
-    """One row per customer. `frame` columns: customer_id, as_of, tier, churn_probability,
-    risk_band, customer_value, action, why, priority, expected_value, product_id,
-    channel, queue, assignee, due_at; `reasons` and `products` are lists per row."""
+    """One row per customer. `columns` (and `frame`): customer_id, as_of, tier,
+    churn_probability, risk_band, customer_value, action, why, priority, expected_value,
+    product_id, channel, queue, assignee, due_at; `reasons` and `products` are lists per
+    row."""
 
-    frame: pd.DataFrame
+    columns: dict[str, np.ndarray]
     reasons: list[list[dict]]
     products: list[list[dict]]
     versions: dict[str, str]
 
+    @cached_property  # the API never needs it: a frame of a few rows costs more than a decision
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns)
+
+    def rows(self) -> list[dict]:
+        """The columns as one dict per customer."""
+        names = list(self.columns)
+        return [
+            dict(zip(names, values, strict=True))
+            for values in zip(*self.columns.values(), strict=True)
+        ]
+
     def records(self) -> list[dict]:
         """JSON-ready, one dict per customer (the API's response items)."""
         out = []
-        for i, row in enumerate(self.frame.to_dict("records")):
+        for i, row in enumerate(self.rows()):
             action = None
             if row["action"] != NO_ACTION:
                 action = {
@@ -61,13 +76,13 @@ class Decisions:
                     "channel": row["channel"],
                     "queue": row["queue"],
                     "assignee": row["assignee"],
-                    "due_at": row["due_at"].isoformat() if pd.notna(row["due_at"]) else None,
+                    "due_at": None if pd.isna(row["due_at"]) else _iso(row["due_at"]),
                     "product_id": row["product_id"] or None,
                 }
             out.append(
                 {
                     "customer_id": row["customer_id"],
-                    "as_of": row["as_of"].isoformat(),
+                    "as_of": _iso(row["as_of"]),
                     "tier": row["tier"],
                     "churn_probability": _round(row["churn_probability"], 4),
                     "risk_band": row["risk_band"],
@@ -84,8 +99,12 @@ def _round(value, digits: int = 2):
     return None if value is None or pd.isna(value) else round(float(value), digits)
 
 
+def _iso(value) -> str:
+    return pd.Timestamp(value).isoformat()
+
+
 def decide(
-    features: pd.DataFrame,
+    features: pd.DataFrame | FeatureRows,
     champions: Champions,
     config: ServingConfig,
     now: datetime,
@@ -95,7 +114,8 @@ def decide(
     """Decide for every customer of a feature frame.
 
     Args:
-        features: model features with `customer_id`, `as_of` and `tier`.
+        features: model features with `customer_id`, `as_of` and `tier`: a frame, or
+            `FeatureRows` (the online store's look-ups).
         champions: the models in use.
         config: thresholds, routing, cooldown.
         now: when the decision is made (due times count from here).
@@ -104,23 +124,27 @@ def decide(
         scope: `all`, or `score` for the churn part only (probability, band, reasons):
             no products and no action are computed, and `action` is left empty.
     """
-    n = len(features)
-    churn = champions.churn.predict_proba(features)
+    rows = FeatureRows.of(features)
+    n = len(rows)
+    matrix = rows.matrix(champions.churn)
+    churn = champions.churn.calibration.apply(predict(champions.churn.booster, matrix))
     band = np.asarray(RISK_BANDS)[np.searchsorted(config.risk_band_edges, churn, side="right")]
-    tier = features["tier"].astype("object").fillna("general").to_numpy()
-    value = _num(features, "customer_value", 0.0)
+    tier = rows.column("tier")
+    tier[pd.isna(tier)] = "general"
+    value = rows.numeric("customer_value", 0.0)
+    columns = _churn_part(rows, tier, churn, band, value)
     if scope == "score":
-        return _scores_only(features, champions, config, now, reasons_for, churn, band, tier, value)
+        return _scores_only(rows, matrix, columns, champions, config, now, reasons_for)
 
-    offers, products = _products(features, champions, config)
+    offers, products = _products(rows, champions, config)
     best_offer_value = offers["expected_value"].to_numpy()
 
-    days_resolved = _num(features, "days_since_complaint_resolved")
-    days_called = _num(features, "days_since_last_callback")
-    days_opened = _num(features, "product_tenure_days")
-    days_closed = _num(features, "days_since_last_product_closed")
+    days_resolved = rows.numeric("days_since_complaint_resolved")
+    days_called = rows.numeric("days_since_last_callback")
+    days_opened = rows.numeric("product_tenure_days")
+    days_closed = rows.numeric("days_since_last_product_closed")
     called_since = lambda days: days_called <= days  # noqa: E731  (NaN: never called)
-    do_not_contact = _num(features, "do_not_contact", 0.0) >= 1
+    do_not_contact = rows.numeric("do_not_contact", 0.0) >= 1
     cooldown = days_called < config.contact_cooldown_days
     threshold = np.array([config.tiers[t].churn_threshold for t in tier])
 
@@ -142,86 +166,85 @@ def decide(
         action[applies[name]] = name
     action[do_not_contact] = NO_ACTION
 
-    frame = _churn_part(features, tier, churn, band, value)
-    frame["action"] = action
-    frame["why"] = _why(frame, do_not_contact, cooldown, threshold, offers, days_resolved)
-    _route(frame, features, config, now, days_resolved, days_opened)
-    frame["expected_value"] = np.select(
-        [frame["action"] == WIN_BACK_CALL, frame["action"] == CROSS_SELL_OFFER],
+    columns["action"] = action
+    columns["why"] = _why(columns, do_not_contact, cooldown, threshold, offers, days_resolved)
+    columns.update(_route(tier, action, rows, config, now, days_resolved, days_opened))
+    expected_value = np.select(
+        [action == WIN_BACK_CALL, action == CROSS_SELL_OFFER],
         [value, best_offer_value],
         default=churn * value,
     )
-    frame.loc[frame["action"] == NO_ACTION, "expected_value"] = np.nan
-    frame["product_id"] = np.where(action == CROSS_SELL_OFFER, offers["product_id"], "")
+    expected_value[action == NO_ACTION] = np.nan
+    columns["expected_value"] = expected_value
+    columns["product_id"] = np.where(action == CROSS_SELL_OFFER, offers["product_id"], "")
 
     if reasons_for == "none":
         reasons: list[list[dict]] = [[] for _ in range(n)]
     else:
-        rows = np.arange(n) if reasons_for == "all" else np.flatnonzero(action != NO_ACTION)
+        chosen = np.arange(n) if reasons_for == "all" else np.flatnonzero(action != NO_ACTION)
         reasons = [[] for _ in range(n)]
-        if len(rows) and config.reasons:
-            found = churn_reasons(features.iloc[rows], champions, config.reasons, now)
-            for i, row_reasons in zip(rows, found, strict=True):
+        if len(chosen) and config.reasons:
+            found = churn_reasons(rows.take(chosen), matrix[chosen], champions, config, now)
+            for i, row_reasons in zip(chosen, found, strict=True):
                 reasons[i] = row_reasons
-        products = _with_product_reasons(products, features, champions, action, reasons_for, now)
-    return Decisions(frame, reasons, products, champions.versions)
+        products = _with_product_reasons(products, rows.frame, champions, action, reasons_for, now)
+    return Decisions(columns, reasons, products, champions.versions)
 
 
-def _churn_part(features, tier, churn, band, value) -> pd.DataFrame:
+def _churn_part(rows: FeatureRows, tier, churn, band, value) -> dict[str, np.ndarray]:
     """The columns every decision has, whatever its scope."""
-    return pd.DataFrame(
-        {
-            "customer_id": features["customer_id"].astype(str).to_numpy(),
-            "as_of": pd.to_datetime(features["as_of"]).to_numpy(),
-            "tier": tier,
-            "churn_probability": churn,
-            "risk_band": band,
-            "customer_value": value,
-        }
-    )
+    return {
+        "customer_id": rows.column("customer_id").astype(str),
+        "as_of": rows.as_of(),
+        "tier": tier,
+        "churn_probability": churn,
+        "risk_band": band,
+        "customer_value": value,
+    }
 
 
-def _scores_only(features, champions, config, now, reasons_for, churn, band, tier, value):
+def _scores_only(rows, matrix, columns, champions, config, now, reasons_for) -> Decisions:
     """The churn part of a decision: what `/score` answers, at a fraction of the cost."""
-    n = len(features)
-    frame = _churn_part(features, tier, churn, band, value).assign(
-        action="",
-        why="",
-        priority=0,
-        expected_value=np.nan,
-        product_id="",
-        channel="",
-        queue="",
-        assignee="",
-        due_at=pd.NaT,
-    )
+    n = len(rows)
+    empty = np.full(n, "", dtype=object)
+    columns |= {
+        "action": empty,
+        "why": empty,
+        "priority": np.zeros(n, dtype="int64"),
+        "expected_value": np.full(n, np.nan),
+        "product_id": empty,
+        "channel": empty,
+        "queue": empty,
+        "assignee": empty,
+        "due_at": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
+    }
     reasons: list[list[dict]] = [[] for _ in range(n)]
     if reasons_for != "none" and config.reasons and n:
-        reasons = churn_reasons(features, champions, config.reasons, now)
-    return Decisions(frame, reasons, [[] for _ in range(n)], champions.versions)
+        reasons = churn_reasons(rows, matrix, champions, config, now)
+    return Decisions(columns, reasons, [[] for _ in range(n)], champions.versions)
 
 
 def churn_reasons(
-    features: pd.DataFrame, champions: Champions, count: int, as_of: datetime
+    rows: FeatureRows,
+    matrix: np.ndarray,
+    champions: Champions,
+    config: ServingConfig,
+    as_of: datetime,
 ) -> list[list[dict]]:
-    """Top churn reasons per row from the churn booster's own SHAP values."""
+    """Top churn reasons per row from the churn booster's own SHAP values (`matrix`: the
+    rows' churn model inputs, already encoded for the score)."""
     model = champions.churn
-    contributions = model.contributions(features)
-    return top_reasons(contributions, features, list(model.schema.features), as_of, count)
+    contributions = predict(model.booster, matrix, pred_contrib=True)
+    names = list(model.schema.features)
+    return top_reasons(contributions, rows.dicts(), names, as_of, config.reasons)
 
 
-def _num(frame: pd.DataFrame, column: str, fill: float = np.nan) -> np.ndarray:
-    if column not in frame:
-        return np.full(len(frame), fill)
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
-    return np.where(np.isnan(values), fill, values) if not np.isnan(fill) else values
-
-
-def _products(features: pd.DataFrame, champions: Champions, config: ServingConfig):
+def _products(rows: FeatureRows, champions: Champions, config: ServingConfig):
     """Eligible products per customer ranked by expected value (propensity × margin):
     never a held product, product risk within the customer's risk appetite, minimum age
     met. Returns the best offer per row and the top-k lists."""
     catalogue = champions.catalogue
+    features = rows.frame
     propensity = champions.xsell.predict_proba(features)
     ids = list(propensity.columns)
     scores = propensity.to_numpy(dtype="float64")
@@ -229,8 +252,8 @@ def _products(features: pd.DataFrame, champions: Champions, config: ServingConfi
     risk = listed["risk_level"].to_numpy(dtype="float64")
     min_age = listed.get("min_age", pd.Series(0, index=ids)).fillna(0)
     margin = listed.get("margin", pd.Series(0.0, index=ids)).fillna(0.0)
-    appetite = _num(features, "risk_appetite", 1.0)
-    age = _num(features, "age_years")
+    appetite = rows.numeric("risk_appetite", 1.0)
+    age = rows.numeric("age_years")
     eligible = ~np.isnan(scores)
     eligible &= risk[None, :] <= appetite[:, None]
     eligible &= ~(age[:, None] < min_age.to_numpy(dtype="float64")[None, :])
@@ -296,18 +319,18 @@ def _with_product_reasons(products, features, champions, action, reasons_for, as
     return products
 
 
-def _why(frame, do_not_contact, cooldown, threshold, offers, days_resolved):
+def _why(columns, do_not_contact, cooldown, threshold, offers, days_resolved):
     """The rule that decided, in words."""
-    churn, tier, action = frame["churn_probability"], frame["tier"], frame["action"]
-    texts = np.full(len(frame), "nothing worth a contact", dtype=object)
-    for i in range(len(frame)):
-        kind = action.iat[i]
+    churn, tier, action = columns["churn_probability"], columns["tier"], columns["action"]
+    texts = np.full(len(action), "nothing worth a contact", dtype=object)
+    for i in range(len(action)):
+        kind = action[i]
         if kind == COMPLAINT_FOLLOW_UP:
             texts[i] = f"complaint resolved {days_resolved[i]:.0f} days ago, no follow-up yet"
         elif kind == RETENTION_CALLBACK:
             texts[i] = (
-                f"churn risk {churn.iat[i]:.0%} at or above the {threshold[i]:.0%} threshold "
-                f"for {tier.iat[i]} customers"
+                f"churn risk {churn[i]:.0%} at or above the {threshold[i]:.0%} threshold "
+                f"for {tier[i]} customers"
             )
         elif kind == WELCOME_CALLBACK:
             texts[i] = "new account opened within the welcome period"
@@ -325,15 +348,15 @@ def _why(frame, do_not_contact, cooldown, threshold, offers, days_resolved):
     return texts
 
 
-def _route(frame, features, config, now, days_resolved, days_opened) -> None:
+def _route(tiers, actions, rows, config, now, days_resolved, days_opened) -> dict:
     """Channel, queue, assignee, priority and due time from the tier's policy."""
-    preferred = (
-        features["preferred_channel"].astype("object").fillna("phone").to_numpy()
-        if "preferred_channel" in features
-        else np.full(len(frame), "phone", dtype=object)
-    )
+    if "preferred_channel" in rows:
+        preferred = rows.column("preferred_channel")
+        preferred[pd.isna(preferred)] = "phone"
+    else:
+        preferred = np.full(len(rows), "phone", dtype=object)
     channel, queue, assignee, due, priority = [], [], [], [], []
-    for i, (tier, kind) in enumerate(zip(frame["tier"], frame["action"], strict=True)):
+    for i, (tier, kind) in enumerate(zip(tiers, actions, strict=True)):
         policy = config.tiers[tier]
         if kind == NO_ACTION:
             channel.append("")
@@ -378,5 +401,10 @@ def _route(frame, features, config, now, days_resolved, days_opened) -> None:
             if kind == CROSS_SELL_OFFER
             else 2
         )
-    frame["channel"], frame["queue"], frame["assignee"] = channel, queue, assignee
-    frame["due_at"], frame["priority"] = due, priority
+    return {
+        "channel": np.array(channel, dtype=object),
+        "queue": np.array(queue, dtype=object),
+        "assignee": np.array(assignee, dtype=object),
+        "due_at": pd.to_datetime(pd.Series(due, dtype="object")).to_numpy(),
+        "priority": np.array(priority, dtype="int64"),
+    }

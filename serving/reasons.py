@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
-import pandas as pd
 
-Row = pd.Series
+Row = Mapping  # one customer's features by name
 WINDOW_SUFFIX = re.compile(r"_\d+d$")
 
 
@@ -141,7 +140,7 @@ def phrase(feature: str, value, row: Row, as_of: datetime) -> str:
 
 def top_reasons(
     contributions: np.ndarray,
-    features: pd.DataFrame,
+    rows: Sequence[Mapping],
     names: list[str],
     as_of: datetime,
     count: int,
@@ -150,11 +149,9 @@ def top_reasons(
     strongest first: feature, value, contribution (log-odds), phrase. One reason per family
     of windows (fee_sum_30d and fee_sum_90d say the same thing to a caller)."""
     reasons = []
-    values = features[names]
     families = [WINDOW_SUFFIX.sub("", name) for name in names]
-    for i in range(len(features)):
+    for i, row in enumerate(rows):
         row_contributions = contributions[i, : len(names)]
-        row = values.iloc[i]
         chosen, seen = [], set()
         for j in np.argsort(-row_contributions, kind="stable"):
             if row_contributions[j] <= 0 or len(chosen) == count:
@@ -162,12 +159,13 @@ def top_reasons(
             if families[j] in seen:
                 continue
             seen.add(families[j])
+            value = _plain(row.get(names[j]))
             chosen.append(
                 {
                     "feature": names[j],
-                    "value": _plain(row.iloc[j]),
+                    "value": value,
                     "contribution": round(float(row_contributions[j]), 4),
-                    "phrase": phrase(names[j], _plain(row.iloc[j]), row, as_of),
+                    "phrase": phrase(names[j], value, row, as_of),
                 }
             )
         reasons.append(chosen)

@@ -205,12 +205,17 @@ def test_feature_store_round_trip_gives_the_batch_decision(served, tmp_path):
     wanted = [*batch["customer_id"].iloc[[5, 0, 17]], "C-UNKNOWN"]
     looked_up, missing = store.lookup(wanted)
     assert missing == ["C-UNKNOWN"]
-    assert list(looked_up["customer_id"]) == wanted[:3]
+    assert list(looked_up.column("customer_id")) == wanted[:3]
+    # The store's dicts are encoded for the model exactly as the model encodes a frame.
+    churn = served["champions"].churn
+    np.testing.assert_array_equal(
+        looked_up.matrix(churn), churn.schema.matrix(batch.iloc[[5, 0, 17]])
+    )
     config = served["config"].serving
-    direct = decide(batch.iloc[[5, 0, 17]], served["champions"], config, NOW).frame
-    stored = decide(looked_up, served["champions"], config, NOW).frame
-    np.testing.assert_allclose(stored["churn_probability"], direct["churn_probability"])
-    assert list(stored["action"]) == list(direct["action"])
+    direct = decide(batch.iloc[[5, 0, 17]], served["champions"], config, NOW, reasons_for="all")
+    stored = decide(looked_up, served["champions"], config, NOW, reasons_for="all")
+    pd.testing.assert_frame_equal(stored.frame, direct.frame)
+    assert stored.reasons == direct.reasons and stored.products == direct.products
     # A second publish replaces the set.
     store.publish(batch.head(10))
     assert store.count() == 10
