@@ -58,6 +58,10 @@ class ChurnDefinition(_Section):
 
     kind: Literal["all_products_closed", "inactivity"] = "all_products_closed"
     inactivity_days: PositiveInt = 90
+    # What shows activity: any transaction, or only those the customer makes (not channel
+    # system). Where interest, fees and standing orders are booked every month, nobody is
+    # ever inactive by the first measure.
+    activity: Literal["any_transaction", "customer_initiated"] = "any_transaction"
     # Inactivity counts as churn only when the balance left behind is below this.
     inactivity_balance_threshold: Annotated[float, Field(ge=0)] = 100.0
 
@@ -212,6 +216,9 @@ class ServingConfig(_Section):
     # The API checks the registry this often and swaps in a newly promoted champion
     # (0 = only on POST /admin/reload).
     reload_check_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    # OpenTelemetry spans for the decision routes cost ~0.3 ms a request; off unless a bank
+    # exports traces (BentoML's `tracing` settings say where).
+    trace_requests: bool = False
     # The durable outbox of callback and offer tasks for the CRM; None =
     # sqlite:///<output_dir>/outbox.db. The deliverer posts them to `crm_webhook_url`,
     # signed with the secret in RETAIN_WEBHOOK_SECRET, retrying with exponential backoff.

@@ -67,6 +67,40 @@ def test_score_recommend_and_next_best_action_by_id(client, served):
         assert answer["errors"][0]["customer_id"] == "ZZZ"
 
 
+def test_the_bentoml_behaviours_the_fast_path_relies_on(client, served, monkeypatch):
+    """Fails if a BentoML upgrade changes what serving/service.py's speed rests on: no
+    spans for excluded routes, no JSON schema built per request, a returned Response
+    passed through, and the request model in the OpenAPI spec."""
+    from opentelemetry.sdk.trace import Tracer
+    from pydantic import TypeAdapter
+
+    calls = {"spans": 0, "schemas": 0}
+    start_span, json_schema = Tracer.start_span, TypeAdapter.json_schema
+
+    def counted_span(self, *args, **kwargs):
+        calls["spans"] += 1
+        return start_span(self, *args, **kwargs)
+
+    def counted_schema(self, *args, **kwargs):
+        calls["schemas"] += 1
+        return json_schema(self, *args, **kwargs)
+
+    monkeypatch.setattr(Tracer, "start_span", counted_span)
+    monkeypatch.setattr(TypeAdapter, "json_schema", counted_schema)
+    body = {"customer_ids": [served["features"]["customer_id"].iloc[0]], "reasons": False}
+    for path in ("/score", "/recommend", "/next-best-action"):
+        response = client.post(path, json=body, headers=HEADERS)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["results"][0]["customer_id"] == body["customer_ids"][0]
+    assert calls == {"spans": 0, "schemas": 0}
+    spec = client.get("/docs.json", headers=HEADERS).json()
+    request_body = spec["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"customer_ids", "customer", "as_of", "reasons"} <= set(
+        request_body["schema"]["properties"]
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
