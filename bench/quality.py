@@ -5,8 +5,10 @@ throw-away MLflow store, and writes one table: dataset, task, split, our metric,
 logistic and rule baselines, the reference (the generator's truth on the synthetic bank, a
 published figure for public data), the ratio, calibration (ECE, Brier) and lift at 10 %.
 
-Usage: .venv/bin/python bench/quality.py [--customers 20000] [--skip-public]
-The public datasets are read from ../shared/data when present (skipped otherwise).
+Usage: .venv/bin/python bench/quality.py [--customers 20000] [--only synthetic public berka]
+The public datasets are read from ../shared/data when present (skipped otherwise). A run
+limited with --only writes bench/out/quality.md instead of docs/quality.md, so the doc
+always holds one whole run.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out"
 SHARED = ROOT.parent / "shared" / "data"
 DOC = ROOT / "docs" / "quality.md"
+DATASETS = ("synthetic", "public", "berka")
 
 
 @dataclass
@@ -119,6 +122,7 @@ def synthetic_rows(config, customers: int) -> list[Row]:
             > max(xsell["baseline_logreg_map_at_7"], xsell["baseline_rule_map_at_7"]),
             xsell["pooled_ece"],
             xsell["pooled_brier"],
+            xsell["pooled_lift_at_10pct"],
             note=f"precision@3 {xsell['precision_at_3']:.3f}, recall@3 {xsell['recall_at_3']:.3f}; "
             f"{int(xsell['customers_ranked']):,} buyers ranked",
         ),
@@ -225,6 +229,147 @@ def table_rows(config) -> list[Row]:
     return rows
 
 
+BERKA_NAME = "Berka PKDD'99 (15-month partial transactions)"
+# The partial transaction file covers 1993-01 … 1994-03: a 60-day horizon leaves room for six
+# monthly training snapshots, validation and test with their purge gaps. Churn is
+# inactivity of the customer's own transactions: the bank books interest, fees and standing
+# orders every month, so by any transaction nobody is ever inactive. 10,000 CZK left is
+# about one month's average salary in the districts (A11: 8,100-12,500 CZK).
+BERKA_FEATURES = {
+    "horizon_days": 60,
+    "churn": {
+        "kind": "inactivity",
+        "inactivity_days": 60,
+        "activity": "customer_initiated",
+        "inactivity_balance_threshold": 10_000.0,
+    },
+}
+BERKA_TAKE_UP = {
+    "credit card take-up": ("card_classic", "card_gold", "card_junior"),
+    "loan take-up": ("loan",),
+}
+
+
+def berka_rows(config) -> list[Row]:
+    """Import Berka as a user would, then train churn and cross-sell on it."""
+    from features import engine, pipeline
+    from features.definitions import LABEL_CHURN
+    from features.importers.berka import import_berka, read_berka
+    from features.importers.extract import write_extract
+    from features.validation import load_bank
+    from retain.config import with_overrides
+    from training.churn import train_churn
+    from training.xsell import train_xsell
+
+    source = SHARED / "berka-pkdd99"
+    if not source.exists():
+        print(f"skipped Berka: {source} not found")
+        return []
+    bank_dir = OUT / "berka"
+    write_extract(import_berka(read_berka(source)), bank_dir)
+    config = with_overrides(config, "features", **BERKA_FEATURES)
+    bank = load_bank(engine.connect(config.features), bank_dir, config.data)
+    churn = train_churn(bank, bank_dir, config)
+    m = churn.metrics
+    test = pipeline.feature_frame(bank, [churn.plan.test], config.features, with_labels=True)
+    churners = test[test[LABEL_CHURN] == 1]
+    new = int((churners["tenure_days"] <= config.features.churn.inactivity_days).sum())
+    baselines = max(m["baseline_logreg_roc_auc"], m["baseline_rule_roc_auc"])
+    rows = [
+        Row(
+            BERKA_NAME,
+            "inactivity churn (60 days without own transactions, < 10,000 CZK left)",
+            f"out of time, test {churn.plan.test:%Y-%m}",
+            "roc_auc",
+            m["roc_auc"],
+            m["baseline_logreg_roc_auc"],
+            m["baseline_rule_roc_auc"],
+            None,
+            "",
+            "none published: above both baselines",
+            m["roc_auc"] > baselines,
+            m["ece"],
+            m["brier"],
+            m["lift_at_10pct"],
+            f"{len(churners)} churners of {churn.rows['test']:,} customers in the test "
+            f"snapshot, {new} of them with an account opened in the 60 days before",
+        )
+    ]
+    xsell = train_xsell(bank, bank_dir, config)
+    x = xsell.metrics
+    rows.append(
+        Row(
+            BERKA_NAME,
+            f"cross-sell ({int(x['products_modelled'])} products)",
+            f"out of time, test {xsell.plan.test:%Y-%m}",
+            "map_at_7",
+            x["map_at_7"],
+            x["baseline_logreg_map_at_7"],
+            x["baseline_rule_map_at_7"],
+            None,
+            "",
+            "none published: above both baselines",
+            x["map_at_7"] > max(x["baseline_logreg_map_at_7"], x["baseline_rule_map_at_7"]),
+            x["pooled_ece"],
+            x["pooled_brier"],
+            x["pooled_lift_at_10pct"],
+            f"{int(x['customers_ranked'])} buyers ranked; standing orders dominate",
+        )
+    )
+    for task, products in BERKA_TAKE_UP.items():
+        rows += take_up_rows(xsell, task, products)
+    return rows
+
+
+def take_up_rows(xsell, task: str, products: tuple[str, ...]) -> list[Row]:
+    """One product's take-up as a binary task on the cross-sell test snapshot; a row saying
+    why when none of the products could be modelled. The popularity rule gives every
+    customer the same score for a product, so it has no AUC here."""
+    table = xsell.per_product.set_index("product_id")
+    modelled = [pid for pid in products if pid in table.index]
+    if not modelled:
+        nan = float("nan")
+        reasons = "; ".join(f"{pid}: {xsell.skipped.get(pid, 'absent')}" for pid in products)
+        return [
+            Row(
+                BERKA_NAME,
+                task,
+                f"out of time, test {xsell.plan.test:%Y-%m}",
+                "roc_auc",
+                nan,
+                nan,
+                nan,
+                None,
+                "",
+                "none published: above the logistic baseline",
+                False,
+                note=f"not trainable on this extract: {reasons}",
+            )
+        ]
+    rows = []
+    for pid in modelled:
+        product = table.loc[pid]
+        ours, logistic = product["roc_auc LightGBM"], product["roc_auc logistic regression"]
+        rows.append(
+            Row(
+                BERKA_NAME,
+                f"{task} ({pid})",
+                f"out of time, test {xsell.plan.test:%Y-%m}",
+                "roc_auc",
+                ours,
+                logistic,
+                float("nan"),
+                None,
+                "",
+                "none published: above the logistic baseline",
+                ours > logistic,
+                note=f"{int(product['adopters'])} adopters of {int(product['offered']):,} "
+                "offered in the test snapshot; calibration pooled in the cross-sell row",
+            )
+        )
+    return rows
+
+
 def render(rows: list[Row], command: str, seconds: float) -> str:
     def number(value: float | None, digits: int = 3) -> str:
         return "" if value is None or value != value else f"{value:.{digits}f}"
@@ -247,7 +392,8 @@ def render(rows: list[Row], command: str, seconds: float) -> str:
     for row in rows:
         lines.append(
             f"| {row.dataset} | {row.task} | {row.split} | {row.metric} | "
-            f"**{number(row.ours)}** | {number(row.logistic)} | {number(row.rule)} | "
+            f"{f'**{number(row.ours)}**' if number(row.ours) else 'none'} | "
+            f"{number(row.logistic)} | {number(row.rule)} | "
             f"{number(row.reference)} | {number(row.ratio, 2)} | {row.bar} | "
             f"{'yes' if row.met else '**no**'} | {number(row.ece)} | {number(row.brier)} | "
             f"{number(row.lift, 2)} | {row.note} |"
@@ -256,10 +402,11 @@ def render(rows: list[Row], command: str, seconds: float) -> str:
     if below:
         lines += ["", "Below the bar in this run:", ""]
         lines += [
-            f"- {row.dataset}, {row.task}, {row.split}: {row.metric} {row.ours:.3f} "
-            f"(logistic {row.logistic:.3f}; bar {row.bar}). {row.note}."
+            f"- {row.dataset}, {row.task}, {row.split}: {row.metric} {number(row.ours) or 'none'} "
+            f"(logistic {number(row.logistic) or 'none'}; bar {row.bar}). {row.note}."
             for row in below
         ]
+    if any("file order" in row.split for row in below):
         lines += [
             "",
             "Time-ordered splits of the bank-marketing files test on the last fifth of the "
@@ -270,7 +417,23 @@ def render(rows: list[Row], command: str, seconds: float) -> str:
             "split varies (docs/training.md). Where a baseline wins, it is said here rather "
             "than tuned away on the test period.",
         ]
-    lines += ["", "References:", ""]
+    if any(row.dataset == BERKA_NAME for row in rows):
+        lines += [
+            "",
+            "Berka: `retain data import berka` of the PKDD'99 files whose transactions stop at "
+            "1994-03-30 (a partial prefix); the extraction time is that day, so only accounts "
+            "opened by then, and the cards and loans granted by then, are in (docs/"
+            "data-import.md). Horizon 60 days; churn = no transaction of the customer's own "
+            "(cash, card, own transfers: not interest, fees, standing orders or money coming "
+            "in) in the last 60 days of the horizon with under 10,000 CZK left. Churners whose "
+            "account was opened in the 60 days before the snapshot (counted in the note) never "
+            "moved after the opening deposit, which tenure and transaction counts tell apart "
+            "easily: a high AUC says little about established customers. The test snapshots "
+            "hold few positives, so differences of a few hundredths between models are noise. "
+            "No published result uses this data this way.",
+        ]
+    if any(row.reference_source for row in rows):
+        lines += ["", "References:", ""]
     for row in rows:
         if row.reference_source:
             lines.append(f"- {row.dataset}, {row.task}, {row.split}: {row.reference_source}")
@@ -290,8 +453,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20_000)
-    parser.add_argument("--skip-public", action="store_true")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=DATASETS,
+        help="run only these datasets (the result goes to bench/out/quality.md)",
+    )
     args = parser.parse_args()
+    datasets = args.only or DATASETS
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from rich.console import Console
@@ -305,15 +474,22 @@ def main() -> None:
         config = with_overrides(
             load_config(), "training", tracking_uri=f"sqlite:///{store}/mlflow.db"
         )
-        rows = synthetic_rows(config, args.customers)
-        if not args.skip_public:
+        rows = []
+        if "synthetic" in datasets:
+            rows += synthetic_rows(config, args.customers)
+        if "public" in datasets:
             rows += table_rows(config)
+        if "berka" in datasets:
+            rows += berka_rows(config)
     seconds = time.perf_counter() - started
     command = "python bench/quality.py" + (
         f" --customers {args.customers}" if args.customers != 20_000 else ""
     )
-    DOC.write_text(render(rows, command, seconds))
-    table = Table(title=f"Model quality ({seconds:.0f} s) → {DOC.relative_to(ROOT)}")
+    if args.only:
+        command += " --only " + " ".join(args.only)
+    target = OUT / "quality.md" if args.only else DOC
+    target.write_text(render(rows, command, seconds))
+    table = Table(title=f"Model quality ({seconds:.0f} s) → {target.relative_to(ROOT)}")
     for column in ("dataset", "task", "split", "ours", "logistic", "rule", "reference", "met"):
         table.add_column(column)
     for row in rows:
@@ -322,7 +498,7 @@ def main() -> None:
             row.task,
             row.split,
             f"{row.metric} {row.ours:.3f}",
-            f"{row.logistic:.3f}",
+            "" if row.logistic != row.logistic else f"{row.logistic:.3f}",
             "" if row.rule != row.rule else f"{row.rule:.3f}",
             "" if row.reference is None else f"{row.reference:.3f}",
             "yes" if row.met else "no",

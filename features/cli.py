@@ -15,7 +15,8 @@ from retain.console import make_console
 
 console = make_console()
 data_app = typer.Typer(
-    help="Bank extracts: generate the synthetic bank, validate an extract.", no_args_is_help=True
+    help="Bank extracts: generate the synthetic bank, import public data, validate an extract.",
+    no_args_is_help=True,
 )
 features_app = typer.Typer(help="Point-in-time features and labels.", no_args_is_help=True)
 
@@ -118,6 +119,74 @@ def validate_command(ctx: typer.Context, data: DataDir = None) -> None:
     console.print(render_quality_table(frame, config.data.completeness_threshold))
     path = write_data_quality(frame, config.output_dir)
     console.print(f"data-quality report → {path}")
+
+
+@data_app.command("import")
+def import_command(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="berka (PKDD'99 Czech bank: the folder of .asc files) or santander "
+            "(a train_ver2.csv-format file of monthly product flags)."
+        ),
+    ],
+    path: Annotated[Path, typer.Argument(help="The source folder or file.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the contract extract into.")],
+) -> None:
+    """Translate a public bank dataset into an extract of the data contract.
+
+    Rows not imported go to OUT/_quarantine/ with the reason (mapping: docs/data-import.md).
+    """
+    from features.importers import IMPORTERS
+    from features.importers.extract import check_quarantine_share, write_extract
+    from retain.errors import ConfigError
+
+    importer = IMPORTERS.get(source)
+    if importer is None:
+        raise ConfigError(f"SOURCE: expected one of {', '.join(IMPORTERS)}, got {source!r}")
+    with console.status(f"importing {source} from {path}", spinner="dots"):
+        extract = importer.translate(importer.read(path))
+        check_quarantine_share(extract, _config(ctx).data.max_quarantine_share)
+        write_extract(extract, out)
+    _print_import(extract, out)
+
+
+def _print_import(extract, out: Path) -> None:
+    """What was imported: rows and time span per table, then per source file what was not."""
+    from features.importers.extract import QUARANTINE_DIR, date_range
+    from features.schema import TABLES_BY_NAME
+
+    console.print(extract.source)
+    tables = RichTable(title=f"Imported into {out}")
+    for column, justify in (("table", "left"), ("rows", "right"), ("from", "left"), ("to", "left")):
+        tables.add_column(column, justify=justify)
+    for name, frame in extract.tables.items():
+        event_time = TABLES_BY_NAME[name].event_time
+        span = date_range(frame, event_time) if event_time else None
+        first, last = (f"{day:%Y-%m-%d}" for day in span) if span else ("", "")
+        tables.add_row(name, f"{len(frame):,}", first, last)
+    console.print(tables)
+    sources = RichTable(title="Source files")
+    for column in ("file", "rows read", "quarantined", "set aside", "main reason"):
+        sources.add_column(column, justify="left" if column in ("file", "main reason") else "right")
+    for report in extract.reports:
+        reasons = {**report.quarantined, **report.set_aside}
+        top = max(reasons, key=reasons.get) if reasons else ""
+        sources.add_row(
+            report.source,
+            f"{report.rows_read:,}",
+            f"{report.rows_quarantined:,}",
+            f"{report.rows_set_aside:,}",
+            top,
+        )
+    console.print(sources)
+    console.print(f"extracted at {extract.extracted_at:%Y-%m-%d %H:%M:%S}")
+    for note in extract.notes:
+        console.print(f"- {note}")
+    if extract.rejected:
+        console.print(f"rows not imported, with the reason → {out / QUARANTINE_DIR}/")
+    console.print(f"next: retain data validate --data {out}")
 
 
 @features_app.command("build")

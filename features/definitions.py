@@ -522,8 +522,8 @@ def _labels(t, inputs, as_of, config, product_ids, extracted_at):
     else:
         t = _join_inactivity_outcome(t, inputs, windows, config)
         churned = t.inactive_at_horizon_end
-        # Only someone still transacting can become inactive; cross-sell is unaffected.
-        churn_applies = active & (t.days_since_last_txn <= config.churn.inactivity_days)
+        # Only someone still active can become inactive; cross-sell is unaffected.
+        churn_applies = active & (t.txn_before.fill_null(0) > 0)
     label_churn = ibis.cases(
         (observable & churn_applies, churned.cast("float64")), else_=ibis.null("float64")
     )
@@ -541,18 +541,20 @@ def _labels(t, inputs, as_of, config, product_ids, extracted_at):
 
 
 def _join_inactivity_outcome(t, inputs, windows, config):
-    """Adds `inactive_at_horizon_end`: no transaction in the last `inactivity_days` of the
-    horizon and, when the extract has balances, the balance left behind below the threshold."""
+    """Adds `txn_before` (activity in the `inactivity_days` before D) and
+    `inactive_at_horizon_end`: no activity in the last `inactivity_days` of the horizon and,
+    when the extract has balances, the balance left behind below the threshold."""
     inactivity = ibis.interval(days=config.churn.inactivity_days)
-    tx = inputs.transactions.join(
+    activity = _activity(inputs.transactions, config)
+    tx = activity.join(
         windows,
-        [
-            inputs.transactions.ts < windows.horizon_end,
-            inputs.transactions.ts >= windows.horizon_end - inactivity,
-        ],
+        [activity.ts < windows.horizon_end, activity.ts >= windows.as_of - inactivity],
     )
-    late = tx.group_by(*KEYS).aggregate(txn_late=tx.amount.count())
-    t = _left_join(t, late)
+    counts = tx.group_by(*KEYS).aggregate(
+        txn_before=_count_if(tx.ts < tx.as_of),
+        txn_late=_count_if(tx.ts >= tx.horizon_end - inactivity),
+    )
+    t = _left_join(t, counts)
     inactive = t.txn_late.fill_null(0) == 0
     if inputs.balances is not None:
         # Money left behind: assets (not debt) at the last month-end inside the horizon's
@@ -577,6 +579,17 @@ def _join_inactivity_outcome(t, inputs, windows, config):
         threshold = config.churn.inactivity_balance_threshold
         inactive = inactive & (t.balance_at_end.fill_null(0.0) < threshold)
     return t.mutate(inactive_at_horizon_end=inactive)
+
+
+def _activity(transactions: ir.Table, config: FeaturesConfig) -> ir.Table:
+    """The transactions that show a customer is active, for the inactivity definition."""
+    if config.churn.activity == "customer_initiated":
+        # The bank's own bookings (channel system: interest, fees, standing orders, money
+        # coming in) run on for years in an account its owner has abandoned.
+        return transactions.filter(
+            transactions.channel.isnull() | (transactions.channel != "system")
+        )
+    return transactions
 
 
 def _output_columns(t, config, product_ids, with_labels):

@@ -385,7 +385,7 @@ def _report(
             )
     reasons: dict[str, int] = {}
     examples: dict[str, str | None] = {}
-    bad = int(counts["bad"])
+    bad = int(counts["bad"] or 0)  # Spark counts nothing in an empty table as NULL
     if bad:
         checked = staged_table.checked()
         by_reason = (

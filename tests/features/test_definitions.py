@@ -142,6 +142,26 @@ def test_inactivity_churn_definition(tmp_path, balance_left, expected):
     pd.testing.assert_frame_equal(frame[xsell].sort_index(), default[xsell].sort_index())
 
 
+@pytest.mark.parametrize(
+    ("activity", "expected"), [("any_transaction", 0.0), ("customer_initiated", 1.0)]
+)
+def test_inactivity_can_count_only_what_the_customer_does(tmp_path, activity, expected):
+    frames = tiny_bank_frames()
+    tx = frames["transactions"]
+    # C1's salary (booked by the bank, channel system) keeps arriving; C1's own card
+    # spending stops after 2024-02-10.
+    own_late = (tx.customer_id == "C1") & (tx.ts >= "2024-02-10") & (tx.channel != "system")
+    frames["transactions"] = tx[~own_late]
+    config = FeaturesConfig(
+        churn=ChurnDefinition(kind="inactivity", inactivity_days=60, activity=activity)
+    )
+    frame = features_of(frames, [date(2024, 2, 1)], config, tmp_path=tmp_path)
+    assert frame.loc[("C1", date(2024, 2, 1)), LABEL_CHURN] == expected, (
+        f"with activity = {activity}, a customer whose only transactions are the bank's "
+        f"bookings should be labelled {expected}"
+    )
+
+
 def perturb_after(frames: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict:
     """Change, add and delete every kind of record stamped at or after the cut-off."""
     out = {name: frame.copy() for name, frame in frames.items()}

@@ -1,0 +1,29 @@
+"""Importers: public bank datasets translated into the bank data contract.
+
+`retain data import SOURCE PATH --out DIR` reads a source with its reader, translates it with
+its importer (pure: frames in, `ImportedExtract` out) and writes an extract folder that loads
+like any bank's. docs/data-import.md lists every mapping and what each source loses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from features.importers import berka, santander
+from features.importers.extract import ImportedExtract
+
+
+@dataclass(frozen=True)
+class Importer:
+    """How to read one kind of source and translate it."""
+
+    read: Callable[[Path], object]  # touches the disk: the source as text
+    translate: Callable[[object], ImportedExtract]  # pure
+
+
+IMPORTERS = {
+    "berka": Importer(berka.read_berka, berka.import_berka),
+    "santander": Importer(santander.read_santander, santander.import_santander),
+}
