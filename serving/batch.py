@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as clock
@@ -24,11 +25,13 @@ import pandas as pd
 from features import pipeline
 from features.validation import BankData
 from retain.config import RetainConfig
-from serving.decision import CALLBACKS, CROSS_SELL_OFFER, NO_ACTION, Decisions, decide
+from serving.decision import CALLBACKS, CROSS_SELL_OFFER, NO_ACTION, decide
 from serving.models import Champions
 from serving.outbox import open_outbox
 from serving.store import open_store
 
+# What score_campaign does, in order (its progress reports these).
+STAGES = ("features", "publish", "decisions", "lists", "files", "outbox")
 TREATMENT, HOLDOUT = "treatment", "holdout"
 
 
@@ -82,23 +85,29 @@ def score_campaign(
     as_of: date,
     out_dir: Path,
     campaign_id: str | None = None,
+    progress: Callable[[str], None] = lambda stage: None,
 ) -> CampaignResult:
-    """Score every customer as of `as_of` and write callbacks, offers and a summary."""
+    """Score every customer as of `as_of` and write callbacks, offers and a summary.
+    `progress` hears the name of each stage (STAGES) as it starts."""
     timings: dict[str, float] = {}
     campaign_id = campaign_id or f"campaign-{as_of.isoformat()}"
+    progress("features")
     started = time.perf_counter()
     features = pipeline.feature_frame(bank, [as_of], config.features)
     timings["features"] = time.perf_counter() - started
     now = datetime.combine(as_of, clock.min)
 
+    progress("publish")
     started = time.perf_counter()
     published = open_store(config.feature_store_url).publish(features)
     timings["publish"] = time.perf_counter() - started
 
+    progress("decisions")
     started = time.perf_counter()
     decisions = decide(features, champions, config.serving, now, reasons_for="actions")
     timings["decisions"] = time.perf_counter() - started
 
+    progress("lists")
     started = time.perf_counter()
     frame = decisions.frame.copy()
     frame["campaign_id"] = campaign_id
@@ -110,7 +119,10 @@ def score_campaign(
     frame["reasons"] = [
         "; ".join(reason["phrase"] for reason in reasons) for reasons in decisions.reasons
     ]
-    frame["offer_reason"] = [_offer_reason(decisions, i) for i in range(len(frame))]
+    frame["offer_reason"] = [
+        _offer_reason(products, product_id)
+        for products, product_id in zip(decisions.products, frame["product_id"], strict=True)
+    ]
     acting = frame[frame["action"] != NO_ACTION]
     treated = schedule(
         acting[acting["group"] == TREATMENT],
@@ -127,6 +139,7 @@ def score_campaign(
     offers = _ranked(tasks[tasks["action"] == CROSS_SELL_OFFER])
     timings["lists"] = time.perf_counter() - started
 
+    progress("files")
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "callbacks.csv": _write(callbacks[CALLBACK_COLUMNS], out_dir / "callbacks.csv"),
@@ -134,6 +147,7 @@ def score_campaign(
         "offers.csv": _write(offers[OFFER_COLUMNS], out_dir / "offers.csv"),
     }
     scheduled = tasks[(tasks["group"] == TREATMENT) & (tasks["status"] == "scheduled")]
+    progress("outbox")
     queued = open_outbox(config.outbox_url).enqueue(scheduled[HANDOFF_COLUMNS])
     summary = _summary(frame, tasks, decisions, campaign_id, as_of, timings)
     summary["outbox"] = {"url": config.outbox_url, "new_tasks": queued, "scheduled": len(scheduled)}
@@ -211,9 +225,8 @@ OFFER_COLUMNS = [
 ]
 
 
-def _offer_reason(decisions: Decisions, i: int) -> str:
-    product_id = decisions.frame["product_id"].iat[i]
-    for item in decisions.products[i]:
+def _offer_reason(products: list[dict], product_id: str) -> str:
+    for item in products:
         if item["product_id"] == product_id:
             return item.get("reason", "")
     return ""

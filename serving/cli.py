@@ -100,8 +100,10 @@ def score_command(
 ) -> None:
     """Score every customer with the champion models and write campaign lists: callbacks
     (ranked, with due time, channel and reasons), offers, a random holdout, a summary."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from retain.errors import ConfigError
-    from serving.batch import score_campaign
+    from serving.batch import STAGES, score_campaign
     from serving.models import load_champions
 
     config = ctx.obj
@@ -117,8 +119,19 @@ def score_command(
     with console.status("loading the champion models", spinner="dots"):
         champions = load_champions(config)
     out_dir = out or config.output_dir / f"campaign-{day.isoformat()}"
-    with console.status(f"scoring customers as of {day}", spinner="dots"):
-        result = score_campaign(bank, champions, config, day, out_dir, campaign)
+    with Progress(
+        TextColumn("scoring customers as of {task.fields[day]}: {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("start", total=len(STAGES), day=day)
+
+        def advance(stage: str) -> None:
+            bar.update(task, description=stage, completed=STAGES.index(stage))
+
+        result = score_campaign(bank, champions, config, day, out_dir, campaign, advance)
     print_campaign(result)
 
 

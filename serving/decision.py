@@ -7,6 +7,7 @@ vectorised, so one customer and a million go through the same code.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -119,8 +120,8 @@ def decide(
         champions: the models in use.
         config: thresholds, routing, cooldown.
         now: when the decision is made (due times count from here).
-        reasons_for: `all` rows, only rows with an `actions` (batch: reasons cost ~ms a
-            row), or `none`.
+        reasons_for: `all` rows, or `none`, or (batch) only rows with an `actions`: then
+            the top-k product lists too are only built for those rows.
         scope: `all`, or `score` for the churn part only (probability, band, reasons):
             no products and no action are computed, and `action` is left empty.
     """
@@ -136,7 +137,7 @@ def decide(
     if scope == "score":
         return _scores_only(rows, matrix, columns, champions, config, now, reasons_for)
 
-    offers, products = _products(rows, champions, config)
+    offers, ranking = _products(rows, champions, config)
     best_offer_value = offers["expected_value"].to_numpy()
 
     days_resolved = rows.numeric("days_since_complaint_resolved")
@@ -178,6 +179,10 @@ def decide(
     columns["expected_value"] = expected_value
     columns["product_id"] = np.where(action == CROSS_SELL_OFFER, offers["product_id"], "")
 
+    # Batch (`actions`) lists products only where there is an action: the lists are
+    # Python objects, and a million of them cost more than the decisions.
+    listed = np.flatnonzero(action != NO_ACTION) if reasons_for == "actions" else np.arange(n)
+    products = _top_lists(ranking, listed, n)
     if reasons_for == "none":
         reasons: list[list[dict]] = [[] for _ in range(n)]
     else:
@@ -242,7 +247,7 @@ def churn_reasons(
 def _products(rows: FeatureRows, champions: Champions, config: ServingConfig):
     """Eligible products per customer ranked by expected value (propensity × margin):
     never a held product, product risk within the customer's risk appetite, minimum age
-    met. Returns the best offer per row and the top-k lists."""
+    met. Returns the best offer per row and the ranking the top-k lists are read from."""
     catalogue = champions.catalogue
     features = rows.frame
     propensity = champions.xsell.predict_proba(features)
@@ -260,21 +265,7 @@ def _products(rows: FeatureRows, champions: Champions, config: ServingConfig):
     eligible &= ~(np.isnan(age)[:, None] & (min_age.to_numpy()[None, :] > 0))
     value = np.where(eligible, scores * margin.to_numpy(dtype="float64")[None, :], -np.inf)
     order = np.argsort(-value, axis=1, kind="stable")[:, : config.top_k_products]
-    names = listed.get("name", pd.Series(ids, index=ids)).fillna("")
-    top_lists = []
-    for i in range(len(features)):
-        top_lists.append(
-            [
-                {
-                    "product_id": ids[j],
-                    "name": str(names.iloc[j]),
-                    "propensity": round(float(scores[i, j]), 4),
-                    "expected_value": round(float(value[i, j]), 2),
-                }
-                for j in order[i]
-                if np.isfinite(value[i, j])
-            ]
-        )
+    names = listed.get("name", pd.Series(ids, index=ids)).fillna("").astype(str).tolist()
     best = order[:, 0] if len(ids) else np.zeros(len(features), dtype=int)
     best_value = (
         value[np.arange(len(features)), best] if len(ids) else np.full(len(features), -np.inf)
@@ -285,7 +276,29 @@ def _products(rows: FeatureRows, champions: Champions, config: ServingConfig):
             "expected_value": np.where(np.isfinite(best_value), best_value, np.nan),
         }
     )
-    return offers, top_lists
+    return offers, (ids, names, scores, value, order)
+
+
+def _top_lists(ranking, chosen: np.ndarray, n: int) -> list[list[dict]]:
+    """The top-k eligible products of the chosen rows (empty lists elsewhere), with plain
+    Python values: numpy scalar access per item costs ~10× more."""
+    ids, names, scores, value, order = ranking
+    lists: list[list[dict]] = [[] for _ in range(n)]
+    picked = order[chosen]
+    top_scores = np.round(np.take_along_axis(scores[chosen], picked, axis=1), 4).tolist()
+    top_values = np.round(np.take_along_axis(value[chosen], picked, axis=1), 2).tolist()
+    for position, (i, order_row) in enumerate(zip(chosen.tolist(), picked.tolist(), strict=True)):
+        lists[i] = [
+            {
+                "product_id": ids[j],
+                "name": names[j],
+                "propensity": top_scores[position][k],
+                "expected_value": top_values[position][k],
+            }
+            for k, j in enumerate(order_row)
+            if math.isfinite(top_values[position][k])
+        ]
+    return lists
 
 
 def _with_product_reasons(products, features, champions, action, reasons_for, as_of):
@@ -306,13 +319,13 @@ def _with_product_reasons(products, features, champions, action, reasons_for, as
             data = features.iloc[rows]
         names = list(model.schema.features)
         contributions = model.contributions(data)
+        views = FeatureRows(frame=data).dicts()
         for k, i in enumerate(rows):
             row_contributions = contributions[k, : len(names)].copy()
             if "product_id" in names:
                 row_contributions[names.index("product_id")] = -np.inf
             j = int(np.argmax(row_contributions))
-            row = data.iloc[k]
-            text = phrase(names[j], row[names[j]], row, as_of)
+            text = phrase(names[j], views[k][names[j]], views[k], as_of)
             for item in products[i]:
                 if item["product_id"] == product_id:
                     item["reason"] = text

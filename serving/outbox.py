@@ -138,6 +138,13 @@ class Outbox:
             )
         return rows
 
+    def release(self, keys: list[str]) -> None:
+        """Hand claimed tasks back unposted, for any deliverer to claim now."""
+        with self._transaction():
+            self._executemany(
+                "UPDATE tasks SET leased_until = NULL WHERE task_id = ?", [(key,) for key in keys]
+            )
+
     def delivered(self, key: str) -> None:
         with self._transaction():
             self._execute(
@@ -270,10 +277,17 @@ def deliver(
     client = client or httpx.Client(timeout=policy.timeout_seconds)
     try:
         while True:
+            claimed_at = time.time()
             claimed = outbox.claim(policy.batch, policy.lease_seconds)
             if not claimed:
                 break
-            for key, payload, attempts in claimed:
+            # Start no post that could outlast the lease (a post may take up to about two
+            # timeouts): another deliverer could claim that task meanwhile and post it too.
+            last_start = claimed_at + policy.lease_seconds - 2 * policy.timeout_seconds
+            for position, (key, payload, attempts) in enumerate(claimed):
+                if time.time() > last_start:
+                    outbox.release([row[0] for row in claimed[position:]])
+                    break
                 body = payload.encode()
                 stamp = str(int(time.time()))
                 try:

@@ -11,7 +11,7 @@ import pytest
 from features.definitions import held_column
 from retain.config import load_config, with_overrides
 from retain.errors import RetainError
-from serving.batch import HOLDOUT, TREATMENT, holdout_mask, schedule, score_campaign
+from serving.batch import HOLDOUT, STAGES, TREATMENT, holdout_mask, schedule, score_campaign
 from serving.decision import (
     COMPLAINT_FOLLOW_UP,
     NO_ACTION,
@@ -143,7 +143,16 @@ def test_products_offered_are_eligible_never_held_never_too_risky(served):
 
 def test_campaign_lists_are_complete_stable_and_hold_out_a_control_group(served, tmp_path):
     config = served["config"]
-    first = score_campaign(served["bank"], served["champions"], config, NOW.date(), tmp_path / "a")
+    stages = []
+    first = score_campaign(
+        served["bank"],
+        served["champions"],
+        config,
+        NOW.date(),
+        tmp_path / "a",
+        progress=stages.append,
+    )
+    assert tuple(stages) == STAGES
     again = score_campaign(served["bank"], served["champions"], config, NOW.date(), tmp_path / "b")
     callbacks = pd.read_parquet(first.files["callbacks.parquet"])
     assert callbacks.equals(pd.read_parquet(again.files["callbacks.parquet"]))

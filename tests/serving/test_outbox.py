@@ -202,6 +202,28 @@ def test_concurrent_deliverers_never_post_a_task_twice(url):
         receiver.close()
 
 
+def test_a_slow_crm_never_makes_a_batch_outlive_its_lease(url):
+    """Posting a claimed batch takes longer than its lease: the deliverer hands back what
+    it could not start in time, so a second deliverer never posts those tasks again."""
+    receiver = Receiver(delay=0.15)
+    open_outbox(url).enqueue(tasks(30))
+    policy = DeliveryPolicy(lease_seconds=1.0, timeout_seconds=0.2, batch=30)
+
+    def deliverer(_):  # keeps coming back, as `retain outbox deliver` on a schedule would
+        outbox, deadline = open_outbox(url), time.monotonic() + 30
+        while outbox.counts().get("pending", 0) and time.monotonic() < deadline:
+            deliver(outbox, receiver.url, SECRET, policy)
+            time.sleep(0.05)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(deliverer, range(2)))
+        assert open_outbox(url).counts() == {DELIVERED: 30}
+        assert max(Counter(receiver.accepted).values()) == 1
+    finally:
+        receiver.close()
+
+
 def test_deliverers_opening_a_new_outbox_together_share_one_schema(url):
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(lambda _: open_outbox(url).counts(), range(8))) == [{}] * 8
