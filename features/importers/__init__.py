@@ -10,20 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from features.importers import berka, santander
 from features.importers.extract import ImportedExtract
 
+Source = TypeVar("Source")
+
 
 @dataclass(frozen=True)
-class Importer:
-    """How to read one kind of source and translate it."""
+class Importer(Generic[Source]):
+    """How to read one kind of source and translate it: `translate` takes what `read` gives."""
 
-    read: Callable[[Path], object]  # touches the disk: the source as text
-    translate: Callable[[object], ImportedExtract]  # pure
+    read: Callable[[Path], Source]  # touches the disk: the source as text
+    translate: Callable[[Source], ImportedExtract]  # pure
 
 
-IMPORTERS = {
+IMPORTERS: dict[str, Importer[Any]] = {
     "berka": Importer(berka.read_berka, berka.import_berka),
     "santander": Importer(santander.read_santander, santander.import_santander),
 }

@@ -5,7 +5,9 @@ documented in the challenge's `berka_data_description.pdf`. The mapping, decided
 
 * a client with the OWNER disposition of an account is a customer, born on the date of the
   birth number (month + 50 for women), joined when the account was opened, living in the
-  region of the client's district; district attributes ride along as extra columns;
+  region of the client's district; district attributes ride along as extra columns, except
+  the 1995 and 1996 figures (they postdate a partial extract, and are the same whatever the
+  as-of date: they would leak the future into every snapshot);
 * the account, its cards, its loan and its standing orders are holdings of a small catalogue
   (`CATALOGUE`); orders carry no date, so each is dated by its first payment seen;
 * transactions keep their amount and date; the Czech codes become direction, channel,
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +33,14 @@ import pandas as pd
 from features.importers.extract import (
     Check,
     ImportedExtract,
+    Product,
     Triage,
+    assemble,
     empty_table,
+    end_of_day,
     first_reason,
     require_columns,
+    whole_numbers,
 )
 from features.schema import TRANSACTIONS
 from retain.errors import DataError
@@ -42,7 +48,7 @@ from retain.errors import DataError
 SOURCE = "Berka PKDD'99 financial dataset (Czech bank)"
 # Columns the importer reads from each file (others are not imported; docs/data-import.md).
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "district": ("A1", "A2", "A3", "A4", "A10", "A11", "A12", "A13", "A14", "A15", "A16"),
+    "district": ("A1", "A2", "A3", "A4", "A10", "A11", "A14"),
     "client": ("client_id", "birth_number", "district_id"),
     "account": ("account_id", "date"),
     "disp": ("disp_id", "client_id", "account_id", "type"),
@@ -65,17 +71,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 # The full file is trans.asc; shortened copies carry their range in the name.
 TRANSACTIONS_PATTERN = "trans*.asc"
 
-# District columns kept on the customer (the contract's `region` holds A3).
+# District columns kept on the customer (the contract's `region` holds A3). Not A12, A13,
+# A15 and A16, unemployment and crimes in 1995 and 1996: later than a partial extract, and
+# joined to every snapshot alike. The description gives no year for A4, A10, A11 and A14.
 DISTRICT_EXTRAS = {
     "A2": "district",
     "A4": "district_inhabitants",
     "A10": "district_urban_ratio",
     "A11": "district_avg_salary",
-    "A12": "district_unemployment_1995",
-    "A13": "district_unemployment_1996",
     "A14": "district_entrepreneurs_per_1000",
-    "A15": "district_crimes_1995",
-    "A16": "district_crimes_1996",
 }
 
 OWNER, USER = "OWNER", "DISPONENT"
@@ -127,18 +131,6 @@ K_SYMBOLS = {
 }
 
 
-@dataclass(frozen=True)
-class Product:
-    """A product of the imported catalogue. Risk and minimum age are the importer's choice
-    (the source has neither): cards 2, loans 3, everything else 1."""
-
-    product_id: str
-    family: str
-    risk_level: int
-    name: str
-    min_age: int | None = None
-
-
 CURRENT_ACCOUNT = "current_account"
 LOAN = "loan"
 CARD_PRODUCTS = {"junior": "card_junior", "classic": "card_classic", "gold": "card_gold"}
@@ -149,17 +141,18 @@ ORDER_PRODUCTS = {
     "LEASING": "order_leasing",
     "": "order_other",
 }
+# Risk: cards 2, loans 3, everything else 1 (the importer's choice: Berka has none).
 CATALOGUE = (
-    Product(CURRENT_ACCOUNT, "current_account", 1, "Current account"),
-    Product("card_junior", "credit_card", 2, "Junior card"),
-    Product("card_classic", "credit_card", 2, "Classic card", 18),
-    Product("card_gold", "credit_card", 2, "Gold card", 18),
-    Product(LOAN, "personal_loan", 3, "Loan", 18),
-    Product("order_household", "other", 1, "Standing order: household payments (SIPO)"),
-    Product("order_insurance", "other", 1, "Standing order: insurance premium (POJISTNE)"),
-    Product("order_loan", "other", 1, "Standing order: loan repayment (UVER)"),
-    Product("order_leasing", "other", 1, "Standing order: leasing (LEASING)"),
-    Product("order_other", "other", 1, "Standing order: other payments"),
+    Product(CURRENT_ACCOUNT, "Current account", "current_account"),
+    Product("card_junior", "Junior card", "credit_card", 2),
+    Product("card_classic", "Classic card", "credit_card", 2, 18),
+    Product("card_gold", "Gold card", "credit_card", 2, 18),
+    Product(LOAN, "Loan", "personal_loan", 3, 18),
+    Product("order_household", "Standing order: household payments (SIPO)", "other"),
+    Product("order_insurance", "Standing order: insurance premium (POJISTNE)", "other"),
+    Product("order_loan", "Standing order: loan repayment (UVER)", "other"),
+    Product("order_leasing", "Standing order: leasing (LEASING)", "other"),
+    Product("order_other", "Standing order: other payments", "other"),
 )
 
 # Interest is rounded in the source, so a running balance is off by up to 0.1 now and then.
@@ -220,12 +213,14 @@ class Accounts:
     opened: pd.Series
     late: pd.Index
 
-    def link(self, account: pd.Series, column: str) -> tuple[Check, pd.Series]:
-        """For rows pointing at `account`: the check that the account is known, and the
-        mask of rows whose account is set aside."""
-        late = account.isin(self.late)
-        unknown = ~account.isin(self.customer_of.index) & ~late
-        return Check(unknown, f"{column}: no imported account (see account)", column), late
+    def unknown(self, account: pd.Series, column: str) -> Check:
+        """Rows pointing at an account neither imported nor set aside are bad."""
+        unknown = ~account.isin(self.customer_of.index) & ~self.opened_late(account)
+        return Check(unknown, f"{column}: no imported account (see account)", column)
+
+    def opened_late(self, account: pd.Series) -> pd.Series:
+        """Rows pointing at an account set aside (opened after the extraction time)."""
+        return account.isin(self.late)
 
 
 def import_berka(files: BerkaFiles) -> ImportedExtract:
@@ -266,10 +261,8 @@ def import_berka(files: BerkaFiles) -> ImportedExtract:
     )
     tables = {
         "customers": customers,
-        "products": products_frame(),
         "holdings": _merge_same_key_holdings(holdings),
         "transactions": transactions[[*TRANSACTIONS.column_names, "source_code"]],
-        "interactions": empty_table("interactions"),
         "balances": month_end_balances(day_end, accounts, cutoff),
     }
     notes = (
@@ -281,27 +274,18 @@ def import_berka(files: BerkaFiles) -> ImportedExtract:
         "transaction file; orders with no payment by the extraction time are set aside",
         "loan status (A-D) describes the loans at the end of 1998: not imported (it would "
         "tell the future of an earlier loan)",
+        "order.asc lists the standing orders of the end of 1998: orders cancelled earlier are "
+        "missing, and their payments without a k_symbol read as one-off transfers (branch)",
+        "district unemployment and crimes of 1995 and 1996 (A12, A13, A15, A16) are not "
+        "imported: they postdate a partial extract and would be joined to every snapshot",
     )
-    return ImportedExtract(
-        source=f"{SOURCE}, transactions from {name['trans']}",
-        tables=tables,
-        extracted_at=extracted_at,
-        reports=triage.reports,
-        rejected=triage.rejected,
-        notes=notes,
-    )
-
-
-def products_frame() -> pd.DataFrame:
-    """The imported catalogue as a contract `products` table."""
-    return pd.DataFrame(
-        {
-            "product_id": [p.product_id for p in CATALOGUE],
-            "family": [p.family for p in CATALOGUE],
-            "risk_level": [p.risk_level for p in CATALOGUE],
-            "name": [p.name for p in CATALOGUE],
-            "min_age": pd.array([p.min_age for p in CATALOGUE], dtype="Int64"),
-        }
+    return assemble(
+        f"{SOURCE}, transactions from {name['trans']}",
+        triage,
+        tables,
+        CATALOGUE,
+        extracted_at,
+        notes,
     )
 
 
@@ -374,7 +358,8 @@ def month_end_balances(
     day_end: pd.DataFrame, accounts: Accounts, cutoff: pd.Timestamp
 ) -> pd.DataFrame:
     """Current-account balance at every month end from the account's first transaction to
-    the extraction (day-end balances, carried over quiet months)."""
+    the extraction (day-end balances, carried over quiet months). An owner of several
+    accounts has their sum: the contract keys balances by customer, product and day."""
     day_end = day_end.sort_values("day")
     if day_end.empty:
         return empty_table("balances")
@@ -394,13 +379,17 @@ def month_end_balances(
     snapshots = pd.merge_asof(
         grid, day_end, left_on="snapshot", right_on="day", by="account_id", direction="backward"
     )
-    return pd.DataFrame(
-        {
-            "customer_id": snapshots["account_id"].map(_str_index(accounts.customer_of)).to_numpy(),
-            "product_id": CURRENT_ACCOUNT,
-            "snapshot_date": snapshots["snapshot"].dt.date.to_numpy(),
-            "balance": snapshots["balance"].to_numpy(),
-        }
+    return (
+        pd.DataFrame(
+            {
+                "customer_id": snapshots["account_id"].map(_str_index(accounts.customer_of)),
+                "product_id": CURRENT_ACCOUNT,
+                "snapshot_date": snapshots["snapshot"].dt.date,
+                "balance": snapshots["balance"],
+            }
+        )
+        .groupby(["customer_id", "product_id", "snapshot_date"], as_index=False, sort=True)
+        .sum()
     )
 
 
@@ -442,13 +431,6 @@ def day_end_balances(transactions: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- parsing
 
 
-def _ids(values: pd.Series) -> pd.Series:
-    """Whole numbers from text; missing where the text is not one."""
-    number = pd.to_numeric(values.str.strip(), errors="coerce")
-    whole = number.notna() & (number == number.round())
-    return number.where(whole).astype("Int64")
-
-
 def _dates(values: pd.Series) -> pd.Series:
     """YYMMDD (optionally followed by a time, as in card.asc) in the 1900s."""
     return pd.to_datetime("19" + values.str.strip().str[:6], format="%Y%m%d", errors="coerce")
@@ -464,7 +446,7 @@ def _str_index(series: pd.Series) -> pd.Series:
 
 
 def _id_checks(raw: pd.DataFrame, column: str) -> list[Check]:
-    ids = _ids(raw[column])
+    ids = whole_numbers(raw[column])
     return [
         Check(ids.isna(), f"{column}: not a whole number", column),
         Check(ids.notna() & ids.duplicated(keep=False), f"{column}: duplicate", column),
@@ -475,7 +457,7 @@ def _extraction_time(trans: pd.DataFrame, source: str) -> datetime:
     last = _dates(trans["date"]).max()
     if pd.isna(last):
         raise DataError(f"{source}: no transaction has a date like 930101 (YYMMDD)")
-    return datetime.combine(last.date(), time(23, 59, 59))
+    return end_of_day(last)
 
 
 def _after(cutoff: pd.Timestamp) -> str:
@@ -488,13 +470,13 @@ def _after(cutoff: pd.Timestamp) -> str:
 def _districts(triage: Triage, raw: pd.DataFrame, source: str) -> pd.DataFrame:
     good = triage.quarantine(source, raw, _id_checks(raw, "A1"))
     rows = raw[good]
-    # '?' marks a figure the source lacks (1995 for one district): null, not a bad row.
+    # '?' marks a figure the source lacks: null, not a bad row.
     extras = {
         target: rows[column].str.strip() if target == "district" else _numbers(rows[column])
         for column, target in DISTRICT_EXTRAS.items()
     }
     frame = pd.DataFrame({"region": rows["A3"].str.strip(), **extras})
-    return frame.set_index(_ids(rows["A1"]).rename("district_id"))
+    return frame.set_index(whole_numbers(rows["A1"]).rename("district_id"))
 
 
 def _clients(
@@ -502,7 +484,7 @@ def _clients(
 ) -> pd.DataFrame:
     """Clients with a readable birth number and a known district, by client id."""
     born = decode_birth_number(raw["birth_number"])
-    district = _ids(raw["district_id"])
+    district = whole_numbers(raw["district_id"])
     good = triage.quarantine(
         source,
         raw,
@@ -518,7 +500,11 @@ def _clients(
             ),
         ],
     )
-    return born[good].assign(district_id=district[good]).set_index(_ids(raw["client_id"][good]))
+    return (
+        born[good]
+        .assign(district_id=district[good])
+        .set_index(whole_numbers(raw["client_id"][good]))
+    )
 
 
 def _accounts(triage: Triage, raw: pd.DataFrame, source: str, cutoff: pd.Timestamp) -> pd.Series:
@@ -530,7 +516,7 @@ def _accounts(triage: Triage, raw: pd.DataFrame, source: str, cutoff: pd.Timesta
         [*_id_checks(raw, "account_id"), Check(opened.isna(), "date: not a date YYMMDD", "date")],
     )
     triage.set_aside(source, raw, good & (opened > cutoff), f"opened {_after(cutoff)}")
-    return pd.Series(opened[good].to_numpy(), index=_ids(raw["account_id"][good]))
+    return pd.Series(opened[good].to_numpy(), index=whole_numbers(raw["account_id"][good]))
 
 
 def _dispositions(
@@ -545,7 +531,7 @@ def _dispositions(
 
     An account needs exactly one OWNER: with none or two, nobody is its customer.
     """
-    client, account = _ids(raw["client_id"]), _ids(raw["account_id"])
+    client, account = whole_numbers(raw["client_id"]), whole_numbers(raw["account_id"])
     kind = raw["type"].str.strip()
     checks = [
         *_id_checks(raw, "disp_id"),
@@ -564,7 +550,12 @@ def _dispositions(
         source, raw, good & account.isin(late), "account opened after the extraction time"
     )
     return pd.DataFrame(
-        {"disp_id": _ids(raw["disp_id"]), "client_id": client, "account_id": account, "type": kind}
+        {
+            "disp_id": whole_numbers(raw["disp_id"]),
+            "client_id": client,
+            "account_id": account,
+            "type": kind,
+        }
     )[good]
 
 
@@ -585,7 +576,7 @@ def _customers(
     inside = owner_of[owner_of.index.isin(opened.index)]
     joined = opened.loc[inside.index].groupby(inside.to_numpy()).min()
     born_late = joined.index[clients["birth_date"].reindex(joined.index) > joined]
-    client_ids = _ids(raw["client"]["client_id"])
+    client_ids = whole_numbers(raw["client"]["client_id"])
     triage.quarantine(
         name["client"],
         raw["client"],
@@ -605,12 +596,12 @@ def _customers(
     for mask, reason in (
         (late_owner, f"owns an account opened {_after(cutoff)}"),
         (~late_owner & user, "a user (DISPONENT) of another's account, not its owner"),
-        (~late_owner & ~user, "in no disposition: owns no account"),
+        (~late_owner & ~user, "no usable disposition (see disp)"),
     ):
         triage.set_aside(name["client"], raw["client"], valid & mask, reason)
 
     customer_of = inside[inside.isin(joined.index)]
-    account_ids = _ids(raw["account"]["account_id"])
+    account_ids = whole_numbers(raw["account"]["account_id"])
     triage.quarantine(
         name["account"],
         raw["account"],
@@ -656,18 +647,18 @@ def _transactions(
 ) -> pd.DataFrame:
     """Contract transactions, plus `source_code` (type/operation/k_symbol as in the file)
     and what dating orders and month-end balances need (id, balance, partner)."""
-    account = _ids(raw["account_id"])
+    account = whole_numbers(raw["account_id"])
     day = _dates(raw["date"])
     amount, balance = _numbers(raw["amount"]), _numbers(raw["balance"])
     kind, operation, symbol = (raw[c].str.strip() for c in ("type", "operation", "k_symbol"))
-    known_account, late = accounts.link(account, "account_id")
+    late = accounts.opened_late(account)
     good = triage.quarantine(
         source,
         raw,
         [
             *_id_checks(raw, "trans_id"),
             Check(day.isna(), "date: not a date YYMMDD", "date"),
-            known_account,
+            accounts.unknown(account, "account_id"),
             Check(~kind.isin(TYPES), f"type: not one of {', '.join(TYPES)}", "type"),
             Check(
                 ~operation.isin(OPERATIONS),
@@ -702,7 +693,7 @@ def _transactions(
             **{column: translated[column].to_numpy() for column in translated.columns},
             "account_id": account[keep].astype(str).to_numpy(),
             "source_code": (kind + "/" + operation + "/" + symbol)[keep].to_numpy(),
-            "trans_id": _ids(rows["trans_id"]).to_numpy(),
+            "trans_id": whole_numbers(rows["trans_id"]).to_numpy(),
             "balance_after": balance[keep].to_numpy(),
             "partner_bank": rows["bank"].str.strip().to_numpy(),
             "partner_account": rows["account"].str.strip().to_numpy(),
@@ -758,8 +749,8 @@ def _card_holdings(
     """Cards belong to the account's owner, whichever disposition they were issued to."""
     issued = _dates(raw["issued"])
     kind = raw["type"].str.strip()
-    account = _ids(raw["disp_id"]).map(disp.set_index("disp_id")["account_id"])
-    known_account, late = accounts.link(account, "disp_id")
+    account = whole_numbers(raw["disp_id"]).map(disp.set_index("disp_id")["account_id"])
+    late = accounts.opened_late(account)
     good = triage.quarantine(
         source,
         raw,
@@ -769,7 +760,7 @@ def _card_holdings(
                 ~kind.isin(CARD_PRODUCTS), f"type: not one of {', '.join(CARD_PRODUCTS)}", "type"
             ),
             Check(issued.isna(), "issued: not a date YYMMDD", "issued"),
-            known_account,
+            accounts.unknown(account, "disp_id"),
         ],
     )
     keep = _set_aside_late(triage, source, raw, good, late, issued > cutoff, "issued", cutoff)
@@ -791,9 +782,10 @@ def _loan_holdings(
     """A loan is held from the day it is granted to the end of its term (`duration`
     months); an end after the extraction is a plan, which loading reads as still open."""
     granted = _dates(raw["date"])
-    months = _ids(raw["duration"])
+    months = whole_numbers(raw["duration"])
     amount = _numbers(raw["amount"])
-    known_account, late = accounts.link(_ids(raw["account_id"]), "account_id")
+    account = whole_numbers(raw["account_id"])
+    late = accounts.opened_late(account)
     good = triage.quarantine(
         source,
         raw,
@@ -806,7 +798,7 @@ def _loan_holdings(
                 "duration",
             ),
             Check(~(amount > 0), "amount: not a number > 0", "amount"),
-            known_account,
+            accounts.unknown(account, "account_id"),
         ],
     )
     keep = _set_aside_late(triage, source, raw, good, late, granted > cutoff, "granted", cutoff)
@@ -816,7 +808,7 @@ def _loan_holdings(
     ]
     return pd.DataFrame(
         {
-            "customer_id": _ids(raw["account_id"])[keep].map(accounts.customer_of).to_numpy(),
+            "customer_id": account[keep].map(accounts.customer_of).to_numpy(),
             "product_id": LOAN,
             "opened_at": granted[keep].to_numpy(),
             "closed_at": pd.to_datetime(pd.Series(ends, dtype="datetime64[ns]")).to_numpy(),
@@ -836,8 +828,8 @@ def _order_holdings(
     """A standing order is held from its first payment: the same account paying the same
     partner bank and account. order.asc has no date, and describes the end of 1998."""
     symbol = raw["k_symbol"].str.strip()
-    account = _ids(raw["account_id"])
-    known_account, late = accounts.link(account, "account_id")
+    account = whole_numbers(raw["account_id"])
+    late = accounts.opened_late(account)
     good = triage.quarantine(
         source,
         raw,
@@ -848,7 +840,7 @@ def _order_holdings(
                 f"k_symbol: not one of {', '.join(s for s in ORDER_PRODUCTS if s)} or blank",
                 "k_symbol",
             ),
-            known_account,
+            accounts.unknown(account, "account_id"),
         ],
     )
     payments = transactions[

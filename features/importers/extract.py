@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 import pandas as pd
@@ -88,6 +88,31 @@ class ImportedExtract:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Product:
+    """A product of an importer's catalogue. Family, risk and minimum age are the importer's
+    reading of the source (public datasets have none of them)."""
+
+    product_id: str
+    name: str
+    family: str
+    risk_level: int = 1
+    min_age: int | None = None
+
+
+def products_frame(catalogue: Sequence[Product]) -> pd.DataFrame:
+    """A catalogue as a contract `products` table."""
+    return pd.DataFrame(
+        {
+            "product_id": [p.product_id for p in catalogue],
+            "family": [p.family for p in catalogue],
+            "risk_level": [p.risk_level for p in catalogue],
+            "name": [p.name for p in catalogue],
+            "min_age": pd.array([p.min_age for p in catalogue], dtype="Int64"),
+        }
+    )
+
+
 class Triage:
     """Collects, per source file, which rows are kept and why the others are not."""
 
@@ -149,6 +174,32 @@ class Triage:
         }
 
 
+def assemble(
+    source: str,
+    triage: Triage,
+    tables: dict[str, pd.DataFrame],
+    catalogue: Sequence[Product],
+    extracted_at: datetime,
+    notes: Sequence[str],
+) -> ImportedExtract:
+    """An import's extract: its tables in contract order, with the catalogue as `products`
+    and an empty table for each required one the source does not have (interactions, and
+    transactions for a source without them)."""
+    tables = {"products": products_frame(catalogue), **tables}
+    return ImportedExtract(
+        source=source,
+        tables={
+            spec.name: tables[spec.name] if spec.name in tables else empty_table(spec.name)
+            for spec in TABLES
+            if spec.required or spec.name in tables
+        },
+        extracted_at=extracted_at,
+        reports=triage.reports,
+        rejected=triage.rejected,
+        notes=tuple(notes),
+    )
+
+
 def first_reason(index: pd.Index, checks: Sequence[Check]) -> pd.Series:
     """Per row, the reason of the first check it fails; missing where it passes them all."""
     reason = pd.Series(None, index=index, dtype="object")
@@ -192,6 +243,19 @@ def check_quarantine_share(extract: ImportedExtract, max_share: float) -> None:
                 f"({bad / report.rows_read:.1%}) are bad, more than data.max_quarantine_share "
                 f"= {max_share:.0%}: {listing}"
             )
+
+
+def whole_numbers(values: pd.Series) -> pd.Series:
+    """Whole numbers (ids, counts) from text; missing where the text is not one."""
+    number = pd.to_numeric(values.str.strip(), errors="coerce")
+    # From 2**53 on a float no longer tells whole numbers apart (and inf is none).
+    whole = (number.abs() < 2**53) & (number == number.round())
+    return number.where(whole).astype("Int64")
+
+
+def end_of_day(day: pd.Timestamp) -> datetime:
+    """The last second of a day: an extract taken that day holds everything booked on it."""
+    return datetime.combine(day.date(), time(23, 59, 59))
 
 
 def empty_table(name: str) -> pd.DataFrame:

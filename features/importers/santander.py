@@ -12,39 +12,36 @@ One row per customer per month (`fecha_dato`): 24 customer attributes and 24 pro
 * holdings: a product held in a customer's month m and not in their previous month is
   opened in m and closed in the first later month without it. Held in the customer's
   first month: opened at `fecha_alta`, the earliest it can have been (the true date is not
-  in the data). A customer who stops appearing before the last month closes everything in
-  the month after their last row;
+  in the data). A month whose row is quarantined is unknown, like a missing month: it
+  neither opens nor closes anything. A customer who stops appearing (in any row, sound or
+  not) before the last month closes everything in the month after their last row;
 * no transactions or interactions: empty tables (features from them are 0 or null).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from features.importers.extract import Check, ImportedExtract, Triage, empty_table, require_columns
+from features.importers.extract import (
+    Check,
+    ImportedExtract,
+    Product,
+    Triage,
+    assemble,
+    end_of_day,
+    require_columns,
+    whole_numbers,
+)
 from features.schema import INCOME_BANDS
 from retain.errors import DataError
 
 SOURCE = "Santander product recommendation (Kaggle 2016, train_ver2.csv format)"
 
-
-@dataclass(frozen=True)
-class Product:
-    """One of the 24 flags. Family, risk and minimum age are the importer's reading of the
-    competition's product names (the data has none of them)."""
-
-    flag: str
-    name: str
-    family: str
-    risk_level: int = 1
-    min_age: int | None = None
-
-
+# The 24 flags; product id = the flag's column. Family, risk and minimum age read from the
+# competition's product names.
 CATALOGUE = (
     Product("ind_ahor_fin_ult1", "Saving account", "savings"),
     Product("ind_aval_fin_ult1", "Guarantees", "other", 2, 18),
@@ -71,7 +68,7 @@ CATALOGUE = (
     Product("ind_nom_pens_ult1", "Pension paid in", "other"),
     Product("ind_recibo_ult1", "Direct debit", "other"),
 )
-FLAGS = tuple(product.flag for product in CATALOGUE)
+FLAGS = tuple(product.product_id for product in CATALOGUE)
 ATTRIBUTES = ("fecha_dato", "ncodpers", "sexo", "age", "fecha_alta", "nomprov", "renta", "segmento")
 GENDER = {"H": "F", "V": "M"}
 SEGMENT = {"01 - TOP": "affluent", "02 - PARTICULARES": "mass", "03 - UNIVERSITARIO": "mass"}
@@ -117,9 +114,10 @@ def import_santander(source: tuple[str, pd.DataFrame]) -> ImportedExtract:
     month = pd.to_datetime(raw["fecha_dato"].str.strip(), format="%Y-%m-%d", errors="coerce")
     if month.isna().all():
         raise DataError(f"{name}: no fecha_dato reads as a date like 2015-01-28")
-    customer = _whole(raw["ncodpers"])
+    customer = whole_numbers(raw["ncodpers"])
     age = pd.to_numeric(raw["age"].str.strip(), errors="coerce")
     joined = pd.to_datetime(raw["fecha_alta"].str.strip(), format="%Y-%m-%d", errors="coerce")
+    customer_id = customer.astype(str)
     flags = raw[list(FLAGS)].apply(lambda column: column.str.strip())
     good = triage.quarantine(
         name,
@@ -144,7 +142,7 @@ def import_santander(source: tuple[str, pd.DataFrame]) -> ImportedExtract:
     )
     rows = pd.DataFrame(
         {
-            "customer_id": customer.astype(str),
+            "customer_id": customer_id,
             "month": month,
             "age": age,
             "joined_at": joined,
@@ -158,41 +156,24 @@ def import_santander(source: tuple[str, pd.DataFrame]) -> ImportedExtract:
         (report,) = triage.reports
         raise DataError(f"{name}: no row is sound; reasons: {report.quarantined}")
     held = flags[good].astype(int).set_axis(rows.index)
-    extracted_at = datetime.combine(rows["month"].max().date(), time(23, 59, 59))
-    tables = {
-        "customers": customers_frame(rows),
-        "products": products_frame(),
-        "holdings": holdings_frame(rows, held),
-        "transactions": empty_table("transactions"),
-        "interactions": empty_table("interactions"),
-    }
-    months = rows["month"].nunique()
+    # A bad row still shows its customer in the file that month.
+    seen = pd.DataFrame({"customer_id": customer_id, "month": month})[
+        customer.notna() & month.notna()
+    ]
     notes = (
-        f"{months} month(s) of product flags; holdings held in a customer's first month are "
-        "dated at fecha_alta (the earliest possible: the true opening date is unknown)",
+        f"{month.nunique()} month(s) of product flags; holdings held in a customer's first "
+        "month are dated at fecha_alta (the earliest possible: the true opening date is "
+        "unknown); a month whose row is quarantined neither opens nor closes a holding",
         "birth dates are estimated from age (± 6 months); income band = renta quintile",
         "no transactions, balances or interactions in the source: those features are 0 or null",
     )
-    return ImportedExtract(
-        source=f"{SOURCE}: {name}",
-        tables=tables,
-        extracted_at=extracted_at,
-        reports=triage.reports,
-        rejected=triage.rejected,
-        notes=notes,
-    )
-
-
-def products_frame() -> pd.DataFrame:
-    """The 24 products as a contract `products` table (product id = the flag's column)."""
-    return pd.DataFrame(
-        {
-            "product_id": list(FLAGS),
-            "family": [p.family for p in CATALOGUE],
-            "risk_level": [p.risk_level for p in CATALOGUE],
-            "name": [p.name for p in CATALOGUE],
-            "min_age": pd.array([p.min_age for p in CATALOGUE], dtype="Int64"),
-        }
+    return assemble(
+        f"{SOURCE}: {name}",
+        triage,
+        {"customers": customers_frame(rows), "holdings": holdings_frame(rows, held, seen)},
+        CATALOGUE,
+        end_of_day(month.max()),
+        notes,
     )
 
 
@@ -219,18 +200,21 @@ def customers_frame(rows: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def holdings_frame(rows: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+def holdings_frame(rows: pd.DataFrame, held: pd.DataFrame, seen: pd.DataFrame) -> pd.DataFrame:
     """Holding spells from monthly flags.
 
     Args:
         rows: sound rows with `customer_id`, `month` and `joined_at`.
         held: 0/1 per product flag, aligned with `rows`.
+        seen: `customer_id` and `month` of every row naming both, sound or not. A customer
+            whose row is bad has not left; only what they held that month is unknown.
 
     Returns:
-        One row per spell (a run of a customer's consecutive rows holding the product):
-        opened in its first month (at `joined_at` when that is the customer's first row),
-        closed in the customer's next row, or in the file's next month when the customer's
-        rows stop there; open when the spell reaches the file's last month.
+        One row per spell (a run of a customer's consecutive sound rows holding the product:
+        a month missing or unknown in between neither opens nor closes it): opened in its
+        first month (at `joined_at` when that is the customer's first sound row), closed in
+        the customer's next sound row, or, after their last one, in the file's month after
+        the customer's last row of any kind; open when that is the file's last month.
     """
     order = np.lexsort((rows["month"].to_numpy(), rows["customer_id"].to_numpy()))
     customer = rows["customer_id"].to_numpy()[order]
@@ -238,10 +222,12 @@ def holdings_frame(rows: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
     joined = rows["joined_at"].to_numpy()[order]
     same_as_previous = np.r_[False, customer[1:] == customer[:-1]]
     same_as_next = np.r_[customer[:-1] == customer[1:], False]
-    file_months = np.append(np.sort(np.unique(month)), np.datetime64("NaT"))
-    following = file_months[np.searchsorted(file_months[:-1], month, side="right")]
-    # When a spell whose last row this is ends: the customer's next row, else the next month.
-    ends = np.where(same_as_next, np.r_[month[1:], month[:1]], following)
+    file_months = np.append(np.unique(seen["month"].to_numpy()), np.datetime64("NaT"))
+    last_seen = seen.groupby("customer_id")["month"].max().reindex(customer).to_numpy()
+    left = file_months[np.searchsorted(file_months[:-1], last_seen, side="right")]
+    # When a spell whose last sound row this is ends: the customer's next sound row, else
+    # the month after they were last in the file.
+    ends = np.where(same_as_next, np.r_[month[1:], month[:1]], left)
     parts = []
     for flag in held.columns:
         h = held[flag].to_numpy()[order] == 1
@@ -258,8 +244,3 @@ def holdings_frame(rows: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
             )
         )
     return pd.concat(parts, ignore_index=True)
-
-
-def _whole(values: pd.Series) -> pd.Series:
-    number = pd.to_numeric(values.str.strip(), errors="coerce")
-    return number.where(number == number.round()).astype("Int64")

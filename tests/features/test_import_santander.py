@@ -75,6 +75,20 @@ ROWS = [
     row(JAN, "10", [CCO], age="130"),
     row("2015-13-28", "11", [CCO]),
     row(JAN, "x12", [CCO]),
+    # A bad row still shows the customer is there: its month is unknown, not an absence
+    # (renta NA keeps these customers out of the quintiles checked below).
+    # 13: March's row has an unknown flag: still in the file, so nothing closes.
+    row(JAN, "13", [CCO], renta="   NA"),
+    row(FEB, "13", [CCO], renta="   NA"),
+    row(MAR, "13", [CCO], renta="   NA", **{PAYROLL: " NA"}),
+    # 14: twice in February (both rows bad), gone in March: closed in March, not February.
+    row(JAN, "14", [CCO], renta="   NA"),
+    row(FEB, "14", [CCO], renta="   NA"),
+    row(FEB, "14", [CCO], renta="   NA"),
+    # 15: February unknown: the card neither closes nor reopens there.
+    row(JAN, "15", [CCO, CARD], renta="   NA"),
+    row(FEB, "15", [CCO], age=" NA", renta="   NA"),
+    row(MAR, "15", [CCO, CARD], renta="   NA"),
 ]
 
 
@@ -101,6 +115,10 @@ def test_holdings_open_when_first_held_and_close_when_dropped(small):
         ("1", DEBIT, "2012-08-03", FEB),
         ("1", DEBIT, MAR, None),  # held in March, not in February: opened in March
         ("1", CARD, FEB, MAR),
+        ("13", CCO, "2012-08-03", None),
+        ("14", CCO, "2012-08-03", MAR),
+        ("15", CCO, "2012-08-03", None),
+        ("15", CARD, "2012-08-03", None),
         ("2", CCO, "2012-08-03", MAR),  # no row after February: closed in the next month
         ("3", CCO, "2015-02-10", None),
         ("4", CCO, "2012-08-03", None),
@@ -112,10 +130,10 @@ def test_messy_rows_are_quarantined_with_their_reason(small):
     (report,) = small.reports
     assert report.rows_read == len(ROWS)
     assert report.quarantined == {
-        "age: missing or not a number": 1,
+        "age: missing or not a number": 2,
         "fecha_alta: missing or not a date YYYY-MM-DD": 1,
-        f"{PAYROLL}: not 0 or 1 (holding unknown)": 1,
-        "ncodpers: twice in one month": 2,
+        f"{PAYROLL}: not 0 or 1 (holding unknown)": 2,
+        "ncodpers: twice in one month": 4,
         "fecha_alta: after fecha_dato": 1,
         "age: outside 0-120": 1,
         "fecha_dato: not a date YYYY-MM-DD": 1,
@@ -123,12 +141,27 @@ def test_messy_rows_are_quarantined_with_their_reason(small):
     }
     assert report.examples["age: missing or not a number"] == " NA"
     rejected = small.rejected[report.source]
-    assert len(rejected) == 9 and rejected[REASON].notna().all()
+    rows = rejected[["ncodpers", "fecha_dato", REASON]].itertuples(index=False)
+    assert sorted(tuple(row) for row in rows) == [
+        ("10", JAN, "age: outside 0-120"),
+        ("11", "2015-13-28", "fecha_dato: not a date YYYY-MM-DD"),
+        ("13", MAR, f"{PAYROLL}: not 0 or 1 (holding unknown)"),
+        ("14", FEB, "ncodpers: twice in one month"),
+        ("14", FEB, "ncodpers: twice in one month"),
+        ("15", FEB, "age: missing or not a number"),
+        ("5", JAN, "age: missing or not a number"),
+        ("6", JAN, "fecha_alta: missing or not a date YYYY-MM-DD"),
+        ("7", JAN, f"{PAYROLL}: not 0 or 1 (holding unknown)"),
+        ("8", JAN, "ncodpers: twice in one month"),
+        ("8", JAN, "ncodpers: twice in one month"),
+        ("9", JAN, "fecha_alta: after fecha_dato"),
+        ("x12", JAN, "ncodpers: not a whole number"),
+    ]
 
 
 def test_customers_take_their_latest_sound_row(small):
     customers = small.tables["customers"].set_index("customer_id")
-    assert sorted(customers.index) == ["1", "2", "3", "4", "5"]
+    assert sorted(customers.index) == ["1", "13", "14", "15", "2", "3", "4", "5"]
     assert customers.loc["2", "gender"] == "F" and customers.loc["3", "gender"] == "M"
     assert pd.isna(customers.loc["1", "gender"])  # blank sexo
     assert customers.loc["1", "segment"] == "affluent" and customers.loc["3", "segment"] == "mass"
