@@ -1,5 +1,8 @@
-"""The HTTP stack's limit for bench/serving.py: a bare async FastAPI endpoint doing the same
-store lookup and churn `Booster.predict` as the service, and nothing else."""
+"""The HTTP stack's limit for bench/serving.py: bare async FastAPI endpoints.
+
+`/score`: the same store look-up and churn `Booster.predict` as the service, nothing else.
+`/engine/score`: the service's own `Engine.handle("score")` (the decision's churn part,
+reasons as asked, the audit log), so BentoML's own cost shows against the same work."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 
 from retain.config import load_config  # noqa: E402
+from serving.api import DecisionRequest, Engine  # noqa: E402
 from serving.models import load_champions  # noqa: E402
 from serving.rows import predict  # noqa: E402
 from serving.store import open_store  # noqa: E402
@@ -22,6 +26,7 @@ app = FastAPI()
 config = load_config()
 champions = load_champions(config)
 store = open_store(config.feature_store_url)
+engine = Engine(config, champions)
 
 
 @app.post("/score")
@@ -37,6 +42,11 @@ async def score(request: Request) -> dict:
         ],
         "errors": missing,
     }
+
+
+@app.post("/engine/score")
+async def engine_score(request: Request) -> dict:
+    return engine.handle("score", DecisionRequest.model_validate(await request.json()), "bench")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ and the online store, then in one run:
 - over HTTP on 127.0.0.1 with wrk (Debian's package), server pinned to core 0 and wrk to
   core 1, one customer id per request, concurrency 1, 8 and 32, `--seconds` each:
   the bare FastAPI endpoint (`bench/_bare_api.py`: store lookup + churn Booster.predict,
-  the HTTP stack's limit) and `retain serve` (BentoML) on /score with and without reasons.
+  the HTTP stack's limit), bare FastAPI calling the service's own `Engine.handle` (the
+  same work as the service, so BentoML's own cost shows), and `retain serve` (BentoML) on
+  /score, with and without reasons.
 
 Usage: .venv/bin/python bench/serving.py [--seconds 10]
 """
@@ -117,6 +119,16 @@ def wrk(url: str, body: dict, connections: int, seconds: int) -> dict:
     }
 
 
+def sweep(label, url, customer_id, levels, seconds, results) -> None:
+    """wrk at each concurrency level, without and with reasons."""
+    for reasons in (False, True):
+        for c in levels:
+            name = f"{label} {'with' if reasons else 'no'} reasons, c={c}"
+            body = {"customer_ids": [customer_id], "reasons": reasons}
+            results[name] = wrk(url, body, c, seconds)
+            print(name, results[name], flush=True)
+
+
 def serve(command: list[str], env: dict, probe: str) -> subprocess.Popen:
     process = subprocess.Popen(
         ["taskset", "-c", "0", *command],
@@ -180,6 +192,14 @@ def main() -> None:
                 args.seconds,
             )
             print(c, results["http"][f"bare FastAPI, c={c}"], flush=True)
+        sweep(
+            "bare FastAPI + Engine /score",
+            f"http://127.0.0.1:{bare_port}/engine/score",
+            customer_id,
+            levels,
+            args.seconds,
+            results["http"],
+        )
     finally:
         stop(bare)
     retain = Path(sys.executable).parent / "retain"
@@ -189,16 +209,14 @@ def main() -> None:
         f"http://127.0.0.1:{bento_port}/readyz",
     )
     try:
-        for reasons in (False, True):
-            for c in levels:
-                name = f"BentoML /score {'with' if reasons else 'no'} reasons, c={c}"
-                results["http"][name] = wrk(
-                    f"http://127.0.0.1:{bento_port}/score",
-                    {"customer_ids": [customer_id], "reasons": reasons},
-                    c,
-                    args.seconds,
-                )
-                print(name, results["http"][name], flush=True)
+        sweep(
+            "BentoML /score",
+            f"http://127.0.0.1:{bento_port}/score",
+            customer_id,
+            levels,
+            args.seconds,
+            results["http"],
+        )
     finally:
         stop(bento)
     (ROOT / "bench" / "out" / "serving.json").write_text(json.dumps(results, indent=2))
