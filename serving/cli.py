@@ -69,6 +69,8 @@ def outbox_deliver(
         max_attempts=config.serving.webhook_max_attempts,
         backoff_seconds=config.serving.webhook_backoff_seconds,
         timeout_seconds=config.serving.webhook_timeout_seconds,
+        # Room for a few posts per claimed batch whatever the timeout (see `deliver`).
+        lease_seconds=max(60.0, 6 * config.serving.webhook_timeout_seconds),
     )
     secret = webhook_secret()
     outbox = open_outbox(config.outbox_url)

@@ -74,6 +74,14 @@ class DeliveryPolicy:
     lease_seconds: float = 60.0  # a claimed task returns to the queue if its deliverer dies
     batch: int = 50
 
+    def __post_init__(self) -> None:
+        if self.lease_seconds <= 2 * self.timeout_seconds:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds}) must exceed two webhook timeouts "
+                f"({2 * self.timeout_seconds}): a post may take that long, and a task must "
+                "not return to the queue while it is being posted"
+            )
+
 
 class Outbox:
     """Tasks in a SQL database, every change one transaction: the logic of every store. A

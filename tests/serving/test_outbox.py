@@ -24,7 +24,7 @@ from retain.errors import ConfigError
 from serving.outbox import DEAD, DELIVERED, DeliveryPolicy, deliver, open_outbox, sign, task_id
 
 SECRET = "s3cret"
-FAST = DeliveryPolicy(max_attempts=6, backoff_seconds=0.02, timeout_seconds=5, lease_seconds=1)
+FAST = DeliveryPolicy(max_attempts=6, backoff_seconds=0.02, timeout_seconds=0.25, lease_seconds=1)
 
 
 class Receiver:
@@ -158,7 +158,7 @@ def test_a_killed_deliverer_is_resumed_without_loss(url):
         script = (
             "import sys; from serving.outbox import *; "
             "deliver(open_outbox(sys.argv[1]), sys.argv[2], sys.argv[3], "
-            "DeliveryPolicy(backoff_seconds=0.02, lease_seconds=1, batch=10))"
+            "DeliveryPolicy(backoff_seconds=0.02, timeout_seconds=0.25, lease_seconds=1, batch=10))"
         )
         worker = subprocess.Popen(
             [sys.executable, "-c", script, url, receiver.url, SECRET],
@@ -200,6 +200,11 @@ def test_concurrent_deliverers_never_post_a_task_twice(url):
         assert sum(outcome["delivered"] > 0 for outcome in outcomes) > 1  # they did share
     finally:
         receiver.close()
+
+
+def test_a_lease_shorter_than_two_timeouts_is_refused():
+    with pytest.raises(ValueError, match="lease_seconds"):
+        DeliveryPolicy(timeout_seconds=10, lease_seconds=20)
 
 
 def test_a_slow_crm_never_makes_a_batch_outlive_its_lease(url):
