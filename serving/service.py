@@ -152,8 +152,8 @@ def _untraced_routes() -> list[str]:
 
 @bentoml.service(
     name="retain",
-    # Decisions are CPU work in LightGBM, pandas and DuckDB: a small thread pool lets one
-    # request's I/O overlap another's compute without oversubscribing two cores.
+    # The thread pool runs the sync routes (/admin/reload); decisions are async and send
+    # their heavy requests to their own two-thread limiter.
     threads=2,
     traffic={"timeout": 30},
     logging={"access": {"enabled": False}},  # access lines are noise; the audit log traces

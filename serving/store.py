@@ -3,8 +3,9 @@
 Batch scoring publishes every customer's feature row; the API reads rows by id. The
 default store is one SQLite file (no server to run); `redis://` URLs name a Redis server,
 for several API hosts. Either way a publish replaces the whole set at once, so a reader
-sees the previous snapshot or the new one, never a mix. Rows are JSON, so a store outlives
-a change of feature set: the model's schema decides what it reads.
+sees the previous snapshot or the new one, never a mix. Each publish stores its column
+layout with its rows (`RowCodec`), so a store outlives a change of feature set: the
+model's schema decides what it reads.
 """
 
 from __future__ import annotations
@@ -116,17 +117,20 @@ class SQLiteFeatureStore:
         if not customer_ids:
             return FeatureRows(records=[]), []
         placeholders = ",".join("?" * len(customer_ids))
-        connection = self._connection()
-        with connection:  # one read transaction: the layout and rows of the same publish
-            layout = connection.execute("SELECT layout FROM feature_layout").fetchone()
-            found = dict(
-                connection.execute(
-                    "SELECT customer_id, row FROM feature_rows "
-                    f"WHERE customer_id IN ({placeholders})",
-                    customer_ids,
-                )
+        # One statement, so the layout and the rows come from the same publish (two
+        # SELECTs outside a transaction could straddle one).
+        fetched = (
+            self._connection()
+            .execute(
+                "SELECT layout, customer_id, row FROM feature_rows, feature_layout "
+                f"WHERE customer_id IN ({placeholders})",
+                customer_ids,
             )
-        return _rows(customer_ids, found, layout and RowCodec.from_json(layout[0]))
+            .fetchall()
+        )
+        found = {customer_id: row for _, customer_id, row in fetched}
+        codec = RowCodec.from_json(fetched[0][0]) if fetched else None
+        return _rows(customer_ids, found, codec)
 
     def count(self) -> int:
         return self._connection().execute("SELECT count(*) FROM feature_rows").fetchone()[0]
