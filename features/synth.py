@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,6 +67,7 @@ TRUTH_DIR = "_truth"
 CHURN_TRUTH_FILE = "churn.parquet"
 ADOPTION_TRUTH_FILE = "adoption.parquet"
 ADOPTION_COLUMN_PREFIX = "p_open_90d__"
+CALLS_TRUTH_FILE = "calls.parquet"
 SOURCE = "retain synthetic bank"
 
 CUSTOMER_ID = CUSTOMERS.primary_key[0]
@@ -176,6 +177,19 @@ HAZARD_INTERCEPT = -5.4
 ARRIVAL_RATE = 0.01  # new customers a month, as a share of the customer base
 ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group at most, so readers can parallelise
 
+# How a customer responds to a retention call (see `_call_response`). Real programmes find
+# that many of the riskiest customers leave whatever is done, that complaint-driven leavers
+# can be won back, and that a few customers react badly to being called.
+CALL_EFFECT_MONTHS = 3  # a call changes the hazard and the adoption for this long
+SAVE_SHARE_AGGRIEVED = 0.6  # leavers with a fresh grievance that a call turns round
+SAVE_SHARE_OTHER = 0.0  # other leavers (salary gone, money moved): lost causes
+PERSUADED_HAZARD = 0.25  # hazard factor for persuadable stayers and saved leavers
+SLEEPING_DOG_HAZARD = 3.0  # hazard factor for customers a call annoys
+ORDINARY_HAZARD = 0.9  # everybody else: a small reassurance
+CALLED_ADOPTION = 1.5  # adoption factor after a call (an offer was made) ...
+SLEEPING_DOG_ADOPTION = 0.5  # ... and after an unwelcome one
+RESPONSES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
+
 _SECOND_US = 1_000_000
 _HOUR_US = 3_600 * _SECOND_US
 _DAY_US = 24 * _HOUR_US
@@ -275,6 +289,11 @@ class _BankState:
     redirected: np.ndarray  # salary or pension now paid into another bank
     churned: np.ndarray
     next_account_no: int
+    # Effect of the last retention call: factors on the hazard and on adoption, in force
+    # while the month index is below `call_until`.
+    call_until: np.ndarray
+    call_hazard: np.ndarray
+    call_adoption: np.ndarray
 
 
 def generate_bank(
@@ -285,6 +304,7 @@ def generate_bank(
     start: dt.date = dt.date(2023, 1, 1),
     transactions_per_month: float = 12.0,
     progress: bool = False,
+    calls: Mapping[dt.date, Iterable[str]] | None = None,
 ) -> SynthSummary:
     """Simulate a retail bank and write its raw tables, manifest and ground truth.
 
@@ -298,11 +318,18 @@ def generate_bank(
         transactions_per_month: Average card and cash spending transactions per customer a
             month; salary, bills, fees and transfers come on top.
         progress: Show a progress bar over the months.
+        calls: Retention calls that reached the customer, by campaign day (a month's
+            first day): they change the customers' churn hazard and adoption from that
+            month on (`_call_response`). The months before the first call are the same
+            as without calls, so a campaign scored on the bank without them sees the
+            same customers; what happens after shows the calls' effect.
 
     Returns:
         Row counts, extraction time, realised annual churn rate and elapsed time. Written:
-        one Parquet file per contract table, `manifest.json`, and `_truth/churn.parquet`
-        and `_truth/adoption.parquet`.
+        one Parquet file per contract table, `manifest.json`, `_truth/churn.parquet` (with
+        each customer's 90-day churn probability without a call and if called that month,
+        and how they respond to a call), `_truth/adoption.parquet` and, with calls,
+        `_truth/calls.parquet` (who was called when, and whether a leaver was saved).
 
     Raises:
         ValueError: If an argument is out of range or `start` is not a month's first day.
@@ -325,6 +352,9 @@ def generate_bank(
     # Current accounts are numbered by customer (see _initial_state).
     current_account_ids = _id_strings("A", np.arange(1, population.size + 1), width=_ACCOUNT_DIGITS)
     extracted_at = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=calendar.extracted_us)
+    calls_by_month = _calls_by_month(calls or {}, calendar, population.size)
+    # Its own generator: the bank's draws stay those of a run without calls until a call.
+    call_rng = np.random.Generator(np.random.PCG64([seed, 1]))
 
     churners = 0
     customer_months = 0
@@ -343,6 +373,8 @@ def generate_bank(
                     current_account_ids,
                     transactions_per_month,
                     sinks,
+                    calls_by_month.get(month),
+                    call_rng,
                 )
                 customer_months += at_risk
                 churners += closed
@@ -573,6 +605,9 @@ def _initial_state(
         redirected=np.zeros(n, dtype=bool),
         churned=np.zeros(n, dtype=bool),
         next_account_no=n + 1 + other[0].size,
+        call_until=np.full(n, -1, dtype=np.int32),
+        call_hazard=np.ones(n),
+        call_adoption=np.ones(n),
     )
     _seed_countdowns(rng, population, state, calendar, age, tenure_months, base)
     return state
@@ -802,8 +837,11 @@ def _simulate_month(
     current_account_ids: pa.Array,
     transactions_per_month: float,
     sinks: _ParquetSinks,
+    called: np.ndarray | None = None,
+    call_rng: np.random.Generator | None = None,
 ) -> tuple[int, int]:
     """Simulate one month, write its rows and advance the state to the next month's start.
+    `called`: customers (indices) a retention call reached at the month's start.
 
     Returns:
         Customers at risk at the month's start, and customers who closed everything.
@@ -821,13 +859,26 @@ def _simulate_month(
     at_risk = (population.active_from_us < month_start) & ~state.churned
     arriving = population.join_month == month
     who = np.flatnonzero(at_risk)
-    hazard = _churn_hazard(population, state, who, age, tenure_months)
-    adoption = _adoption_probabilities(population, state, who, age)
+    base_hazard = _churn_hazard(population, state, who, age, tenure_months)
+    hazard, adoption = _with_call_effects(population, state, who, age, month, base_hazard)
+    response = _call_response(population, state, who, age, tenure_months)
     # The truth starts with the second month; the first month only creates its files.
     shown = slice(None) if month >= 1 else slice(0)
     _write_truth(
-        sinks, calendar, month, state, who[shown], hazard[shown], adoption[shown], customer_ids
+        sinks,
+        calendar,
+        month,
+        state,
+        who[shown],
+        hazard[shown],
+        adoption[shown],
+        customer_ids,
+        base_hazard[shown],
+        response.take(shown),
     )
+    if called is not None and month >= 1:
+        _apply_calls(sinks, calendar, month, state, who, called, response, call_rng, customer_ids)
+        hazard, adoption = _with_call_effects(population, state, who, age, month, base_hazard)
 
     # Churn decisions of customers not yet leaving.
     k = who.size
@@ -903,6 +954,140 @@ def _simulate_month(
     )
     state.grievance = 0.75 * state.grievance + grievance
     return k, int(closing.sum())
+
+
+@dataclass(frozen=True)
+class _Response:
+    """How each customer of `who` would respond to a retention call this month."""
+
+    kind: np.ndarray  # index into RESPONSES
+    save_share: np.ndarray  # chance a leaver is turned round (0 for customers not leaving)
+    hazard: np.ndarray  # factor on the churn hazard while the call's effect lasts
+    adoption: np.ndarray  # factor on the adoption probabilities while it lasts
+
+    def take(self, rows: slice | np.ndarray) -> _Response:
+        return _Response(*(array[rows] for array in vars(self).values()))
+
+
+def _call_response(
+    population: _Population,
+    state: _BankState,
+    who: np.ndarray,
+    age: np.ndarray,
+    tenure_months: np.ndarray,
+) -> _Response:
+    """The known, heterogeneous effect of a call, from what the bank can observe.
+
+    Leavers with a fresh grievance (complaints show it) can be turned round; other leavers
+    (salary moved, money gone) leave whatever is done. Aggrieved or new customers who have
+    not decided, and those drifting away from their usual engagement, are persuadable;
+    customers whose income is paid in elsewhere are not (the relationship has moved);
+    young, app-only customers without a complaint find a call intrusive (sleeping dogs);
+    for everybody else a call is a mild reassurance.
+    """
+    leaving = state.leaving[who]
+    aggrieved = state.grievance[who] >= 0.5
+    annoyed = ~leaving & ~aggrieved & (population.digital[who] >= 0.93) & (age[who] < 35)
+    # Income paid in elsewhere: the relationship has already moved; a call changes nothing.
+    moved = state.redirected[who] | (population.income_kind[who] == 0)
+    unattached = ~leaving & ~annoyed & ~aggrieved & moved
+    drifting = state.engagement[who] < population.engagement_mean[who] - 0.25
+    persuadable = (
+        ~leaving & ~annoyed & ~unattached & (aggrieved | drifting | (tenure_months[who] < 12))
+    )
+    kind = np.select(
+        [leaving & aggrieved, leaving | unattached, annoyed, persuadable],
+        [RESPONSES.index(name) for name in ("persuadable", "lost_cause", "sleeping_dog")]
+        + [RESPONSES.index("persuadable")],
+        default=RESPONSES.index("sure_thing"),
+    ).astype(np.int8)
+    save_share = np.where(leaving, np.where(aggrieved, SAVE_SHARE_AGGRIEVED, SAVE_SHARE_OTHER), 0)
+    hazard = np.select(
+        [annoyed, unattached, persuadable | leaving],
+        [SLEEPING_DOG_HAZARD, 1.0, PERSUADED_HAZARD],
+        ORDINARY_HAZARD,
+    )
+    adoption = np.where(annoyed, SLEEPING_DOG_ADOPTION, CALLED_ADOPTION)
+    return _Response(kind, save_share, hazard, adoption)
+
+
+def _with_call_effects(
+    population: _Population,
+    state: _BankState,
+    who: np.ndarray,
+    age: np.ndarray,
+    month: int,
+    base_hazard: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Churn hazard and adoption probabilities of `who`, with past calls' effects applied."""
+    factor = np.where(state.call_until[who] > month, 1.0, np.nan)
+    hazard = base_hazard * np.nan_to_num(factor * state.call_hazard[who], nan=1.0)
+    adoption = _adoption_probabilities(population, state, who, age)
+    adoption *= np.nan_to_num(factor * state.call_adoption[who], nan=1.0)[:, None]
+    return hazard, np.minimum(adoption, 0.15)
+
+
+def _calls_by_month(
+    calls: Mapping[dt.date, Iterable[str]], calendar: _Calendar, n_customers: int
+) -> dict[int, np.ndarray]:
+    """Campaign days → month index; customer ids → customer indices (sorted, unique)."""
+    months = {int(day): index for index, day in enumerate(calendar.month_start_day[:-1])}
+    epoch = dt.date(1970, 1, 1)
+    by_month = {}
+    for day, customer_ids in calls.items():
+        month = months.get((day - epoch).days)
+        if month is None or month == 0:
+            raise ValueError(
+                f"calls: campaign day {day} is not the first day of a simulated month "
+                "after the first"
+            )
+        indices = []
+        for customer_id in customer_ids:
+            number = customer_id[1:]
+            if not (customer_id.startswith("C") and number.isdigit()):
+                raise ValueError(f"calls on {day}: {customer_id!r} is not a customer id (C…)")
+            if not 1 <= int(number) <= n_customers:
+                raise ValueError(f"calls on {day}: no customer {customer_id} in this bank")
+            indices.append(int(number) - 1)
+        by_month[month] = np.unique(np.asarray(indices, dtype=np.int64))
+    return by_month
+
+
+def _apply_calls(
+    sinks: _ParquetSinks,
+    calendar: _Calendar,
+    month: int,
+    state: _BankState,
+    who: np.ndarray,
+    called: np.ndarray,
+    response: _Response,
+    call_rng: np.random.Generator,
+    customer_ids: pa.Array,
+) -> None:
+    """Calls at the month's start: saved leavers stop leaving; the call's effect starts."""
+    called = called[np.isin(called, who)]  # a customer who has left is not called
+    position = np.searchsorted(who, called)
+    reached = response.take(position)
+    leaving = state.leaving[called]
+    saved = leaving & (call_rng.random(called.size) < reached.save_share)
+    state.leaving[called[saved]] = False
+    state.close_month[called[saved]] = -1
+    effective = ~leaving | saved
+    state.call_until[called[effective]] = month + CALL_EFFECT_MONTHS
+    state.call_hazard[called[effective]] = reached.hazard[effective]
+    state.call_adoption[called[effective]] = reached.adoption[effective]
+    sinks.write(
+        f"{TRUTH_DIR}/calls",
+        pa.table(
+            {
+                CUSTOMER_ID: customer_ids.take(pa.array(called)),
+                "month_start": _date_array(np.full(called.size, calendar.month_start_day[month])),
+                "response": pa.array(np.asarray(RESPONSES)[reached.kind]),
+                "was_leaving": pa.array(leaving),
+                "saved": pa.array(saved),
+            }
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -1760,13 +1945,22 @@ def _write_truth(
     hazard: np.ndarray,
     adoption: np.ndarray,
     customer_ids: pa.Array,
+    base_hazard: np.ndarray,
+    response: _Response,
 ) -> None:
-    """Write the generator's own 90-day churn and adoption probabilities at the month start."""
+    """Write the generator's own 90-day churn and adoption probabilities at the month start:
+    churn without a call, and if a retention call reached the customer now."""
     leaving = state.leaving[who]
     cutoff = calendar.month_start_us[month] + CHURN_HORIZON_DAYS * _DAY_US
     # A leaver's closing time is already drawn: it either falls within 90 days or not.
     certain = (state.churn_us[who] < cutoff).astype(np.float64)
     p_churn = np.where(leaving, certain, _churn_probability_90d(calendar, month, hazard))
+    p_after_call = _churn_probability_90d(calendar, month, base_hazard * response.hazard)
+    p_if_called = np.where(
+        leaving,
+        (1 - response.save_share) * certain + response.save_share * p_after_call,
+        p_after_call,
+    )
     ids = customer_ids.take(pa.array(who))
     month_start = _date_array(np.full(who.size, calendar.month_start_day[month]))
     sinks.write(
@@ -1776,6 +1970,10 @@ def _write_truth(
                 CUSTOMER_ID: ids,
                 "month_start": month_start,
                 "p_churn_90d": pa.array(p_churn),
+                "p_churn_90d_if_called": pa.array(p_if_called),
+                "response": pa.DictionaryArray.from_arrays(
+                    pa.array(response.kind, pa.int8()), pa.array(RESPONSES)
+                ),
                 "leaving": pa.array(leaving),
             }
         ),
