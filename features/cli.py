@@ -19,6 +19,9 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 features_app = typer.Typer(help="Point-in-time features and labels.", no_args_is_help=True)
+outcomes_app = typer.Typer(
+    help="Campaign contacts and outcomes coming back from the CRM.", no_args_is_help=True
+)
 
 DataDir = Annotated[
     Path | None,
@@ -106,6 +109,41 @@ def _print_load(bank) -> None:
     console.print(table)
     for name, path in bank.quarantine_files.items():
         console.print(f"[yellow]quarantined rows of {name} → {path}")
+
+
+@outcomes_app.command("load")
+def outcomes_load_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CRM export (CSV or Parquet) of campaign contacts.")],
+    data: DataDir = None,
+) -> None:
+    """Validate a CRM export of campaign contacts (the `campaign_contacts` contract) and
+    merge it into the outcomes that `retain evaluate campaign` reads; bad rows are
+    quarantined with the reason, a re-sent task replaces its earlier row."""
+    from features.outcomes import load_contacts
+
+    config = _config(ctx)
+    con, bank = load_extract(config, data, quiet=True)
+    loaded = load_contacts(con, file, bank, config.data, config.output_dir)
+    report = loaded.report
+    table = RichTable(title=f"Campaign contacts from {file.name}")
+    for column in ("campaign", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for campaign, rows in loaded.campaigns.items():
+        table.add_row(campaign, f"{rows:,}")
+    console.print(table)
+    console.print(
+        f"{report.rows_read:,} rows read, {loaded.rows_kept:,} kept, "
+        f"{report.rows_quarantined:,} quarantined; {loaded.rows_total:,} contacts in "
+        f"{loaded.outcomes_file}"
+    )
+    for reason, count in report.reasons.items():
+        console.print(
+            f"[yellow]{count:,} rows: {reason} (e.g. {report.examples.get(reason)!r})",
+            highlight=False,
+        )
+    if loaded.quarantine_file:
+        console.print(f"[yellow]quarantined rows → {loaded.quarantine_file}")
 
 
 @data_app.command("validate")

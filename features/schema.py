@@ -395,8 +395,93 @@ BALANCES = Table(
     ),
 )
 
+CONTACT_GROUPS = ("treatment", "holdout")
+CONTACT_OUTCOMES = ("reached", "not_reached", "declined", "accepted_offer", "issue_resolved")
+
+CAMPAIGN_CONTACTS = Table(
+    name="campaign_contacts",
+    description="The CRM's record of each campaign task Retain handed over (and of each "
+    "held-out customer): whether and when the contact happened, and how it went. Loaded "
+    "with `retain outcomes load FILE`; read by `retain evaluate campaign`.",
+    primary_key=("task_id",),
+    event_time="assigned_at",
+    required=False,
+    time_order=(("assigned_at", "contacted_at"),),
+    columns=(
+        Column(
+            "campaign_id", "string", "Campaign the task belongs to.", required=True, nullable=False
+        ),
+        Column(
+            "task_id",
+            "string",
+            "Retain's task id (the outbox's idempotency key; for held-out customers the id "
+            "the task would have had).",
+            required=True,
+            nullable=False,
+        ),
+        Column(
+            "customer_id",
+            "string",
+            "Customer.",
+            required=True,
+            nullable=False,
+            references="customers.customer_id",
+        ),
+        Column(
+            "group",
+            "string",
+            "Random assignment: contacted (`treatment`) or deliberately not (`holdout`).",
+            required=True,
+            nullable=False,
+            allowed=CONTACT_GROUPS,
+        ),
+        Column("action", "string", "Action of the task (e.g. retention_callback).", required=True),
+        Column("product_id", "string", "Product offered, if any.", sparse=True),
+        Column(
+            "assigned_at", "timestamp", "When the task was assigned.", required=True, nullable=False
+        ),
+        Column("due_at", "timestamp", "When the contact was due (the SLA).", sparse=True),
+        Column(
+            "contacted_at",
+            "timestamp",
+            "When the contact was made (reached or not); null if never attempted.",
+            sparse=True,
+        ),
+        Column(
+            "channel", "string", "Channel of the contact.", allowed=CONTACT_CHANNELS, sparse=True
+        ),
+        Column(
+            "outcome",
+            "string",
+            "How the contact went; null if never attempted.",
+            allowed=CONTACT_OUTCOMES,
+            sparse=True,
+        ),
+        Column(
+            "satisfaction",
+            "int64",
+            "Satisfaction score the customer gave after the contact, 1 to 5.",
+            min_value=1,
+            max_value=5,
+            sparse=True,
+        ),
+        Column(
+            "notes",
+            "string",
+            "Free text from the caller. Never used by models nor written to logs.",
+            sparse=True,
+        ),
+    ),
+    notes=(
+        "Holdout rows carry no contact: a holdout row with a contact is kept, and the "
+        "evaluation counts it in the holdout (intention to treat).",
+    ),
+)
+
 TABLES: tuple[Table, ...] = (CUSTOMERS, PRODUCTS, HOLDINGS, TRANSACTIONS, INTERACTIONS, BALANCES)
-TABLES_BY_NAME = {table.name: table for table in TABLES}
+# Tables that come back from the CRM after a campaign, not with the bank's extract.
+OUTCOME_TABLES: tuple[Table, ...] = (CAMPAIGN_CONTACTS,)
+TABLES_BY_NAME = {table.name: table for table in TABLES + OUTCOME_TABLES}
 
 # The extract's metadata file beside the tables, e.g. {"extracted_at": "2024-12-31T23:59:59"}.
 MANIFEST_FILE = "manifest.json"
