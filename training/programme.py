@@ -1,0 +1,311 @@
+"""Programme evaluation: did a campaign's calls happen, and did they keep customers?
+
+`evaluate_campaign` joins what Retain decided (the campaign's `tasks.parquet` and
+`scores.parquet`), what the CRM says happened (`campaign_contacts`), and what the bank's
+later extract shows (churn and product openings over the horizon after the campaign day,
+by the same label definitions as training). It gives operations (coverage, SLA), outcomes
+(churn, repurchase, satisfaction, problem resolution), churn by tier against the plans'
+targets, the effect of the campaign (treatment − holdout, intention to treat, and on the
+contacted), and the churn model's calibration on the campaign.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from retain.config import RetainConfig
+from retain.errors import DataError
+from training.campaign_effect import effects_by, rate_difference
+from training.programme_report import ProgrammeEvaluation
+
+TREATMENT, HOLDOUT = "treatment", "holdout"
+REACHED = ("reached", "declined", "accepted_offer", "issue_resolved")
+SERVICE_ACTIONS = {
+    "complaint_follow_up": "complaint follow-ups within {days} days",
+    "welcome_callback": "welcome calls within {days} days",
+}
+
+
+@dataclass(frozen=True)
+class CampaignData:
+    """One campaign's decisions, contacts and outcomes, one row per listed customer."""
+
+    campaign_id: str
+    as_of: pd.Timestamp
+    tasks: pd.DataFrame  # tasks.parquet joined with contacts and outcomes
+    population: pd.DataFrame  # every customer scored: churn_probability, tier, outcomes
+
+
+def join_campaign(
+    campaign_id: str,
+    tasks: pd.DataFrame,
+    scores: pd.DataFrame,
+    contacts: pd.DataFrame,
+    outcomes: pd.DataFrame,
+) -> CampaignData:
+    """Tasks + the CRM's contacts (by task id) + outcomes (by customer).
+
+    `outcomes` has `customer_id`, `churned` and `repurchased` (0/1, NaN when not
+    observable) and optionally `satisfaction_before`.
+
+    Raises:
+        DataError: no tasks, or outcomes missing for every listed customer (the extract
+            does not reach the end of the horizon yet).
+    """
+    if tasks.empty:
+        raise DataError(f"campaign {campaign_id}: no tasks (tasks.parquet is empty)")
+    contact_columns = ["task_id", "contacted_at", "channel", "outcome", "satisfaction"]
+    joined = tasks.merge(
+        contacts[contact_columns].rename(columns={"channel": "contact_channel"}),
+        on="task_id",
+        how="left",
+    )
+    joined = joined.merge(outcomes, on="customer_id", how="left")
+    known = joined["churned"].notna()
+    if not known.any():
+        raise DataError(
+            f"campaign {campaign_id}: no listed customer has a known outcome; the extract must "
+            "reach the end of the horizon after the campaign day"
+        )
+    population = scores.merge(outcomes, on="customer_id", how="left")
+    as_of = pd.Timestamp(tasks["assigned_at"].iloc[0]).normalize()
+    return CampaignData(campaign_id, as_of, joined, population)
+
+
+def evaluate_campaign(
+    data: CampaignData,
+    config: RetainConfig,
+    truth: pd.DataFrame | None = None,
+    targeting: pd.DataFrame | None = None,
+    qini_curves: dict | None = None,
+) -> ProgrammeEvaluation:
+    """Every figure of the programme report for one campaign.
+
+    Args:
+        data: the joined campaign.
+        config: horizon, targets.
+        truth: on the synthetic bank, `customer_id`, `p_churn_90d`, `p_churn_90d_if_called`
+            at the campaign day: the true effect of the assignment is computed from them.
+        targeting: optional comparison of targetings (passed through to the report).
+        qini_curves: optional Qini curves (passed through).
+    """
+    horizon = config.features.horizon_days
+    tasks = data.tasks.copy()
+    tasks["contacted"] = tasks["contacted_at"].notna()
+    tasks["reached"] = tasks["outcome"].isin(REACHED)
+    treated = tasks[tasks["group"] == TREATMENT]
+    known = tasks[tasks["churned"].notna()]
+    notes = []
+    if len(known) < len(tasks):
+        notes.append(
+            f"{len(tasks) - len(known):,} of {len(tasks):,} listed customers have no observable "
+            "outcome (they had left before the campaign day) and are not counted in the effects."
+        )
+    within_sla = treated["contacted"] & (
+        pd.to_datetime(treated["contacted_at"]) <= pd.to_datetime(treated["due_at"])
+    )
+    coverage = float(treated["contacted"].mean()) if len(treated) else np.nan
+    churn_effect = rate_difference(
+        known.loc[known["group"] == TREATMENT, "churned"],
+        known.loc[known["group"] == HOLDOUT, "churned"],
+    )
+    reach_share = float(known.loc[known["group"] == TREATMENT, "reached"].mean())
+    headline = {
+        "campaign_id": data.campaign_id,
+        "as_of": data.as_of.date().isoformat(),
+        "horizon_days": horizon,
+        "targeting": str(tasks["targeting"].iat[0]) if "targeting" in tasks else "risk",
+        "tasks": len(tasks),
+        "treatment": int((tasks["group"] == TREATMENT).sum()),
+        "holdout": int((tasks["group"] == HOLDOUT).sum()),
+        "coverage": coverage,
+        "reached": float(treated["reached"].mean()) if len(treated) else np.nan,
+        "within_sla": float(within_sla.sum() / max(treated["contacted"].sum(), 1)),
+        "treatment_churn_rate": churn_effect.treated_rate,
+        "holdout_churn_rate": churn_effect.holdout_rate,
+        "itt_churn_effect": churn_effect.difference,
+        "itt_ci_low": churn_effect.ci_low,
+        "itt_ci_high": churn_effect.ci_high,
+        "itt_p_value": churn_effect.p_value,
+        # Bloom's estimator: the effect on those reached is the ITT effect over the share
+        # reached (the held out, never called, are the comparison for both).
+        "contacted_churn_effect": churn_effect.difference / reach_share if reach_share else np.nan,
+    }
+    if truth is not None:
+        headline["true_itt_churn_effect"] = true_itt_effect(known, truth)
+    if coverage < config.programme.coverage_target:
+        notes.append(
+            f"Callback coverage {coverage:.1%} is below the plans' "
+            f"{config.programme.coverage_target:.0%}."
+        )
+    return ProgrammeEvaluation(
+        headline=headline,
+        operations=_operations(treated, within_sla),
+        service=_service(treated, config.programme.service_days),
+        outcomes=_outcomes(known),
+        churn_by_tier=churn_by_tier(data.population, horizon, config.programme.churn_targets),
+        effects=_effects(known, reach_share),
+        calibration=calibration_by_decile(data.population, tasks),
+        targeting=targeting,
+        qini_curves=qini_curves,
+        notes=notes,
+    )
+
+
+def true_itt_effect(known: pd.DataFrame, truth: pd.DataFrame) -> float:
+    """The truth's effect of assignment on the treated group: their expected churn as
+    assigned (reached customers at the called probability, the others not) minus the same
+    customers' churn probability without a call."""
+    rows = known[known["group"] == TREATMENT].merge(truth, on="customer_id", how="left")
+    as_assigned = np.where(rows["reached"], rows["p_churn_90d_if_called"], rows["p_churn_90d"])
+    return float(np.nanmean(as_assigned - rows["p_churn_90d"]))
+
+
+def annualised(rate: pd.Series | float, horizon_days: int):
+    return 1 - (1 - rate) ** (365.25 / horizon_days)
+
+
+def churn_by_tier(population: pd.DataFrame, horizon_days: int, targets: dict) -> pd.DataFrame:
+    """Churn over the horizon per tier of every customer scored, annualised, against the
+    plans' targets (one row `overall`)."""
+    known = population[population["churned"].notna() & (population["tier"] != "churned")]
+    rows = []
+    groups = [*known.groupby("tier", observed=True), ("overall", known)]
+    for tier, part in groups:
+        rate = float(part["churned"].mean())
+        target = targets.get(tier, np.nan)
+        yearly = float(annualised(rate, horizon_days))
+        rows.append(
+            {
+                "tier": tier,
+                "customers": len(part),
+                "churn_rate_horizon": rate,
+                "annualised_churn": yearly,
+                "target": target,
+                "meets_target": bool(yearly <= target) if np.isfinite(target) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def calibration_by_decile(population: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+    """Realised churn by decile of the predicted churn probability, among the customers
+    the campaign did not call (the calls change the outcome of the others)."""
+    called = set(tasks.loc[tasks["group"] == TREATMENT, "customer_id"])
+    rows = population[population["churned"].notna() & ~population["customer_id"].isin(called)]
+    deciles = pd.qcut(rows["churn_probability"].rank(method="first"), 10, labels=False) + 1
+    table = rows.groupby(deciles).agg(
+        customers=("churned", "size"),
+        mean_predicted=("churn_probability", "mean"),
+        realised_churn=("churned", "mean"),
+    )
+    return table.rename_axis("decile").reset_index()
+
+
+def _operations(treated: pd.DataFrame, within_sla: pd.Series) -> pd.DataFrame:
+    frame = treated.assign(within_sla=within_sla)
+    table = frame.groupby(["tier", "channel"], observed=True).agg(
+        tasks=("task_id", "size"),
+        contacted=("contacted", "sum"),
+        within=("within_sla", "sum"),
+    )
+    table["coverage"] = table["contacted"] / table["tasks"]
+    table["within_sla"] = table["within"] / table["contacted"].where(table["contacted"] > 0)
+    return table.drop(columns="within").reset_index()
+
+
+def _service(treated: pd.DataFrame, days: int) -> pd.DataFrame:
+    """Service calls owed: contacted within `days` of assignment (the event itself was at
+    most `days` before the campaign day)."""
+    rows = []
+    for action, label in SERVICE_ACTIONS.items():
+        part = treated[treated["action"] == action]
+        delay = pd.to_datetime(part["contacted_at"]) - pd.to_datetime(part["assigned_at"])
+        within = int((delay <= pd.Timedelta(days=days)).sum())
+        rows.append(
+            {
+                "measure": label.format(days=days),
+                "eligible": len(part),
+                "within_7_days": within,
+                "share": within / len(part) if len(part) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _outcomes(known: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for group, part in known.groupby("group", observed=True):
+        follow_ups = part[(part["action"] == "complaint_follow_up") & part["reached"]]
+        rows.append(
+            {
+                "group": group,
+                "customers": len(part),
+                "contacted": int(part["contacted"].sum()),
+                "churn_rate": float(part["churned"].mean()),
+                "repurchase_rate": float(part["repurchased"].mean()),
+                "satisfaction_before": float(part["satisfaction_before"].mean())
+                if "satisfaction_before" in part
+                else np.nan,
+                "satisfaction_after": float(part["satisfaction"].mean()),
+                "resolution_rate": float((follow_ups["outcome"] == "issue_resolved").mean())
+                if len(follow_ups)
+                else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _effects(known: pd.DataFrame, reach_share: float) -> pd.DataFrame:
+    tables = []
+    for outcome, column in (("churn", "churned"), ("repurchase", "repurchased")):
+        part = known[known[column].notna()]
+        itt = effects_by(part, column, by=("tier", "risk_band"))
+        tables.append(itt.assign(outcome=outcome, estimand="intention to treat"))
+        overall = itt[itt["segment"] == "all"].copy()
+        if reach_share:
+            for column_name in ("difference", "ci_low", "ci_high"):
+                overall[column_name] = overall[column_name] / reach_share
+            tables.append(overall.assign(outcome=outcome, estimand="contacted vs holdout"))
+    effects = pd.concat(tables, ignore_index=True).rename(
+        columns={"treated": "treated_n", "holdout": "holdout_n"}
+    )
+    first = ["outcome", "estimand"]
+    return effects[first + [c for c in effects.columns if c not in first]]
+
+
+def campaign_outcomes(bank, as_of, config: RetainConfig) -> pd.DataFrame:
+    """Every customer's features at the campaign day with what happened over the horizon
+    after it: `churned` and `repurchased` (opened a product not held), NaN when the extract
+    does not show it; `satisfaction_before` from the year before."""
+    from features import pipeline
+    from features.definitions import LABEL_CHURN, LABEL_XSELL_PREFIX
+
+    frame = pipeline.feature_frame(bank, [as_of], config.features, with_labels=True)
+    xsell = [c for c in frame.columns if c.startswith(LABEL_XSELL_PREFIX)]
+    frame["churned"] = frame[LABEL_CHURN]
+    # Opened any product not held: NaN only when no product's outcome is known.
+    frame["repurchased"] = frame[xsell].max(axis=1, skipna=True) if xsell else np.nan
+    frame["satisfaction_before"] = frame.get("satisfaction_mean_365d", np.nan)
+    return frame
+
+
+def read_truth(data_dir, as_of) -> pd.DataFrame | None:
+    """The synthetic bank's churn probabilities without and with a call at the campaign
+    day, or None for a real bank's extract."""
+    from pathlib import Path
+
+    path = Path(data_dir) / "_truth" / "churn.parquet"
+    if not path.exists():
+        return None
+    truth = pd.read_parquet(
+        path,
+        columns=["customer_id", "month_start", "p_churn_90d", "p_churn_90d_if_called"],
+        filters=[("month_start", "==", pd.Timestamp(as_of).date())],
+    )
+    if truth.empty or "p_churn_90d_if_called" not in truth:
+        return None
+    return truth.drop(columns="month_start")
