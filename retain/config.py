@@ -213,6 +213,13 @@ class ServingConfig(_Section):
     schedule_days: Annotated[int, Field(ge=1, le=60)] = 5
     # Random holdout per campaign, not contacted, so the programme's effect can be measured.
     holdout_share: Annotated[float, Field(ge=0, le=0.5)] = 0.10
+    # Who gets a retention callback: `risk` (churn probability at or above the tier's
+    # threshold), `expected_value` (churn probability × customer value at least
+    # `retention_min_expected_value`), or `uplift` (the uplift model `retain-uplift-churn`
+    # expects a call to lower the churn probability by at least `uplift_min_reduction`).
+    targeting: Literal["risk", "expected_value", "uplift"] = "risk"
+    retention_min_expected_value: Annotated[float, Field(ge=0)] = 1_000.0
+    uplift_min_reduction: Annotated[float, Field(ge=0, le=1)] = 0.005
     # The API checks the registry this often and swaps in a newly promoted champion
     # (0 = only on POST /admin/reload).
     reload_check_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
@@ -257,6 +264,20 @@ def resolve_tracking_uri(configured: str | None) -> str:
     return f"sqlite:///{(Path.cwd() / 'mlruns' / 'mlflow.db').resolve()}"
 
 
+class ProgrammeConfig(_Section):
+    """Programme evaluation (`retain evaluate campaign`): the plans' targets."""
+
+    # Annualised churn the plans allow per tier ("high-value" is the `important` tier) and
+    # for the whole bank (`overall`); a tier without a target is reported without one.
+    churn_targets: dict[str, Share] = Field(
+        default_factory=lambda: {"core": 0.03, "important": 0.05, "overall": 0.04}
+    )
+    # Complaint follow-ups and welcome calls are due within this many days.
+    service_days: PositiveInt = 7
+    # Callback coverage the plans ask for (share of treatment tasks contacted).
+    coverage_target: Share = 0.95
+
+
 class RetainConfig(BaseSettings):
     """Everything configurable in Retain."""
 
@@ -274,6 +295,7 @@ class RetainConfig(BaseSettings):
     features: FeaturesConfig = FeaturesConfig()
     training: TrainingConfig = TrainingConfig()
     serving: ServingConfig = ServingConfig()
+    programme: ProgrammeConfig = ProgrammeConfig()
 
     @property
     def outbox_url(self) -> str:

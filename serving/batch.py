@@ -27,7 +27,7 @@ from features.validation import BankData
 from retain.config import RetainConfig
 from serving.decision import CALLBACKS, CROSS_SELL_OFFER, NO_ACTION, decide
 from serving.models import Champions
-from serving.outbox import open_outbox
+from serving.outbox import open_outbox, task_id
 from serving.store import open_store
 
 # What score_campaign does, in order (its progress reports these).
@@ -135,6 +135,14 @@ def score_campaign(
     )
     tasks = pd.concat([treated, held_out], ignore_index=True)
     tasks["versions"] = json.dumps(decisions.versions, sort_keys=True)
+    tasks["targeting"] = config.serving.targeting
+    tasks["assigned_at"] = pd.Timestamp(now)
+    tasks["task_id"] = [
+        task_id(campaign_id, customer, action, product)
+        for customer, action, product in zip(
+            tasks["customer_id"], tasks["action"], tasks["product_id"], strict=True
+        )
+    ]
     callbacks = _ranked(tasks[tasks["action"].isin(CALLBACKS)])
     offers = _ranked(tasks[tasks["action"] == CROSS_SELL_OFFER])
     timings["lists"] = time.perf_counter() - started
@@ -145,6 +153,10 @@ def score_campaign(
         "callbacks.csv": _write(callbacks[CALLBACK_COLUMNS], out_dir / "callbacks.csv"),
         "callbacks.parquet": _write(callbacks[CALLBACK_COLUMNS], out_dir / "callbacks.parquet"),
         "offers.csv": _write(offers[OFFER_COLUMNS], out_dir / "offers.csv"),
+        # Every task of both groups, for the CRM's outcomes and the programme evaluation.
+        "tasks.parquet": _write(tasks[TASK_COLUMNS], out_dir / "tasks.parquet"),
+        # Every customer's scores (no features): calibration in production, targeting.
+        "scores.parquet": _write(frame[SCORE_COLUMNS], out_dir / "scores.parquet"),
     }
     scheduled = tasks[(tasks["group"] == TREATMENT) & (tasks["status"] == "scheduled")]
     progress("outbox")
@@ -160,6 +172,42 @@ def score_campaign(
     return CampaignResult(campaign_id, out_dir, len(frame), summary, files, timings)
 
 
+SCORE_COLUMNS = [
+    "campaign_id",
+    "customer_id",
+    "group",
+    "action",
+    "churn_probability",
+    "uplift",
+    "risk_band",
+    "tier",
+    "customer_value",
+]
+TASK_COLUMNS = [
+    "campaign_id",
+    "task_id",
+    "customer_id",
+    "group",
+    "status",
+    "action",
+    "product_id",
+    "priority",
+    "expected_value",
+    "churn_probability",
+    "uplift",
+    "risk_band",
+    "tier",
+    "customer_value",
+    "channel",
+    "queue",
+    "assignee",
+    "assigned_at",
+    "due_at",
+    "scheduled_for",
+    "sla_at_risk",
+    "targeting",
+    "versions",
+]
 CALLBACK_COLUMNS = [
     "campaign_id",
     "rank",
@@ -170,6 +218,7 @@ CALLBACK_COLUMNS = [
     "priority",
     "expected_value",
     "churn_probability",
+    "uplift",
     "risk_band",
     "tier",
     "customer_value",
@@ -181,6 +230,7 @@ CALLBACK_COLUMNS = [
     "sla_at_risk",
     "why",
     "reasons",
+    "targeting",
     "versions",
 ]
 # What the CRM receives per task: who, what, when, why; no feature values.
@@ -248,6 +298,7 @@ def _summary(frame, tasks, decisions, campaign_id, as_of, timings) -> dict:
     return {
         "campaign_id": campaign_id,
         "as_of": as_of.isoformat(),
+        "targeting": str(tasks["targeting"].iat[0]) if len(tasks) else None,
         "customers_scored": int(len(frame)),
         "model_versions": decisions.versions,
         "risk_bands": frame["risk_band"].value_counts().to_dict(),

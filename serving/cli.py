@@ -15,6 +15,7 @@ from features.cli import DataDir, load_extract
 from retain.console import make_console
 
 console = make_console()
+TARGETINGS = ("risk", "expected_value", "uplift")
 outbox_app = typer.Typer(
     help="The durable outbox of callback and offer tasks for the CRM.", no_args_is_help=True
 )
@@ -99,16 +100,31 @@ def score_command(
     campaign: Annotated[
         str | None, typer.Option(help="Campaign id (default: campaign-<date>); seeds the holdout.")
     ] = None,
+    targeting: Annotated[
+        str | None,
+        typer.Option(
+            help="Who gets a retention callback: risk (churn probability over the tier's "
+            "threshold), expected_value (risk × value), or uplift (the uplift model expects "
+            "the call to lower churn). Default: serving.targeting. Recorded in every list."
+        ),
+    ] = None,
 ) -> None:
     """Score every customer with the champion models and write campaign lists: callbacks
     (ranked, with due time, channel and reasons), offers, a random holdout, a summary."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from retain.config import with_overrides
     from retain.errors import ConfigError
     from serving.batch import STAGES, score_campaign
     from serving.models import load_champions
 
     config = ctx.obj
+    if targeting is not None:
+        if targeting not in TARGETINGS:
+            raise ConfigError(
+                f"--targeting: expected one of {', '.join(TARGETINGS)}, got {targeting!r}"
+            )
+        config = with_overrides(config, "serving", targeting=targeting)
     data_dir = data or config.data_dir
     _, bank = load_extract(config, data_dir, quiet=True)
     if as_of:
@@ -183,7 +199,7 @@ def print_campaign(result, top: int = 5) -> None:
     versions = ", ".join(f"{name} v{number}" for name, number in summary["model_versions"].items())
     table = RichTable(
         title=f"{result.campaign_id}: {summary['customers_scored']:,} customers scored as of "
-        f"{summary['as_of']} (models {versions})"
+        f"{summary['as_of']}, targeting by {summary.get('targeting')} (models {versions})"
     )
     for column in ("action", "treatment", "holdout (not contacted)"):
         table.add_column(column, justify="left" if column == "action" else "right")

@@ -148,11 +148,20 @@ def decide(
     do_not_contact = rows.numeric("do_not_contact", 0.0) >= 1
     cooldown = days_called < config.contact_cooldown_days
     threshold = np.array([config.tiers[t].churn_threshold for t in tier])
+    uplift = np.full(n, np.nan)
+    if config.targeting == "uplift":
+        uplift = predict_uplift(rows, champions.uplift)
+        worth_a_call = uplift >= config.uplift_min_reduction
+    elif config.targeting == "expected_value":
+        worth_a_call = churn * value >= config.retention_min_expected_value
+    else:
+        worth_a_call = churn >= threshold
+    columns["uplift"] = uplift
 
     applies = {
         COMPLAINT_FOLLOW_UP: (days_resolved <= config.complaint_followup_days)
         & ~called_since(days_resolved),
-        RETENTION_CALLBACK: (churn >= threshold) & (tier != "churned") & ~cooldown,
+        RETENTION_CALLBACK: worth_a_call & (tier != "churned") & ~cooldown,
         WELCOME_CALLBACK: (days_opened <= config.welcome_days) & ~called_since(days_opened),
         WIN_BACK_CALL: (tier == "churned")
         & (days_closed <= config.winback_days)
@@ -168,12 +177,17 @@ def decide(
     action[do_not_contact] = NO_ACTION
 
     columns["action"] = action
-    columns["why"] = _why(columns, do_not_contact, cooldown, threshold, offers, days_resolved)
+    columns["why"] = _why(
+        columns, do_not_contact, cooldown, threshold, offers, days_resolved, config
+    )
     columns.update(_route(tier, action, rows, config, now, days_resolved, days_opened))
+    # A retention call is worth the value it keeps: the churn probability it removes
+    # (uplift targeting) or, lacking an uplift model, the churn probability itself.
+    kept = np.where(np.isfinite(uplift), uplift, churn) * value
     expected_value = np.select(
         [action == WIN_BACK_CALL, action == CROSS_SELL_OFFER],
         [value, best_offer_value],
-        default=churn * value,
+        default=kept,
     )
     expected_value[action == NO_ACTION] = np.nan
     columns["expected_value"] = expected_value
@@ -332,14 +346,37 @@ def _with_product_reasons(products, features, champions, action, reasons_for, as
     return products
 
 
-def _why(columns, do_not_contact, cooldown, threshold, offers, days_resolved):
+def predict_uplift(rows: FeatureRows, model) -> np.ndarray:
+    """The uplift model's expected fall of the churn probability if called: its churn
+    baseline, and the log-odds shift a call makes (`retain-uplift-churn`)."""
+    baseline = model.baseline.calibration.apply(
+        predict(model.baseline.booster, rows.matrix(model.baseline))
+    )
+    shift = predict(model.shift.booster, rows.matrix(model.shift), raw_score=True)
+    clipped = np.clip(baseline, 1e-4, 1 - 1e-4)
+    called = 1 / (1 + np.exp(-(np.log(clipped / (1 - clipped)) + shift)))
+    return baseline - called
+
+
+def _why(columns, do_not_contact, cooldown, threshold, offers, days_resolved, config):
     """The rule that decided, in words."""
     churn, tier, action = columns["churn_probability"], columns["tier"], columns["action"]
+    uplift, value = columns["uplift"], columns["customer_value"]
     texts = np.full(len(action), "nothing worth a contact", dtype=object)
     for i in range(len(action)):
         kind = action[i]
         if kind == COMPLAINT_FOLLOW_UP:
             texts[i] = f"complaint resolved {days_resolved[i]:.0f} days ago, no follow-up yet"
+        elif kind == RETENTION_CALLBACK and config.targeting == "uplift":
+            texts[i] = (
+                f"a call is expected to lower the churn risk ({churn[i]:.0%}) by "
+                f"{uplift[i]:.1%} (uplift model)"
+            )
+        elif kind == RETENTION_CALLBACK and config.targeting == "expected_value":
+            texts[i] = (
+                f"churn risk {churn[i]:.0%} × value {value[i]:,.0f} at or above "
+                f"{config.retention_min_expected_value:,.0f}"
+            )
         elif kind == RETENTION_CALLBACK:
             texts[i] = (
                 f"churn risk {churn[i]:.0%} at or above the {threshold[i]:.0%} threshold "

@@ -17,6 +17,7 @@ from retain.errors import RetainError
 
 CHURN_MODEL = "retain-churn"
 XSELL_MODEL = "retain-xsell"
+UPLIFT_MODEL = "retain-uplift-churn"
 CHAMPION = "champion"
 
 
@@ -28,6 +29,8 @@ class Champions:
     xsell: object  # has predict_proba(frame) -> frame of propensities, products, catalogue
     churn_version: str
     xsell_version: str
+    uplift: object | None = None  # has control and treated sides (uplift targeting only)
+    uplift_version: str | None = None
 
     @cached_property  # read on every decision: built once per loaded pair of models
     def catalogue(self) -> pd.DataFrame:
@@ -42,7 +45,10 @@ class Champions:
 
     @property
     def versions(self) -> dict[str, str]:
-        return {CHURN_MODEL: self.churn_version, XSELL_MODEL: self.xsell_version}
+        versions = {CHURN_MODEL: self.churn_version, XSELL_MODEL: self.xsell_version}
+        if self.uplift_version is not None:
+            versions[UPLIFT_MODEL] = self.uplift_version
+        return versions
 
 
 def _registry(config: RetainConfig):
@@ -69,7 +75,8 @@ def champion_versions(config: RetainConfig) -> dict[str, str]:
 
 
 def load_champions(config: RetainConfig) -> Champions:
-    """Both champions from the configured MLflow registry.
+    """The champions from the configured MLflow registry: churn and cross-sell, and the
+    churn uplift model when `serving.targeting` is `uplift`.
 
     Raises:
         RetainError: a model has no champion yet (train it first), naming which.
@@ -78,18 +85,25 @@ def load_champions(config: RetainConfig) -> Champions:
     from mlflow.exceptions import MlflowException
 
     client, uri = _registry(config)
+    wanted = [(CHURN_MODEL, "`retain train churn`"), (XSELL_MODEL, "`retain train xsell`")]
+    if config.serving.targeting == "uplift":
+        wanted.append((UPLIFT_MODEL, "a test-and-learn campaign, e.g. `retain demo campaign`"))
     loaded, versions = {}, {}
-    for name, command in ((CHURN_MODEL, "churn"), (XSELL_MODEL, "xsell")):
+    for name, how in wanted:
         try:
             version = client.get_model_version_by_alias(name, CHAMPION).version
         except MlflowException:
             raise RetainError(
                 f"no champion of {name} in the MLflow registry at {uri}: train one first "
-                f"(`retain train {command}`), or point MLFLOW_TRACKING_URI at the registry "
-                "that has it"
+                f"({how}), or point MLFLOW_TRACKING_URI at the registry that has it"
             ) from None
         model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
         loaded[name], versions[name] = model.unwrap_python_model().model, str(version)
     return Champions(
-        loaded[CHURN_MODEL], loaded[XSELL_MODEL], versions[CHURN_MODEL], versions[XSELL_MODEL]
+        loaded[CHURN_MODEL],
+        loaded[XSELL_MODEL],
+        versions[CHURN_MODEL],
+        versions[XSELL_MODEL],
+        loaded.get(UPLIFT_MODEL),
+        versions.get(UPLIFT_MODEL),
     )
