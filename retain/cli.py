@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from features.cli import data_app, features_app
+from features.cli import data_app, features_app, outcomes_app
 from retain.config import load_config
 from retain.console import make_console
 from retain.errors import RetainError
@@ -25,6 +25,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(outcomes_app, name="outcomes")
 app.command("promote")(promote_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
@@ -52,16 +53,45 @@ def root(
     ctx.obj = load_config(config_file)
 
 
-@app.command("demo")
+demo_app = typer.Typer(
+    help="Run the product on the built-in synthetic bank (`retain demo`), or two campaign "
+    "cycles with evaluation and uplift targeting (`retain demo campaign`).",
+    invoke_without_command=True,
+)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback()
 def demo(
     ctx: typer.Context,
     customers: Annotated[int | None, typer.Option(help="Customers in the synthetic bank.")] = None,
     months: Annotated[int | None, typer.Option(help="Months of history.")] = None,
 ) -> None:
     """Run the whole product on the built-in synthetic bank and print what it found."""
+    if ctx.invoked_subcommand is not None:
+        return
     from retain.demo import run_demo
 
     run_demo(ctx.obj, customers=customers, months=months)
+
+
+@demo_app.command("campaign")
+def demo_campaign(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option(help="Folder for the demo's bank, models, lists and reports.")
+    ] = Path("outputs/campaign-demo"),
+    customers: Annotated[
+        int, typer.Option(help="Customers in the synthetic bank.", min=2_000)
+    ] = 20_000,
+    months: Annotated[int, typer.Option(help="Months of history.", min=26, max=120)] = 30,
+) -> None:
+    """Two campaign cycles on the synthetic bank: a test-and-learn list with half held out,
+    simulated contacts and outcomes, an uplift model trained on it, a second list targeted
+    by uplift; HTML reports and DIR/effect.json with the effect against the truth."""
+    from retain.campaign_demo import run_campaign_demo
+
+    run_campaign_demo(ctx.obj, out, customers=customers, months=months)
 
 
 def main() -> None:

@@ -1,0 +1,376 @@
+"""`retain demo campaign`: two campaign cycles on the synthetic bank, evaluated against the truth.
+
+1. The bank is generated; churn and cross-sell models are trained on what was known on the
+   first campaign day (labels that end before it).
+2. Cycle 1, test and learn: a wide retention list (every customer at some risk) with half
+   held out, so the effect of a call can be learnt. The call centre works the list
+   (`features.synth_campaign`), the CRM export is loaded like a real one, and the bank is
+   generated again with the calls that reached customers: its months after the campaign
+   day show their effect. The campaign is evaluated (report, effect with interval) and an
+   uplift model is trained on its randomised groups.
+3. Cycle 2, three months later: the list is targeted by uplift, worked, fed back, and
+   evaluated; at the same number of calls, targeting by risk and by uplift are compared
+   from the truth's own probabilities with and without a call.
+
+Everything lives under DIR (bank, models in DIR/mlruns, lists, reports): the demo never
+touches the main registry's champions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.rule import Rule
+from rich.table import Table as RichTable
+
+from retain.config import RetainConfig, TierPolicy
+from retain.console import make_console
+
+console = make_console()
+FIRST_CYCLE_MONTHS_BEFORE_END = 8  # cycle 1 eight months before the extract ends ...
+CYCLE_GAP_MONTHS = 4  # ... cycle 2 four months later: both horizons end inside the extract
+TEST_AND_LEARN_THRESHOLD = 0.0  # cycle 1 lists everyone at or above this churn risk
+EFFECT_KEYS = (
+    "itt_churn_effect",
+    "itt_ci_low",
+    "itt_ci_high",
+    "itt_p_value",
+    "true_itt_churn_effect",
+    "coverage",
+    "retained_per_1000_calls_risk",
+    "retained_per_1000_calls_uplift",
+    "qini_uplift_model",
+    "qini_optimum",
+)
+
+
+def campaign_config(config: RetainConfig, out_dir: Path) -> RetainConfig:
+    """The demo's own bank, outputs, registry and stores under `out_dir`."""
+    training = config.training.model_copy(
+        update={
+            "tracking_uri": f"sqlite:///{out_dir / 'mlruns' / 'mlflow.db'}",
+            # Each cycle regenerates the bank: cached snapshots of an earlier bank must
+            # never be reused.
+            "snapshot_cache": False,
+        }
+    )
+    serving = config.serving.model_copy(update={"outbox_url": None, "feature_store_url": None})
+    return config.model_copy(
+        update={
+            "data_dir": out_dir / "bank",
+            "output_dir": out_dir / "outputs",
+            "training": training,
+            "serving": serving,
+        }
+    )
+
+
+def test_and_learn(config: RetainConfig) -> RetainConfig:
+    """Cycle 1's settings: a wide list, half held out, capacity for all of it."""
+    tiers = {
+        name: TierPolicy(
+            churn_threshold=1.0 if name == "churned" else TEST_AND_LEARN_THRESHOLD,
+            assignee=policy.assignee,
+            due_hours=policy.due_hours,
+        )
+        for name, policy in config.serving.tiers.items()
+    }
+    serving = config.serving.model_copy(
+        update={
+            "tiers": tiers,
+            "holdout_share": 0.5,
+            "targeting": "risk",
+            # A retention call for everyone listed: offers would be a different treatment.
+            "offer_min_expected_value": float("inf"),
+            "calls_per_day": {queue: 100_000 for queue in config.serving.calls_per_day},
+        }
+    )
+    return config.model_copy(update={"serving": serving})
+
+
+def run_campaign_demo(
+    config: RetainConfig, out_dir: Path, customers: int = 20_000, months: int = 30
+) -> dict:
+    """Run both cycles; write the reports and `out_dir/effect.json`; return the effect."""
+    from features import engine
+    from features.synth import generate_bank
+    from features.validation import load_bank
+    from training.churn import train_churn
+    from training.xsell import train_xsell
+
+    started = time.perf_counter()
+    out_dir = out_dir.resolve()
+    config = campaign_config(config, out_dir)
+    bank_dir = config.data_dir
+    settings = config.synth
+    first_day = _add_months(settings.start, months - FIRST_CYCLE_MONTHS_BEFORE_END)
+    second_day = _add_months(first_day, CYCLE_GAP_MONTHS)
+
+    def bank_with(calls: dict):
+        generate_bank(
+            bank_dir,
+            n_customers=customers,
+            months=months,
+            seed=settings.seed,
+            start=settings.start,
+            transactions_per_month=settings.transactions_per_month,
+            calls=calls,
+        )
+        con = engine.connect(config.features)
+        return con, load_bank(con, bank_dir, config.data, config.output_dir / "quarantine")
+
+    console.print(
+        Rule(f"Campaign demo: {customers:,} customers, cycles on {first_day} and {second_day}")
+    )
+    with console.status("generating the bank", spinner="dots"):
+        con, bank = bank_with({})
+    known = replace(
+        bank,
+        extracted_at=datetime.combine(first_day, datetime.min.time()) - timedelta(microseconds=1),
+    )
+    with console.status(
+        f"training churn and cross-sell models on what was known on {first_day}", spinner="dots"
+    ):
+        churn = train_churn(known, bank_dir, config)
+        train_xsell(known, bank_dir, config)
+    console.print(
+        f"churn model v{churn.version}: ROC AUC {churn.metrics['roc_auc']:.3f} "
+        f"on {churn.plan.test} (oracle {churn.metrics.get('oracle_roc_auc', float('nan')):.3f})"
+    )
+
+    # Cycle 1: test and learn.
+    first = _score(bank, test_and_learn(config), first_day, out_dir / "cycle-1", "cycle-1")
+    contacts_1 = _work_the_list(first, con, bank, config, out_dir / "cycle-1", seed=1)
+    calls = {first_day: _reached(contacts_1)}
+    with console.status("the bank lives on with the calls of cycle 1", spinner="dots"):
+        con, bank = bank_with(calls)
+    evaluation_1, population_1 = _evaluate(bank, config, out_dir / "cycle-1", "cycle-1", first_day)
+    console.print(f"cycle 1 report → {out_dir / 'cycle-1' / 'report.html'}")
+
+    from training.uplift import NOT_LISTED, train_uplift
+
+    features = _feature_names(config)
+    campaign = population_1.merge(
+        first["tasks"][["customer_id", "group"]], on="customer_id", how="left"
+    ).merge(first["scores"][["customer_id", "churn_probability"]], on="customer_id", how="left")
+    campaign["group"] = campaign["group"].fillna(NOT_LISTED)
+    truth_1 = _truth(bank_dir, first_day)
+    campaign = campaign.merge(truth_1, on="customer_id", how="left")
+    campaign["true_uplift"] = campaign["p_churn_90d"] - campaign["p_churn_90d_if_called"]
+    with console.status("training the uplift model on cycle 1", spinner="dots"):
+        baseline = _champion_churn_model(config)
+        uplift = train_uplift(campaign, features, baseline, config, "cycle-1")
+    console.print(
+        f"uplift model v{uplift.version} ({', '.join(uplift.aliases)}): Qini "
+        f"{uplift.metrics['qini_uplift_model']:.4f}, churn risk "
+        f"{uplift.metrics['qini_churn_risk']:.4f}, truth {uplift.metrics['qini_truth']:.4f} "
+        f"on {uplift.rows['validation']:,} held-back customers of the list"
+    )
+
+    # Cycle 2: targeted by uplift, with the normal holdout and capacity.
+    uplift_config = config.model_copy(
+        update={"serving": config.serving.model_copy(update={"targeting": "uplift"})}
+    )
+    second = _score(bank, uplift_config, second_day, out_dir / "cycle-2", "cycle-2")
+    comparison = compare_targeting(second, _truth(bank_dir, second_day))
+    contacts_2 = _work_the_list(second, con, bank, config, out_dir / "cycle-2", seed=2)
+    calls[second_day] = _reached(contacts_2)
+    with console.status("the bank lives on with the calls of cycle 2", spinner="dots"):
+        con, bank = bank_with(calls)
+    evaluation_2, _ = _evaluate(
+        bank, config, out_dir / "cycle-2", "cycle-2", second_day, comparison, uplift.qini_curves
+    )
+
+    by_name = comparison.set_index("targeting")
+    effect = {
+        **{key: evaluation_1.headline.get(key) for key in EFFECT_KEYS[:6]},
+        "retained_per_1000_calls_risk": float(by_name.at["risk", "retained_per_1000_calls"]),
+        "retained_per_1000_calls_uplift": float(by_name.at["uplift", "retained_per_1000_calls"]),
+        "retained_per_1000_calls_optimum": float(
+            by_name.at["truth optimum", "retained_per_1000_calls"]
+        ),
+        "calls_compared": int(by_name.at["uplift", "calls"]),
+        "qini_uplift_model": uplift.metrics["qini_uplift_model"],
+        "qini_churn_risk": uplift.metrics["qini_churn_risk"],
+        "qini_optimum": uplift.metrics["qini_truth"],
+        "cycle_1": _plain(evaluation_1.headline),
+        "cycle_2": _plain(evaluation_2.headline),
+        "reports": {
+            "cycle_1": str(out_dir / "cycle-1" / "report.html"),
+            "cycle_2": str(out_dir / "cycle-2" / "report.html"),
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    effect = _plain(effect)
+    (out_dir / "effect.json").write_text(json.dumps(effect, indent=2) + "\n")
+    print_effect(effect)
+    console.print(
+        f"effect → {out_dir / 'effect.json'}; campaign demo finished in {effect['seconds']:.0f} s"
+    )
+    return effect
+
+
+def compare_targeting(scored: dict, truth: pd.DataFrame) -> pd.DataFrame:
+    """At the number of retention calls the uplift-targeted list makes, whom would risk
+    targeting, uplift targeting and the truth itself call, and how many customers would
+    those calls keep (truth: churn probability without minus with a call)?"""
+    scores = scored["scores"]
+    tasks = scored["tasks"]
+    calls = int(((tasks["action"] == "retention_callback") & (tasks["group"] == "treatment")).sum())
+    candidates = scores[scores["tier"] != "churned"].merge(truth, on="customer_id", how="inner")
+    candidates["true_uplift"] = candidates["p_churn_90d"] - candidates["p_churn_90d_if_called"]
+    rows = []
+    for name, column in (
+        ("risk", "churn_probability"),
+        ("uplift", "uplift"),
+        ("truth optimum", "true_uplift"),
+    ):
+        chosen = candidates.nlargest(calls, column)
+        rows.append(
+            {
+                "targeting": name,
+                "calls": calls,
+                "retained_per_1000_calls": 1000 * float(chosen["true_uplift"].mean()),
+                "mean_churn_probability": float(chosen["p_churn_90d"].mean()),
+                "qini": np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def print_effect(effect: dict) -> None:
+    table = RichTable(
+        title="Campaign effect (cycle 1: randomised test and learn; targeting: cycle 2)"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in EFFECT_KEYS:
+        value = effect.get(key)
+        table.add_row(
+            key,
+            "—" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value),
+        )
+    console.print(table)
+
+
+def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: str) -> dict:
+    from serving.batch import score_campaign
+    from serving.models import load_champions
+
+    with console.status(
+        f"{campaign_id}: scoring every customer as of {day} ({config.serving.targeting})",
+        spinner="dots",
+    ):
+        result = score_campaign(bank, load_champions(config), config, day, out_dir, campaign_id)
+    tasks = pd.read_parquet(result.files["tasks.parquet"])
+    counts = tasks.groupby(["action", "group"]).size().unstack(fill_value=0)
+    console.print(
+        f"{campaign_id} ({config.serving.targeting}): "
+        + "; ".join(
+            f"{action} {row.get('treatment', 0):,} treated / {row.get('holdout', 0):,} held out"
+            for action, row in counts.iterrows()
+        )
+    )
+    return {
+        "result": result,
+        "tasks": tasks,
+        "scores": pd.read_parquet(result.files["scores.parquet"]),
+    }
+
+
+def _work_the_list(
+    scored: dict, con, bank, config: RetainConfig, out_dir: Path, seed: int
+) -> pd.DataFrame:
+    """The call centre works the list; its export is loaded like a real CRM's."""
+    from features.outcomes import load_contacts
+    from features.synth_campaign import simulate_contacts
+
+    tasks = scored["tasks"]
+    truth = pd.read_parquet(
+        config.data_dir / "_truth" / "churn.parquet",
+        columns=["customer_id", "month_start", "response"],
+        filters=[("month_start", "==", pd.Timestamp(tasks["assigned_at"].iat[0]).date())],
+    )
+    export = simulate_contacts(tasks, seed, truth.set_index("customer_id")["response"].astype(str))
+    path = out_dir / "crm-export.csv"
+    export.to_csv(path, index=False)
+    loaded = load_contacts(con, path, bank, config.data, config.output_dir)
+    console.print(
+        f"CRM export {path.name}: {loaded.report.rows_read:,} rows, {loaded.rows_kept:,} loaded, "
+        f"{loaded.report.rows_quarantined:,} quarantined"
+    )
+    return export
+
+
+def _reached(contacts: pd.DataFrame) -> list[str]:
+    from features.synth_campaign import reached_customers
+
+    return reached_customers(contacts)
+
+
+def _evaluate(bank, config, folder: Path, campaign_id: str, day: date, targeting=None, curves=None):
+    from features.outcomes import read_contacts
+    from training.programme import campaign_outcomes, evaluate_campaign, join_campaign
+    from training.programme_report import write_report
+
+    population = campaign_outcomes(bank, day, config)
+    outcome_columns = ["customer_id", "churned", "repurchased", "satisfaction_before"]
+    data = join_campaign(
+        campaign_id,
+        pd.read_parquet(folder / "tasks.parquet"),
+        pd.read_parquet(folder / "scores.parquet"),
+        read_contacts(config.output_dir, campaign_id),
+        population[outcome_columns],
+    )
+    evaluation = evaluate_campaign(data, config, _truth(config.data_dir, day), targeting, curves)
+    write_report(evaluation, folder, title=f"Campaign {campaign_id} ({day})")
+    return evaluation, population
+
+
+def _champion_churn_model(config: RetainConfig):
+    """The churn model the campaign used: the uplift model's baseline."""
+    import mlflow
+
+    from training import tracking
+
+    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
+    model = mlflow.pyfunc.load_model("models:/retain-churn@champion")
+    return model.unwrap_python_model().model
+
+
+def _truth(data_dir: Path, day: date) -> pd.DataFrame:
+    from training.programme import read_truth
+
+    return read_truth(data_dir, day)
+
+
+def _feature_names(config: RetainConfig) -> list[str]:
+    from features.definitions import feature_names
+
+    return feature_names(config.features)
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _plain(values: dict) -> dict:
+    """JSON-ready: numpy scalars to Python, NaN to None."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out[key] = _plain(value)
+        elif isinstance(value, (np.floating, float)):
+            out[key] = None if not np.isfinite(value) else float(value)
+        elif isinstance(value, np.integer):
+            out[key] = int(value)
+        else:
+            out[key] = value
+    return out
