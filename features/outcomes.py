@@ -70,6 +70,7 @@ def load_contacts(
         quarantine = folder / f"{CAMPAIGN_CONTACTS.name}-{path.stem}.parquet"
         _quarantined(raw, staged.checked()).to_parquet(quarantine)
     clean = staged.clean(fired=report.reasons).to_pandas()
+    clean["satisfaction"] = clean["satisfaction"].astype("Int64")  # 1-5, may be missing
     target = outcomes_file(output_dir)
     merged = _merge(read_contacts(output_dir), clean)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1031,10 +1031,13 @@ def _calls_by_month(
     calls: Mapping[dt.date, Iterable[str]], calendar: _Calendar, n_customers: int
 ) -> dict[int, np.ndarray]:
     """Campaign days → month index; customer ids → customer indices (sorted, unique)."""
-    months = {int(day): index for index, day in enumerate(calendar.month_start_day[:-1])}
+    simulated = calendar.month_start_day[: calendar.months]
+    months = {int(day): index for index, day in enumerate(simulated)}
     epoch = dt.date(1970, 1, 1)
     by_month = {}
     for day, customer_ids in calls.items():
+        if isinstance(day, dt.datetime):
+            day = day.date()
         month = months.get((day - epoch).days)
         if month is None or month == 0:
             raise ValueError(
@@ -1044,8 +1047,10 @@ def _calls_by_month(
         indices = []
         for customer_id in customer_ids:
             number = customer_id[1:]
-            if not (customer_id.startswith("C") and number.isdigit()):
-                raise ValueError(f"calls on {day}: {customer_id!r} is not a customer id (C…)")
+            if not (number.isdigit() and customer_id == f"C{int(number):07d}"):
+                raise ValueError(
+                    f"calls on {day}: {customer_id!r} is not a customer id (C and 7 digits)"
+                )
             if not 1 <= int(number) <= n_customers:
                 raise ValueError(f"calls on {day}: no customer {customer_id} in this bank")
             indices.append(int(number) - 1)
@@ -1691,7 +1696,10 @@ def _record_interactions(
         outcome=np.where(resolved == _NULL_TS, _OUTCOME["unresolved"], _OUTCOME["resolved"]),
         channel=contact_channel(who),
     )
-    shocks = -np.bincount(who, weights=0.1 * severity + 0.35 * slow + 0.6 * never, minlength=n)
+    # float64 even in a month without complaints (bincount of nothing returns integers).
+    shocks = -np.bincount(
+        who, weights=0.1 * severity + 0.35 * slow + 0.6 * never, minlength=n
+    ).astype(np.float64)
     grievance = np.bincount(
         who, weights=0.25 + 0.15 * (severity - 1) + 0.8 * slow + 1.2 * never, minlength=n
     )
