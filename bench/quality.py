@@ -448,6 +448,16 @@ def render(rows: list[Row], command: str, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def kept_campaign_section(target) -> str:
+    """The campaign section `bench/campaign.py` writes into the doc, kept as it is."""
+    from campaign import SECTION_BEGIN
+
+    if not target.exists() or SECTION_BEGIN not in target.read_text():
+        return ""
+    text = target.read_text()
+    return "\n" + text[text.index(SECTION_BEGIN) :]
+
+
 def main() -> None:
     import os
 
@@ -488,7 +498,7 @@ def main() -> None:
     if args.only:
         command += " --only " + " ".join(args.only)
     target = OUT / "quality.md" if args.only else DOC
-    target.write_text(render(rows, command, seconds))
+    target.write_text(render(rows, command, seconds) + kept_campaign_section(target))
     table = Table(title=f"Model quality ({seconds:.0f} s) → {target.relative_to(ROOT)}")
     for column in ("dataset", "task", "split", "ours", "logistic", "rule", "reference", "met"):
         table.add_column(column)

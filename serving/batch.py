@@ -25,7 +25,7 @@ import pandas as pd
 from features import pipeline
 from features.validation import BankData
 from retain.config import RetainConfig
-from serving.decision import CALLBACKS, CROSS_SELL_OFFER, NO_ACTION, decide
+from serving.decision import CALLBACKS, CROSS_SELL_OFFER, MARKETING, NO_ACTION, decide
 from serving.models import Champions
 from serving.outbox import open_outbox, task_id
 from serving.store import open_store
@@ -56,6 +56,40 @@ def holdout_mask(customer_ids: pd.Series, campaign_id: str, share: float) -> np.
         return int.from_bytes(digest[:8], "big") / 2**64
 
     return np.fromiter((draw(c) < share for c in customer_ids), dtype=bool, count=len(customer_ids))
+
+
+def days_since_last_contact(
+    customer_ids: pd.Series, outbox, config: RetainConfig, as_of: date, campaign_id: str
+) -> np.ndarray:
+    """Days from each customer's last marketing contact by Retain to `as_of` (NaN: none).
+
+    The bank's interactions show the CRM's calls only once they come back in an extract;
+    until then the cooldown must also count what Retain itself handed over: tasks of other
+    campaigns in the outbox (on their scheduled day; a task planned for later counts as
+    today) and contacts the CRM reported (`retain outcomes load`)."""
+    from features.outcomes import read_contacts
+
+    day = pd.Timestamp(as_of)
+    handed_over = outbox.scheduled(MARKETING, exclude_campaign=campaign_id)
+    contacts = read_contacts(config.output_dir)
+    contacts = contacts[
+        contacts["action"].isin(MARKETING)
+        & contacts["contacted_at"].notna()
+        & (contacts["campaign_id"] != campaign_id)
+    ]
+    moments = pd.concat(
+        [
+            handed_over.rename(columns={"scheduled_for": "at"}),
+            contacts[["customer_id", "contacted_at"]].rename(columns={"contacted_at": "at"}),
+        ],
+        ignore_index=True,
+    )
+    moments = moments[moments["at"].notna()]
+    if moments.empty:
+        return np.full(len(customer_ids), np.nan)
+    latest = pd.to_datetime(moments["at"]).groupby(moments["customer_id"]).max()
+    days = ((day - latest).dt.total_seconds() / 86_400).clip(lower=0)
+    return customer_ids.map(days).to_numpy(dtype=float)
 
 
 def schedule(actions: pd.DataFrame, calls_per_day: dict[str, int], days: int, start: date):
@@ -96,6 +130,11 @@ def score_campaign(
     features = pipeline.feature_frame(bank, [as_of], config.features)
     timings["features"] = time.perf_counter() - started
     now = datetime.combine(as_of, clock.min)
+
+    outbox = open_outbox(config.outbox_url)
+    features["days_since_last_contact"] = days_since_last_contact(
+        features["customer_id"], outbox, config, as_of, campaign_id
+    )
 
     progress("publish")
     started = time.perf_counter()
@@ -160,7 +199,7 @@ def score_campaign(
     }
     scheduled = tasks[(tasks["group"] == TREATMENT) & (tasks["status"] == "scheduled")]
     progress("outbox")
-    queued = open_outbox(config.outbox_url).enqueue(scheduled[HANDOFF_COLUMNS])
+    queued = outbox.enqueue(scheduled[HANDOFF_COLUMNS])
     summary = _summary(frame, tasks, decisions, campaign_id, as_of, timings)
     summary["outbox"] = {"url": config.outbox_url, "new_tasks": queued, "scheduled": len(scheduled)}
     summary["feature_store"] = {"url": config.feature_store_url, "customers": published}

@@ -36,6 +36,8 @@ ACTIONS = (
     NO_ACTION,
 )
 CALLBACKS = (COMPLAINT_FOLLOW_UP, RETENTION_CALLBACK, WELCOME_CALLBACK, WIN_BACK_CALL)
+# Contacts the cooldown holds back (service calls owed are never held back).
+MARKETING = (RETENTION_CALLBACK, WIN_BACK_CALL, CROSS_SELL_OFFER)
 RISK_BANDS = ("low", "medium", "high", "very high")
 
 
@@ -146,7 +148,10 @@ def decide(
     days_closed = rows.numeric("days_since_last_product_closed")
     called_since = lambda days: days_called <= days  # noqa: E731  (NaN: never called)
     do_not_contact = rows.numeric("do_not_contact", 0.0) >= 1
-    cooldown = days_called < config.contact_cooldown_days
+    # Callbacks in the bank's interactions, and Retain's own tasks and reported contacts
+    # not yet in an extract (`days_since_last_contact`, set by batch scoring).
+    days_contacted = np.fmin(days_called, rows.numeric("days_since_last_contact"))
+    cooldown = days_contacted < config.contact_cooldown_days
     threshold = np.array([config.tiers[t].churn_threshold for t in tier])
     uplift = np.full(n, np.nan)
     if config.targeting == "uplift":

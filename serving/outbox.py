@@ -173,6 +173,22 @@ class Outbox:
             )
         return status
 
+    def scheduled(self, actions: tuple[str, ...], exclude_campaign: str) -> pd.DataFrame:
+        """customer_id and scheduled_for of the tasks of these actions that were not
+        given up (not dead), from every campaign but `exclude_campaign`."""
+        marks = ", ".join("?" for _ in actions)
+        cursor = self._execute(
+            f"SELECT customer_id, payload FROM tasks WHERE status <> 'dead' "
+            f"AND action IN ({marks}) AND campaign_id <> ?",
+            (*actions, exclude_campaign),
+        )
+        rows = [
+            (customer, json.loads(payload).get("scheduled_for")) for customer, payload in cursor
+        ]
+        frame = pd.DataFrame(rows, columns=["customer_id", "scheduled_for"])
+        frame["scheduled_for"] = pd.to_datetime(frame["scheduled_for"], errors="coerce")
+        return frame
+
     def counts(self) -> dict[str, int]:
         return dict(self._execute("SELECT status, count(*) FROM tasks GROUP BY status").fetchall())
 
