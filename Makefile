@@ -19,6 +19,7 @@ install: $(UV)
 
 demo: install
 	.venv/bin/retain demo
+	.venv/bin/retain demo campaign --out outputs/campaign-demo
 
 # PySpark (~470 MB) is an optional extra; the tests need it to prove both engines agree.
 test: install

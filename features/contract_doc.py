@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from features.schema import MANIFEST_FILE, TABLES, Column
+from features.schema import MANIFEST_FILE, OUTCOME_TABLES, TABLES, Column
 
 HEADER = f"""# The bank data contract
 
@@ -44,8 +44,15 @@ All timestamps are naive UTC. Amounts are in the bank's currency.
 def render_data_contract() -> str:
     """The data-contract page, as Markdown."""
     parts = [HEADER]
-    for table in TABLES:
-        parts.append(f"## `{table.name}`{'' if table.required else ' (optional)'}\n")
+    for table in TABLES + OUTCOME_TABLES:
+        if table in OUTCOME_TABLES:
+            parts.append(
+                f"## `{table.name}` (from the CRM, after a campaign)\n\n"
+                "Not part of the bank's extract: loaded with `retain outcomes load FILE` "
+                "(CSV or Parquet). Its timestamps may not be in the future.\n"
+            )
+        else:
+            parts.append(f"## `{table.name}`{'' if table.required else ' (optional)'}\n")
         parts.append(table.description + "\n")
         if table.primary_key:
             parts.append(f"Key: ({', '.join(f'`{c}`' for c in table.primary_key)}), unique.  ")

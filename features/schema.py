@@ -440,7 +440,14 @@ CAMPAIGN_CONTACTS = Table(
         Column(
             "assigned_at", "timestamp", "When the task was assigned.", required=True, nullable=False
         ),
-        Column("due_at", "timestamp", "When the contact was due (the SLA).", sparse=True),
+        Column(
+            "due_at",
+            "timestamp",
+            "When the contact was due (the SLA). Information only: the evaluation takes "
+            "the due time from Retain's own list; one after the export reads as null.",
+            sparse=True,
+            scheduled=True,
+        ),
         Column(
             "contacted_at",
             "timestamp",

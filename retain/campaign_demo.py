@@ -150,7 +150,7 @@ def run_campaign_demo(
     calls = {first_day: _reached(contacts_1)}
     with console.status("the bank lives on with the calls of cycle 1", spinner="dots"):
         con, bank = bank_with(calls)
-    evaluation_1, population_1 = _evaluate(bank, config, out_dir / "cycle-1", "cycle-1", first_day)
+    evaluation_1, population_1 = _evaluate(bank, config, out_dir / "cycle-1")
     console.print(f"cycle 1 report → {out_dir / 'cycle-1' / 'report.html'}")
 
     from training.uplift import NOT_LISTED, train_uplift
@@ -183,9 +183,7 @@ def run_campaign_demo(
     calls[second_day] = _reached(contacts_2)
     with console.status("the bank lives on with the calls of cycle 2", spinner="dots"):
         con, bank = bank_with(calls)
-    evaluation_2, _ = _evaluate(
-        bank, config, out_dir / "cycle-2", "cycle-2", second_day, comparison, uplift.qini_curves
-    )
+    evaluation_2, _ = _evaluate(bank, config, out_dir / "cycle-2", comparison, uplift.qini_curves)
 
     by_name = comparison.set_index("targeting")
     effect = {
@@ -314,22 +312,10 @@ def _reached(contacts: pd.DataFrame) -> list[str]:
     return reached_customers(contacts)
 
 
-def _evaluate(bank, config, folder: Path, campaign_id: str, day: date, targeting=None, curves=None):
-    from features.outcomes import read_contacts
-    from training.programme import campaign_outcomes, evaluate_campaign, join_campaign
-    from training.programme_report import write_report
+def _evaluate(bank, config, folder: Path, targeting=None, curves=None):
+    from training.programme import evaluate_folder
 
-    population = campaign_outcomes(bank, day, config)
-    outcome_columns = ["customer_id", "churned", "repurchased", "satisfaction_before"]
-    data = join_campaign(
-        campaign_id,
-        pd.read_parquet(folder / "tasks.parquet"),
-        pd.read_parquet(folder / "scores.parquet"),
-        read_contacts(config.output_dir, campaign_id),
-        population[outcome_columns],
-    )
-    evaluation = evaluate_campaign(data, config, _truth(config.data_dir, day), targeting, curves)
-    write_report(evaluation, folder, title=f"Campaign {campaign_id} ({day})")
+    evaluation, population, _ = evaluate_folder(bank, config, folder, None, targeting, curves)
     return evaluation, population
 
 

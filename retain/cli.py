@@ -13,7 +13,7 @@ from retain.config import load_config
 from retain.console import make_console
 from retain.errors import RetainError
 from serving.cli import outbox_app, score_command, serve_command
-from training.cli import models_app, promote_command, train_app
+from training.cli import evaluate_app, models_app, promote_command, train_app
 
 app = typer.Typer(
     help="Retain: churn prediction and cross-sell recommendation for retail banks.",
@@ -26,6 +26,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(outcomes_app, name="outcomes")
+app.add_typer(evaluate_app, name="evaluate")
 app.command("promote")(promote_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)

@@ -309,3 +309,64 @@ def read_truth(data_dir, as_of) -> pd.DataFrame | None:
     if truth.empty or "p_churn_90d_if_called" not in truth:
         return None
     return truth.drop(columns="month_start")
+
+
+def evaluate_folder(
+    bank,
+    config: RetainConfig,
+    campaign_dir,
+    out_dir=None,
+    targeting: pd.DataFrame | None = None,
+    qini_curves: dict | None = None,
+):
+    """Evaluate the campaign `retain score` wrote to `campaign_dir` on a later extract
+    (`bank`) and the contacts loaded with `retain outcomes load`; write the report.
+
+    Returns:
+        The evaluation, every customer's features and outcomes at the campaign day, and
+        the files written.
+
+    Raises:
+        DataError: the folder has no campaign lists, or the extract ends before the
+            horizon after the campaign day.
+    """
+    from pathlib import Path
+
+    from features.outcomes import read_contacts
+    from training.programme_report import write_report
+
+    campaign_dir = Path(campaign_dir)
+    paths = {name: campaign_dir / f"{name}.parquet" for name in ("tasks", "scores")}
+    for path in paths.values():
+        if not path.exists():
+            raise DataError(
+                f"{campaign_dir}: no {path.name}; point --campaign-dir at a folder "
+                "`retain score` wrote"
+            )
+    tasks = pd.read_parquet(paths["tasks"])
+    if tasks.empty:
+        raise DataError(f"campaign {campaign_dir.name}: no tasks (tasks.parquet is empty)")
+    campaign_id = str(tasks["campaign_id"].iat[0])
+    as_of = pd.Timestamp(tasks["assigned_at"].iat[0]).date()
+    horizon_end = pd.Timestamp(as_of) + pd.Timedelta(days=config.features.horizon_days)
+    if horizon_end > pd.Timestamp(bank.extracted_at):
+        raise DataError(
+            f"campaign {campaign_id} of {as_of}: its {config.features.horizon_days}-day horizon "
+            f"ends {horizon_end.date()}, after this extract ({bank.extracted_at:%Y-%m-%d}); "
+            "evaluate it on an extract taken after the horizon"
+        )
+    population = campaign_outcomes(bank, as_of, config)
+    outcome_columns = ["customer_id", "churned", "repurchased", "satisfaction_before"]
+    data = join_campaign(
+        campaign_id,
+        tasks,
+        pd.read_parquet(paths["scores"]),
+        read_contacts(config.output_dir, campaign_id),
+        population[outcome_columns],
+    )
+    truth = read_truth(bank.data_dir, as_of) if bank.data_dir is not None else None
+    evaluation = evaluate_campaign(data, config, truth, targeting, qini_curves)
+    files = write_report(
+        evaluation, Path(out_dir or campaign_dir), title=f"Campaign {campaign_id} ({as_of})"
+    )
+    return evaluation, population, files
