@@ -87,3 +87,30 @@ def test_report_renders_with_the_figures(demo, cycle):
         assert coverage == pytest.approx(effect["coverage"])
     else:
         assert "Targeting" in page.text and "truth optimum" in page.text
+
+
+def test_evaluate_command_reproduces_the_cycle_report(demo, tmp_path):
+    from test_cli import retain
+
+    out, effect = demo
+    settings = tmp_path / "retain.toml"
+    settings.write_text(
+        f'data_dir = "{out / "bank"}"\noutput_dir = "{out / "outputs"}"\n'
+        f'[training]\ntracking_uri = "sqlite:///{out / "mlruns" / "mlflow.db"}"\n'
+    )
+    result = retain(
+        "--config", str(settings), "evaluate", "campaign",
+        "--campaign-dir", str(out / "cycle-1"), "--out", str(tmp_path / "report"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Churn effect, intention to treat" in result.stdout
+    figures = json.loads((tmp_path / "report" / "figures.json").read_text())
+    assert figures["headline"]["itt_churn_effect"] == pytest.approx(effect["itt_churn_effect"])
+    assert (tmp_path / "report" / "report.html").exists()
+
+    missing = retain(
+        "--config", str(settings), "evaluate", "campaign",
+        "--campaign-dir", str(tmp_path / "nowhere"),
+    )  # fmt: skip
+    assert missing.returncode != 0
+    assert "no tasks.parquet" in missing.stderr and "Traceback" not in missing.stderr

@@ -108,6 +108,12 @@ def evaluate_campaign(
         pd.to_datetime(treated["contacted_at"]) <= pd.to_datetime(treated["due_at"])
     )
     coverage = float(treated["contacted"].mean()) if len(treated) else np.nan
+    for group in (TREATMENT, HOLDOUT):
+        if not (known["group"] == group).any():
+            raise DataError(
+                f"campaign {data.campaign_id}: no {group} customer with a known outcome, so "
+                "the campaign's effect cannot be measured (was serving.holdout_share 0?)"
+            )
     churn_effect = rate_difference(
         known.loc[known["group"] == TREATMENT, "churned"],
         known.loc[known["group"] == HOLDOUT, "churned"],

@@ -232,7 +232,11 @@ def _log_and_register(
         mlflow.log_params({f"rows_{k}": v for k, v in result.rows.items()})
         mlflow.set_tags(tracking.standard_tags(REGISTERED_NAME))
         mlflow.log_metrics({k: v for k, v in result.metrics.items() if np.isfinite(v)})
-        schema = result.model.baseline.schema
+        # The model reads the baseline's features and the shift's: the signature takes both
+        # (MLflow drops inputs the signature does not name).
+        baseline, shift = result.model.baseline.schema, result.model.shift.schema
+        names = list(dict.fromkeys([*baseline.features, *shift.features]))
+        schema = ModelSchema(tuple(names), {**baseline.categories, **shift.categories})
         example = schema.prepare(valid.head(5)).astype(
             {column: "object" for column in schema.categories}
         )

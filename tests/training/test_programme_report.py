@@ -168,7 +168,7 @@ def test_formats() -> None:
     rows = dict(headline_rows(evaluation().headline))
     assert rows["Churn effect, intention to treat [95% CI]"] == "-2.1 pp [-3.5, -0.7]"
     assert rows["Coverage (tasks contacted)"] == "85.7%"
-    assert rows["Retention tasks"] == "1,234"
+    assert rows["Campaign tasks (both groups)"] == "1,234"
     assert not any("ci low" in label.lower() for label in rows)  # shown with the effect
 
 
