@@ -182,6 +182,7 @@ ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group at most, so readers can p
 # can be won back, and that a few customers react badly to being called.
 CALL_EFFECT_MONTHS = 3  # a call changes the hazard and the adoption for this long
 SAVE_SHARE_AGGRIEVED = 0.6  # leavers with a fresh grievance that a call turns round
+SAVE_SHARE_ATTACHED = 0.5  # leavers whose salary or pension is still paid in here
 SAVE_SHARE_OTHER = 0.0  # other leavers (salary gone, money moved): lost causes
 PERSUADED_HAZARD = 0.25  # hazard factor for persuadable stayers and saved leavers
 SLEEPING_DOG_HAZARD = 3.0  # hazard factor for customers a call annoys
@@ -978,8 +979,9 @@ def _call_response(
 ) -> _Response:
     """The known, heterogeneous effect of a call, from what the bank can observe.
 
-    Leavers with a fresh grievance (complaints show it) can be turned round; other leavers
-    (salary moved, money gone) leave whatever is done. Aggrieved or new customers who have
+    Leavers with a fresh grievance (complaints show it) or whose salary or pension still
+    arrives here can be turned round; other leavers (salary moved, money gone) leave
+    whatever is done. Aggrieved or new customers who have
     not decided, and those drifting away from their usual engagement, are persuadable;
     customers whose income is paid in elsewhere are not (the relationship has moved);
     young, app-only customers without a complaint find a call intrusive (sleeping dogs);
@@ -995,13 +997,17 @@ def _call_response(
     persuadable = (
         ~leaving & ~annoyed & ~unattached & (aggrieved | drifting | (tenure_months[who] < 12))
     )
+    # A leaver whose income still arrives here has not moved the relationship yet.
+    attached = leaving & ~state.redirected[who] & (population.income_kind[who] != 0)
     kind = np.select(
-        [leaving & aggrieved, leaving | unattached, annoyed, persuadable],
+        [leaving & (aggrieved | attached), leaving | unattached, annoyed, persuadable],
         [RESPONSES.index(name) for name in ("persuadable", "lost_cause", "sleeping_dog")]
         + [RESPONSES.index("persuadable")],
         default=RESPONSES.index("sure_thing"),
     ).astype(np.int8)
-    save_share = np.where(leaving, np.where(aggrieved, SAVE_SHARE_AGGRIEVED, SAVE_SHARE_OTHER), 0)
+    save_share = np.select(
+        [leaving & aggrieved, attached], [SAVE_SHARE_AGGRIEVED, SAVE_SHARE_ATTACHED], 0.0
+    )
     hazard = np.select(
         [annoyed, unattached, persuadable | leaving],
         [SLEEPING_DOG_HAZARD, 1.0, PERSUADED_HAZARD],

@@ -256,7 +256,8 @@ def _outcomes(known: pd.DataFrame) -> pd.DataFrame:
                 "satisfaction_before": float(part["satisfaction_before"].mean())
                 if "satisfaction_before" in part
                 else np.nan,
-                "satisfaction_after": float(part["satisfaction"].mean()),
+                # The CRM's scores are nullable integers: an all-missing group is NaN.
+                "satisfaction_after": float(part["satisfaction"].astype("float64").mean()),
                 "resolution_rate": float((follow_ups["outcome"] == "issue_resolved").mean())
                 if len(follow_ups)
                 else np.nan,

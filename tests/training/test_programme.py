@@ -396,3 +396,16 @@ def test_a_campaign_without_a_holdout_is_refused_or_reported_without_an_effect(c
     except RetainError:
         return  # refused with a message the CLI shows
     assert np.isnan(result.headline["itt_churn_effect"])
+
+
+def test_satisfaction_as_loaded_nullable_integers_averages_per_group(campaign, config):
+    """Regression: contacts come back from `retain outcomes load` with satisfaction as a
+    nullable integer; the holdout, never called, has none, and its mean must be NaN."""
+    contacts = campaign["contacts"].copy()
+    contacts["satisfaction"] = contacts["satisfaction"].round().astype("Int64")
+    data = join_campaign(
+        "sim", campaign["tasks"], campaign["scores"], contacts, campaign["outcomes"]
+    )
+    outcomes = evaluate_campaign(data, config).outcomes.set_index("group")
+    assert outcomes.at["treatment", "satisfaction_after"] == pytest.approx(4.0)
+    assert np.isnan(outcomes.at["holdout", "satisfaction_after"])
