@@ -106,6 +106,7 @@ def run_campaign_demo(
 
     started = time.perf_counter()
     out_dir = out_dir.resolve()
+    _clear(out_dir)
     config = campaign_config(config, out_dir)
     bank_dir = config.data_dir
     settings = config.synth
@@ -340,6 +341,16 @@ def _feature_names(config: RetainConfig) -> list[str]:
     from features.definitions import feature_names
 
     return feature_names(config.features)
+
+
+def _clear(out_dir: Path) -> None:
+    """Start from nothing: an earlier run's registry would keep its champions (a new
+    version is only a challenger) and its outcomes would mix with this run's."""
+    import shutil
+
+    for name in ("bank", "outputs", "mlruns", "cycle-1", "cycle-2"):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+    (out_dir / "effect.json").unlink(missing_ok=True)
 
 
 def _add_months(day: date, months: int) -> date:
