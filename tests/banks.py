@@ -169,3 +169,20 @@ def write_bank(frames: dict[str, pd.DataFrame], folder: Path, fmt: str = "parque
             frame.to_parquet(folder / f"{name}.parquet", index=False)
     (folder / "manifest.json").write_text(json.dumps({"extracted_at": EXTRACTED_AT.isoformat()}))
     return folder
+
+
+def steady_customers(features, rows: int = 50):
+    """Active customers with nothing owed: no recent complaint, callback or new product."""
+    keep = (
+        (features["tier"].astype(str) != "churned")
+        & ~(features["days_since_complaint_resolved"] <= 7)
+        & (features["do_not_contact"] == 0)
+        & ~(features["days_since_last_callback"] < 30)
+        & ~(features["product_tenure_days"] <= 7)
+    )
+    return features[keep].head(rows).reset_index(drop=True)
+
+
+def serving_config(served, **changes):
+    """The `served` fixture's serving settings with some keys changed."""
+    return served["config"].serving.model_copy(update=changes)

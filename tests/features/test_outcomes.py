@@ -3,14 +3,12 @@ contract's rules (quarantine with reasons, merge by task), and `retain outcomes 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from test_cli import retain
 
 from features import engine
 from features.outcomes import load_contacts, outcomes_file, read_contacts
@@ -372,19 +370,6 @@ def test_missing_required_column_or_file_is_a_data_error(bank, tmp_path):
 
 
 # ------------------------------------------------------------------------ the command line
-
-
-def retain(*args: str, cwd: Path):
-    # As tests/test_cli.py: a user's command starts without an earlier test's MLflow URI.
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run(
-        [sys.executable, "-m", "retain", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
 
 
 def flat(text: str) -> str:

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from banks import steady_customers
 
 from features.definitions import held_column
 from retain.config import load_config, with_overrides
@@ -25,20 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 NOW = datetime(2025, 1, 1)
 
 
-def steady(features: pd.DataFrame, rows: int = 50) -> pd.DataFrame:
-    """Active customers with nothing owed: no recent complaint, no recent callback."""
-    keep = (
-        (features["tier"].astype(str) != "churned")
-        & ~(features["days_since_complaint_resolved"] <= 7)
-        & (features["do_not_contact"] == 0)
-        & ~(features["days_since_last_callback"] < 30)
-        & ~(features["product_tenure_days"] <= 7)
-    )
-    return features[keep].head(rows).reset_index(drop=True)
-
-
-def serving_config(served, **changes):
-    return served["config"].serving.model_copy(update=changes)
+steady = steady_customers
 
 
 def test_one_decision_per_customer_with_calibrated_scores(served):

@@ -17,6 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
+from banks import serving_config, steady_customers
 
 from retain.errors import RetainError
 from serving.batch import score_campaign
@@ -59,20 +60,8 @@ def uplift(served):
 
 
 def steady(features: pd.DataFrame, rows: int) -> pd.DataFrame:
-    """Active customers with nothing owed (no recent complaint, callback or new product)."""
-    keep = (
-        (features["tier"].astype(str) != "churned")
-        & ~(features["days_since_complaint_resolved"] <= 7)
-        & (features["do_not_contact"] == 0)
-        & ~(features["days_since_last_callback"] < 30)
-        & ~(features["product_tenure_days"] <= 7)
-        & features["age_years"].notna()
-    )
-    return features[keep].head(rows).reset_index(drop=True)
-
-
-def serving_config(served, **changes):
-    return served["config"].serving.model_copy(update=changes)
+    """As in test_decision, and with a known age (the uplift shift splits on it)."""
+    return steady_customers(features[features["age_years"].notna()], rows)
 
 
 def shifted(uplift, frame: pd.DataFrame) -> np.ndarray:
