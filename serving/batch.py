@@ -25,7 +25,15 @@ import pandas as pd
 from features import pipeline
 from features.validation import BankData
 from retain.config import RetainConfig
-from serving.decision import CALLBACKS, CROSS_SELL_OFFER, MARKETING, NO_ACTION, decide
+from serving.decision import (
+    CALLBACKS,
+    COMPLAINT_FOLLOW_UP,
+    CROSS_SELL_OFFER,
+    MARKETING,
+    NO_ACTION,
+    WELCOME_CALLBACK,
+    decide,
+)
 from serving.models import Champions
 from serving.outbox import open_outbox, task_id
 from serving.store import open_store
@@ -92,6 +100,20 @@ def days_since_last_contact(
     return customer_ids.map(days).to_numpy(dtype=float)
 
 
+def _service_event_at(actions: np.ndarray, features: pd.DataFrame, now: datetime) -> pd.Series:
+    """When the event that makes a service call due happened (a complaint resolved, an
+    account opened): the programme report measures the call's delay from it."""
+    days_ago = np.select(
+        [actions == COMPLAINT_FOLLOW_UP, actions == WELCOME_CALLBACK],
+        [
+            pd.to_numeric(features["days_since_complaint_resolved"], errors="coerce"),
+            pd.to_numeric(features["product_tenure_days"], errors="coerce"),
+        ],
+        default=np.nan,
+    )
+    return pd.Timestamp(now) - pd.to_timedelta(days_ago, unit="D")
+
+
 def schedule(actions: pd.DataFrame, calls_per_day: dict[str, int], days: int, start: date):
     """Place each treatment task on a day of its queue: priority first, then the best
     expected value, `calls_per_day[queue]` a day for `days` days. Tasks that do not fit are
@@ -150,6 +172,7 @@ def score_campaign(
     started = time.perf_counter()
     frame = decisions.frame.copy()
     frame["campaign_id"] = campaign_id
+    frame["event_at"] = _service_event_at(frame["action"].to_numpy(), features, now)
     frame["group"] = np.where(
         holdout_mask(frame["customer_id"], campaign_id, config.serving.holdout_share),
         HOLDOUT,
@@ -241,6 +264,7 @@ TASK_COLUMNS = [
     "queue",
     "assignee",
     "assigned_at",
+    "event_at",
     "due_at",
     "scheduled_for",
     "sla_at_risk",

@@ -32,6 +32,12 @@ def test_next_day_campaign_holds_back_customers_handed_over_yesterday(served, tm
         ]
     )
     assert handed_over
+    # Service calls carry the event they follow (the report measures the delay from it).
+    owed = tasks["action"].isin(["complaint_follow_up", "welcome_callback"])
+    assert owed.any()
+    since_event = tasks.loc[owed, "assigned_at"] - tasks.loc[owed, "event_at"]
+    assert since_event.between(pd.Timedelta(0), pd.Timedelta(days=7)).all()
+    assert tasks.loc[~owed, "event_at"].isna().all()
     # Re-scoring the same campaign is not held back by its own tasks.
     rerun = score_campaign(
         served["bank"], served["champions"], config, NOW.date(), tmp_path / "c", "monday"

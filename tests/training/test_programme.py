@@ -66,6 +66,7 @@ def make_campaign(contacted: int = CONTACTED) -> dict[str, pd.DataFrame]:
             "queue": "phone",
             "assignee": "call_centre",
             "assigned_at": ASSIGNED,
+            "event_at": pd.NaT,
             "due_at": ASSIGNED + pd.Timedelta(days=3),
             "scheduled_for": ASSIGNED,
             "sla_at_risk": False,
@@ -204,10 +205,10 @@ def test_operations_coverage_and_sla(evaluation):
     assert operations["tasks"].sum() == TREATED_N
     assert operations["contacted"].sum() == CONTACTED
     service = evaluation.service.set_index("measure")
-    follow_ups = service.loc["complaint follow-ups within 7 days"]
+    follow_ups = service.loc["complaint follow-ups within 7 days of resolution"]
     assert (follow_ups["eligible"], follow_ups["within_7_days"]) == (10, 5)
     assert follow_ups["share"] == pytest.approx(0.5)
-    assert service.loc["welcome calls within 7 days", "eligible"] == 0
+    assert service.loc["welcome calls within 7 days of opening", "eligible"] == 0
 
 
 def test_itt_effect_is_treated_minus_holdout_with_the_newcombe_interval(evaluation):
@@ -409,3 +410,23 @@ def test_satisfaction_as_loaded_nullable_integers_averages_per_group(campaign, c
     outcomes = evaluate_campaign(data, config).outcomes.set_index("group")
     assert outcomes.at["treatment", "satisfaction_after"] == pytest.approx(4.0)
     assert np.isnan(outcomes.at["holdout", "satisfaction_after"])
+
+
+def test_service_calls_are_measured_from_the_event_that_made_them_due(campaign, config):
+    tasks = campaign["tasks"].copy()
+    follow_ups = tasks["action"] == "complaint_follow_up"
+    # Resolved 6 days before the campaign day: a call two days after assignment is late.
+    tasks["event_at"] = pd.NaT
+    tasks.loc[follow_ups, "event_at"] = tasks.loc[follow_ups, "assigned_at"] - pd.Timedelta(
+        days=6
+    )
+    contacts = campaign["contacts"].copy()
+    on_time = contacts["task_id"].isin(tasks.loc[follow_ups, "task_id"])
+    contacts.loc[on_time, "contacted_at"] = pd.to_datetime(
+        contacts.loc[on_time, "assigned_at"]
+    ) + pd.Timedelta(days=2)
+    data = join_campaign(CAMPAIGN, tasks, campaign["scores"], contacts, campaign["outcomes"])
+    service = evaluate_campaign(data, config).service.set_index("measure")
+    row = service.loc["complaint follow-ups within 7 days of resolution"]
+    assert row["eligible"] == follow_ups[tasks["group"] == "treatment"].sum()
+    assert row["within_7_days"] == 0
