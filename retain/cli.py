@@ -51,6 +51,11 @@ def root(
     # say what happened. Read when mlflow is first imported, so set before any command runs.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import logging
+
+    # uv's environments have no pip: MLflow warns on every model it logs that it cannot
+    # read pip's version, for a conda.yaml nobody uses (requirements are pinned by us).
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     ctx.obj = load_config(config_file)
 
 
