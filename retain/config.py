@@ -213,6 +213,10 @@ class ServingConfig(_Section):
     schedule_days: Annotated[int, Field(ge=1, le=60)] = 5
     # Random holdout per campaign, not contacted, so the programme's effect can be measured.
     holdout_share: Annotated[float, Field(ge=0, le=0.5)] = 0.10
+    # A standing control group: with a programme id the holdout is drawn per programme, so
+    # a customer held out stays held out in every campaign of the programme (an effect
+    # measured over several cycles); without one, each campaign draws its own.
+    programme_id: str | None = None
     # Who gets a retention callback: `risk` (churn probability at or above the tier's
     # threshold), `expected_value` (churn probability × customer value at least
     # `retention_min_expected_value`), or `uplift` (the uplift model `retain-uplift-churn`

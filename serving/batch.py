@@ -173,8 +173,9 @@ def score_campaign(
     frame = decisions.frame.copy()
     frame["campaign_id"] = campaign_id
     frame["event_at"] = _service_event_at(frame["action"].to_numpy(), features, now)
+    holdout_drawn_per = config.serving.programme_id or campaign_id
     frame["group"] = np.where(
-        holdout_mask(frame["customer_id"], campaign_id, config.serving.holdout_share),
+        holdout_mask(frame["customer_id"], holdout_drawn_per, config.serving.holdout_share),
         HOLDOUT,
         TREATMENT,
     )
@@ -225,6 +226,11 @@ def score_campaign(
     queued = outbox.enqueue(scheduled[HANDOFF_COLUMNS])
     summary = _summary(frame, tasks, decisions, campaign_id, as_of, timings)
     summary["outbox"] = {"url": config.outbox_url, "new_tasks": queued, "scheduled": len(scheduled)}
+    summary["holdout_drawn_per"] = (
+        f"programme {config.serving.programme_id}"
+        if config.serving.programme_id
+        else f"campaign {campaign_id}"
+    )
     summary["feature_store"] = {"url": config.feature_store_url, "customers": published}
     if len(callbacks):
         summary["example_customer"] = str(callbacks["customer_id"].iat[0])
