@@ -32,7 +32,7 @@ def main() -> None:
     from features.validation import load_bank
     from retain.config import RetainConfig, with_overrides
     from training.programme import campaign_outcomes, read_truth
-    from training.uplift import NOT_LISTED, TREATMENT, train_uplift
+    from training.uplift import NOT_LISTED, TREATMENT, train_from_campaign
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7])
@@ -57,8 +57,8 @@ def main() -> None:
         true_uplift = (later["p_churn_90d"] - later["p_churn_90d_if_called"]).to_numpy()
 
         features = feature_names(config.features)
-        baseline = demo._champion_churn_model(config)
-        shift = train_uplift(campaign, features, baseline, config, "bench", register=False)
+        shift = train_from_campaign(bank, config, out / "cycle-1", register=False)
+        baseline = shift.model.baseline
         treated = (campaign["group"] == TREATMENT).to_numpy()
         treated_model, control_model = (
             one_group(campaign[mask], features, config) for mask in (treated, ~treated)

@@ -61,7 +61,7 @@ def _connect_spark(master: str) -> BaseBackend:
 def read_file(con: BaseBackend, path: Path) -> ibis.Table:
     """Read one raw table file; CSV columns arrive as text and are typed by validation."""
     name = f"raw_{path.stem}_{next(_temp_names)}"
-    if path.suffix == ".csv" or path.name.endswith(".csv.gz"):
+    if path.name.lower().endswith((".csv", ".csv.gz")):
         if con.name == "duckdb":
             return con.read_csv(str(path), table_name=name, all_varchar=True, header=True)
         return con.read_csv(str(path), table_name=name, header=True, inferSchema=False)

@@ -26,9 +26,10 @@ from features.validation import (
     stage_table,
 )
 from retain.config import DataConfig
-from retain.errors import DataError
+from retain.errors import DataError, RetainError
 
 CONTACTS_FILE = "campaign_contacts.parquet"
+READABLE = (".csv", ".csv.gz", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,22 @@ def load_contacts(
     """
     if not path.is_file():
         raise DataError(f"campaign contacts: no file {path}")
-    raw = engine.read_file(con, path)
+    if not path.name.lower().endswith(READABLE):
+        raise DataError(
+            f"campaign contacts: {path.name} is not a CSV or Parquet file (expected a name "
+            f"ending in {', '.join(READABLE)})"
+        )
     # Contacts come after the extract the campaign was scored on: only the future is bad.
     now = datetime.now(UTC).replace(tzinfo=None)
-    staged = stage_table(CAMPAIGN_CONTACTS, raw, bank.tables, now, check_duplicates=True)
-    report = _report(CAMPAIGN_CONTACTS, path, raw, staged, config)
+    try:
+        raw = engine.read_file(con, path)
+        staged = stage_table(CAMPAIGN_CONTACTS, raw, bank.tables, now, check_duplicates=True)
+        report = _report(CAMPAIGN_CONTACTS, path, raw, staged, config)
+    except RetainError:
+        raise
+    except Exception as exc:  # the engine's own reading errors: a corrupt or foreign file
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"campaign contacts: cannot read {path.name}: {reason}") from None
     quarantine = None
     if report.rows_quarantined:
         folder = output_dir / "quarantine"

@@ -151,22 +151,13 @@ def run_campaign_demo(
     calls = {first_day: _reached(contacts_1)}
     with console.status("the bank lives on with the calls of cycle 1", spinner="dots"):
         con, bank = bank_with(calls)
-    evaluation_1, population_1 = _evaluate(bank, config, out_dir / "cycle-1")
+    evaluation_1, _ = _evaluate(bank, config, out_dir / "cycle-1")
     console.print(f"cycle 1 report → {out_dir / 'cycle-1' / 'report.html'}")
 
-    from training.uplift import NOT_LISTED, train_uplift
+    from training.uplift import train_from_campaign
 
-    features = _feature_names(config)
-    campaign = population_1.merge(
-        first["tasks"][["customer_id", "group"]], on="customer_id", how="left"
-    ).merge(first["scores"][["customer_id", "churn_probability"]], on="customer_id", how="left")
-    campaign["group"] = campaign["group"].fillna(NOT_LISTED)
-    truth_1 = _truth(bank_dir, first_day)
-    campaign = campaign.merge(truth_1, on="customer_id", how="left")
-    campaign["true_uplift"] = campaign["p_churn_90d"] - campaign["p_churn_90d_if_called"]
     with console.status("training the uplift model on cycle 1", spinner="dots"):
-        baseline = _champion_churn_model(config)
-        uplift = train_uplift(campaign, features, baseline, config, "cycle-1")
+        uplift = train_from_campaign(bank, config, out_dir / "cycle-1")
     console.print(
         f"uplift model v{uplift.version} ({', '.join(uplift.aliases)}): Qini "
         f"{uplift.metrics['qini_uplift_model']:.4f}, churn risk "
@@ -320,37 +311,39 @@ def _evaluate(bank, config, folder: Path, targeting=None, curves=None):
     return evaluation, population
 
 
-def _champion_churn_model(config: RetainConfig):
-    """The churn model the campaign used: the uplift model's baseline."""
-    import mlflow
-
-    from training import tracking
-
-    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
-    model = mlflow.pyfunc.load_model("models:/retain-churn@champion")
-    return model.unwrap_python_model().model
-
-
 def _truth(data_dir: Path, day: date) -> pd.DataFrame:
     from training.programme import read_truth
 
     return read_truth(data_dir, day)
 
 
-def _feature_names(config: RetainConfig) -> list[str]:
-    from features.definitions import feature_names
-
-    return feature_names(config.features)
+MARKER = ".retain-campaign-demo"
 
 
 def _clear(out_dir: Path) -> None:
     """Start from nothing: an earlier run's registry would keep its champions (a new
-    version is only a challenger) and its outcomes would mix with this run's."""
+    version is only a challenger) and its outcomes would mix with this run's. Only a
+    folder the demo made itself (its marker file) or an empty one is used.
+
+    Raises:
+        ConfigError: `out_dir` is a file, or a folder with other contents.
+    """
     import shutil
 
+    from retain.errors import ConfigError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: is a file; give a folder for the demo")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
+        raise ConfigError(
+            f"--out {out_dir}: the folder has other contents; the campaign demo writes its "
+            "bank, registry and lists into a folder of its own (a new or empty one)"
+        )
     for name in ("bank", "outputs", "mlruns", "cycle-1", "cycle-2"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     (out_dir / "effect.json").unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("written by `retain demo campaign`; the demo may clear it\n")
 
 
 def _add_months(day: date, months: int) -> date:

@@ -353,14 +353,15 @@ def _with_product_reasons(products, features, champions, action, reasons_for, as
 
 def predict_uplift(rows: FeatureRows, model) -> np.ndarray:
     """The uplift model's expected fall of the churn probability if called: its churn
-    baseline, and the log-odds shift a call makes (`retain-uplift-churn`)."""
+    baseline brought to the campaign period's level, and the log-odds shift a call makes
+    (`retain-uplift-churn`)."""
     baseline = model.baseline.calibration.apply(
         predict(model.baseline.booster, rows.matrix(model.baseline))
     )
     shift = predict(model.shift.booster, rows.matrix(model.shift), raw_score=True)
     clipped = np.clip(baseline, 1e-4, 1 - 1e-4)
-    called = 1 / (1 + np.exp(-(np.log(clipped / (1 - clipped)) + shift)))
-    return baseline - called
+    not_called = np.log(clipped / (1 - clipped)) + model.level  # the campaign period's level
+    return 1 / (1 + np.exp(-not_called)) - 1 / (1 + np.exp(-(not_called + shift)))
 
 
 def _why(columns, do_not_contact, cooldown, threshold, offers, days_resolved, config):

@@ -70,8 +70,15 @@ def champion_versions(config: RetainConfig) -> dict[str, str]:
     client, _ = _registry(config)
     return {
         name: str(client.get_model_version_by_alias(name, CHAMPION).version)
-        for name in (CHURN_MODEL, XSELL_MODEL)
+        for name in _served_models(config)
     }
+
+
+def _served_models(config: RetainConfig) -> tuple[str, ...]:
+    """The models decisions use: the uplift model only under uplift targeting."""
+    if config.serving.targeting == "uplift":
+        return (CHURN_MODEL, XSELL_MODEL, UPLIFT_MODEL)
+    return (CHURN_MODEL, XSELL_MODEL)
 
 
 def load_champions(config: RetainConfig) -> Champions:

@@ -114,3 +114,34 @@ def test_evaluate_command_reproduces_the_cycle_report(demo, tmp_path):
     )  # fmt: skip
     assert missing.returncode != 0
     assert "no tasks.parquet" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_train_uplift_command_fits_on_a_campaign_folder(demo, tmp_path):
+    from test_cli import retain
+
+    out, _ = demo
+    settings = tmp_path / "retain.toml"
+    settings.write_text(
+        f'data_dir = "{out / "bank"}"\noutput_dir = "{out / "outputs"}"\n'
+        f'[training]\ntracking_uri = "sqlite:///{out / "mlruns" / "mlflow.db"}"\n'
+    )
+    result = retain(
+        "--config", str(settings), "train", "uplift", "--campaign-dir", str(out / "cycle-1")
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "retain-uplift-churn v2 (challenger)" in result.stdout
+    assert "uplift model" in result.stdout and "churn risk" in result.stdout
+
+
+def test_the_demo_never_clears_a_folder_it_did_not_make(tmp_path):
+    from retain.errors import ConfigError
+
+    (tmp_path / "mlruns").mkdir()
+    (tmp_path / "mlruns" / "mlflow.db").write_text("the bank's registry")
+    with pytest.raises(ConfigError, match="other contents"):
+        run_campaign_demo(RetainConfig(), tmp_path)
+    assert (tmp_path / "mlruns" / "mlflow.db").read_text() == "the bank's registry"
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(ConfigError, match="is a file"):
+        run_campaign_demo(RetainConfig(), afile)

@@ -466,6 +466,50 @@ def backtest_summary_table(per_origin, summary: dict[str, float]) -> RichTable:
     return table
 
 
+@train_app.command("uplift")
+def uplift_command(
+    ctx: typer.Context,
+    campaign_dir: Annotated[
+        Path,
+        typer.Option(
+            "--campaign-dir",
+            help="Folder `retain score` wrote for a campaign with a holdout "
+            "(tasks.parquet, scores.parquet).",
+        ),
+    ],
+    data: DataDir = None,
+) -> None:
+    """Train the churn uplift model (who does a call keep?) on a campaign's randomised
+    groups and the outcomes a later extract shows; validate it against churn-risk ranking
+    on a part of the list it never saw; register it as retain-uplift-churn."""
+    from training.uplift import train_from_campaign
+
+    config = ctx.obj
+    _, bank = load_extract(config, data or config.data_dir, quiet=True)
+    with console.status("fitting and validating the uplift model", spinner="dots"):
+        result = train_from_campaign(bank, config, campaign_dir)
+    table = RichTable(
+        title=f"retain-uplift-churn v{result.version} ({', '.join(result.aliases)}): "
+        f"{result.rows['validation']:,} held-back customers of the list"
+    )
+    for column in ("ranking", "Qini", "AUUC", "uplift top 10 %", "top 30 %"):
+        table.add_column(column, justify="left" if column == "ranking" else "right")
+    for name in ("uplift_model", "churn_risk", "truth"):
+        if f"qini_{name}" in result.metrics:
+            table.add_row(
+                name.replace("_", " "),
+                f"{result.metrics[f'qini_{name}']:.4f}",
+                f"{result.metrics[f'auuc_{name}']:.4f}",
+                f"{result.metrics[f'uplift_at_10_{name}']:+.3f}",
+                f"{result.metrics[f'uplift_at_30_{name}']:+.3f}",
+            )
+    console.print(table)
+    console.print(
+        f"baseline level {result.model.level:+.3f} log-odds; MLflow run {result.run_id}; "
+        "use it with `retain score --targeting uplift`"
+    )
+
+
 evaluate_app = typer.Typer(
     help="Programme evaluation: did the campaigns' calls happen, and did they keep customers?",
     no_args_is_help=True,

@@ -108,6 +108,12 @@ def evaluate_campaign(
         pd.to_datetime(treated["contacted_at"]) <= pd.to_datetime(treated["due_at"])
     )
     coverage = float(treated["contacted"].mean()) if len(treated) else np.nan
+    matched = tasks["outcome"].notna() | tasks["contacted_at"].notna()
+    if not matched.any():
+        notes.append(
+            f"No contact of campaign {data.campaign_id} has been loaded (`retain outcomes load`):"
+            " coverage and the effect on the contacted count nobody as contacted."
+        )
     for group in (TREATMENT, HOLDOUT):
         if not (known["group"] == group).any():
             raise DataError(
@@ -129,7 +135,9 @@ def evaluate_campaign(
         "holdout": int((tasks["group"] == HOLDOUT).sum()),
         "coverage": coverage,
         "reached": float(treated["reached"].mean()) if len(treated) else np.nan,
-        "within_sla": float(within_sla.sum() / max(treated["contacted"].sum(), 1)),
+        "within_sla": float(within_sla.sum() / treated["contacted"].sum())
+        if treated["contacted"].any()
+        else np.nan,
         "treatment_churn_rate": churn_effect.treated_rate,
         "holdout_churn_rate": churn_effect.holdout_rate,
         "itt_churn_effect": churn_effect.difference,
@@ -304,10 +312,16 @@ def campaign_outcomes(bank, as_of, config: RetainConfig) -> pd.DataFrame:
     return frame
 
 
-def read_truth(data_dir, as_of) -> pd.DataFrame | None:
+def read_truth(data_dir, as_of, features_config=None) -> pd.DataFrame | None:
     """The synthetic bank's churn probabilities without and with a call at the campaign
-    day, or None for a real bank's extract."""
+    day, or None for a real bank's extract, or when the churn label is not the truth's
+    (all products closed within 90 days)."""
     from pathlib import Path
+
+    if features_config is not None and (
+        features_config.horizon_days != 90 or features_config.churn.kind != "all_products_closed"
+    ):
+        return None
 
     path = Path(data_dir) / "_truth" / "churn.parquet"
     if not path.exists():
@@ -346,6 +360,34 @@ def evaluate_folder(
     from features.outcomes import read_contacts
     from training.programme_report import write_report
 
+    tasks, scores, as_of = campaign_files(campaign_dir, bank, config)
+    campaign_id = str(tasks["campaign_id"].iat[0])
+    population = campaign_outcomes(bank, as_of, config)
+    outcome_columns = ["customer_id", "churned", "repurchased", "satisfaction_before"]
+    data = join_campaign(
+        campaign_id,
+        tasks,
+        scores,
+        read_contacts(config.output_dir, campaign_id),
+        population[outcome_columns],
+    )
+    truth = read_truth(bank.data_dir, as_of, config.features) if bank.data_dir is not None else None
+    evaluation = evaluate_campaign(data, config, truth, targeting, qini_curves)
+    files = write_report(
+        evaluation, Path(out_dir or campaign_dir), title=f"Campaign {campaign_id} ({as_of})"
+    )
+    return evaluation, population, files
+
+
+def campaign_files(campaign_dir, bank, config: RetainConfig):
+    """A campaign's tasks and scores as `retain score` wrote them, and its day; checks the
+    extract reaches the end of its horizon.
+
+    Raises:
+        DataError: no campaign lists in the folder, or the extract ends too early.
+    """
+    from pathlib import Path
+
     campaign_dir = Path(campaign_dir)
     paths = {name: campaign_dir / f"{name}.parquet" for name in ("tasks", "scores")}
     for path in paths.values():
@@ -364,20 +406,6 @@ def evaluate_folder(
         raise DataError(
             f"campaign {campaign_id} of {as_of}: its {config.features.horizon_days}-day horizon "
             f"ends {horizon_end.date()}, after this extract ({bank.extracted_at:%Y-%m-%d}); "
-            "evaluate it on an extract taken after the horizon"
+            "use an extract taken after the horizon"
         )
-    population = campaign_outcomes(bank, as_of, config)
-    outcome_columns = ["customer_id", "churned", "repurchased", "satisfaction_before"]
-    data = join_campaign(
-        campaign_id,
-        tasks,
-        pd.read_parquet(paths["scores"]),
-        read_contacts(config.output_dir, campaign_id),
-        population[outcome_columns],
-    )
-    truth = read_truth(bank.data_dir, as_of) if bank.data_dir is not None else None
-    evaluation = evaluate_campaign(data, config, truth, targeting, qini_curves)
-    files = write_report(
-        evaluation, Path(out_dir or campaign_dir), title=f"Campaign {campaign_id} ({as_of})"
-    )
-    return evaluation, population, files
+    return tasks, pd.read_parquet(paths["scores"]), as_of

@@ -25,6 +25,7 @@ registered as `retain-uplift-churn` like the other models.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ SHIFT_PARAMS = {
     "verbosity": -1,
 }
 SHIFT_ROUNDS = 100
+LEVEL_FILE = "level.json"
 
 
 def _logit(probability: np.ndarray) -> np.ndarray:
@@ -71,17 +73,24 @@ def _logit(probability: np.ndarray) -> np.ndarray:
 
 @dataclass
 class UpliftModel:
-    """The churn baseline (not called) and the log-odds shift a call makes."""
+    """The churn baseline (not called), brought to the campaign period's level, and the
+    log-odds shift a call makes."""
 
     baseline: BinaryModel
     shift: BinaryModel  # its booster's raw score is the shift; its calibration is unused
+    # Log-odds added to the baseline so it matches the holdout's churn in the campaign
+    # period: a baseline that drifted would otherwise read as an effect of the call.
+    level: float = 0.0
+
+    def _not_called_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
+        return _logit(self.baseline.predict_proba(frame)) + self.level
 
     def churn_if_not_called(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.baseline.predict_proba(frame)
+        return 1 / (1 + np.exp(-self._not_called_log_odds(frame)))
 
     def churn_if_called(self, frame: pd.DataFrame) -> np.ndarray:
         shift = predict(self.shift.booster, self.shift.schema.matrix(frame), raw_score=True)
-        return 1 / (1 + np.exp(-(_logit(self.baseline.predict_proba(frame)) + shift)))
+        return 1 / (1 + np.exp(-(self._not_called_log_odds(frame) + shift)))
 
     def predict_uplift(self, frame: pd.DataFrame) -> np.ndarray:
         """Predicted reduction of the 90-day churn probability if called (negative: the
@@ -92,13 +101,19 @@ class UpliftModel:
         """Artifacts for MLflow: one folder per part."""
         self.baseline.save(folder / "baseline")
         self.shift.save(folder / "shift")
-        return {"baseline": str(folder / "baseline"), "shift": str(folder / "shift")}
+        (folder / LEVEL_FILE).write_text(json.dumps({"level": self.level}))
+        return {
+            "baseline": str(folder / "baseline"),
+            "shift": str(folder / "shift"),
+            "level": str(folder / LEVEL_FILE),
+        }
 
     @classmethod
     def load(cls, artifacts: dict[str, str]) -> UpliftModel:
         return cls(
             BinaryModel.load_folder(Path(artifacts["baseline"])),
             BinaryModel.load_folder(Path(artifacts["shift"])),
+            json.loads(Path(artifacts["level"]).read_text())["level"],
         )
 
 
@@ -171,7 +186,9 @@ def train_uplift(
                 f"{len(rows):,} ({events} churned); an uplift model needs at least 200 and "
                 "10 churners in each group (a wider test-and-learn list or a larger holdout)"
             )
-    model = UpliftModel(baseline, _fit_shift(called, baseline, features))
+    untreated = frame[(frame[GROUP] == HOLDOUT).to_numpy() & ~held_back]
+    level = _level(baseline, untreated)
+    model = UpliftModel(baseline, _fit_shift(called, baseline, level, features), level)
 
     valid = frame[held_back]
     retained = 1.0 - valid[LABEL_CHURN].to_numpy(dtype=float)
@@ -203,10 +220,32 @@ def train_uplift(
     return result
 
 
-def _fit_shift(called: pd.DataFrame, baseline: BinaryModel, features: list[str]) -> BinaryModel:
-    """LightGBM on the called customers' outcomes, starting from the baseline's log-odds."""
+def _level(baseline: BinaryModel, untreated: pd.DataFrame) -> float:
+    """The log-odds constant that makes the baseline's mean churn on the holdout equal the
+    holdout's churn over the campaign's horizon."""
+    from scipy.optimize import brentq
+
+    log_odds = _logit(baseline.predict_proba(untreated))
+    observed = float(untreated[LABEL_CHURN].mean())
+
+    def gap(level: float) -> float:
+        return float(np.mean(1 / (1 + np.exp(-(log_odds + level))))) - observed
+
+    # Bounded: a holdout without churners (or only churners) does not send it to infinity.
+    if gap(-3.0) >= 0:
+        return -3.0
+    if gap(3.0) <= 0:
+        return 3.0
+    return float(brentq(gap, -3.0, 3.0))
+
+
+def _fit_shift(
+    called: pd.DataFrame, baseline: BinaryModel, level: float, features: list[str]
+) -> BinaryModel:
+    """LightGBM on the called customers' outcomes, starting from the (levelled) baseline's
+    log-odds."""
     schema = ModelSchema.from_training(called, features)
-    start = _logit(baseline.predict_proba(called))
+    start = _logit(baseline.predict_proba(called)) + level
     data = lgb.Dataset(
         schema.prepare(called), called[LABEL_CHURN].to_numpy(dtype=float), init_score=start
     )
@@ -226,6 +265,7 @@ def _log_and_register(
                 "campaign_id": campaign_id,
                 "learner": "churn baseline + LightGBM log-odds shift on the called",
                 "shift_rounds": SHIFT_ROUNDS,
+                "baseline_level": result.model.level,
                 **{f"shift_{k}": v for k, v in SHIFT_PARAMS.items()},
             }
         )
@@ -262,3 +302,47 @@ def _log_and_register(
         version,
         tuple(aliases),
     )
+
+
+def train_from_campaign(bank, config: RetainConfig, campaign_dir, register: bool = True):
+    """Fit the uplift model on a campaign `retain score` wrote to `campaign_dir`, with the
+    outcomes a later extract (`bank`) shows over its horizon; the baseline is the churn
+    model version that scored the campaign (from the lists' `versions`).
+
+    Raises:
+        DataError: no campaign lists there, or the extract ends before the horizon.
+    """
+    from training.programme import campaign_files, campaign_outcomes, read_truth
+
+    tasks, scores, as_of = campaign_files(campaign_dir, bank, config)
+    campaign = campaign_outcomes(bank, as_of, config)
+    campaign = campaign.merge(tasks[["customer_id", GROUP]], on="customer_id", how="left")
+    campaign = campaign.merge(
+        scores[["customer_id", "churn_probability"]], on="customer_id", how="left"
+    )
+    campaign[GROUP] = campaign[GROUP].fillna(NOT_LISTED)
+    truth = read_truth(bank.data_dir, as_of, config.features) if bank.data_dir else None
+    if truth is not None:
+        campaign = campaign.merge(truth, on="customer_id", how="left")
+        campaign["true_uplift"] = campaign["p_churn_90d"] - campaign["p_churn_90d_if_called"]
+    version = json.loads(tasks["versions"].iat[0]).get("retain-churn")
+    baseline = _churn_model(config, version)
+    from features.definitions import feature_names
+
+    campaign_id = str(tasks["campaign_id"].iat[0])
+    return train_uplift(
+        campaign, feature_names(config.features), baseline, config, campaign_id, register
+    )
+
+
+def _churn_model(config: RetainConfig, version: str | None) -> BinaryModel:
+    """The churn model that scored the campaign (its version), else today's champion."""
+    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
+    uri = f"models:/retain-churn/{version}" if version else "models:/retain-churn@champion"
+    try:
+        return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    except mlflow.exceptions.MlflowException:
+        raise DataError(
+            f"the churn model that scored the campaign ({uri}) is not in the MLflow registry "
+            "configured: point MLFLOW_TRACKING_URI at the registry the campaign used"
+        ) from None

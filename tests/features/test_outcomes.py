@@ -60,6 +60,7 @@ def make_tasks(n: int = 160, campaign_id: str = "cmp-1", first: int = 1) -> pd.D
             "queue": "call_centre",
             "assignee": "call_centre",
             "assigned_at": AS_OF,
+            "event_at": pd.NaT,
             "due_at": AS_OF + pd.Timedelta(hours=72),
             "scheduled_for": pd.to_datetime(pd.Series(scheduled_for)),
             "sla_at_risk": False,

@@ -417,9 +417,7 @@ def test_service_calls_are_measured_from_the_event_that_made_them_due(campaign, 
     follow_ups = tasks["action"] == "complaint_follow_up"
     # Resolved 6 days before the campaign day: a call two days after assignment is late.
     tasks["event_at"] = pd.NaT
-    tasks.loc[follow_ups, "event_at"] = tasks.loc[follow_ups, "assigned_at"] - pd.Timedelta(
-        days=6
-    )
+    tasks.loc[follow_ups, "event_at"] = tasks.loc[follow_ups, "assigned_at"] - pd.Timedelta(days=6)
     contacts = campaign["contacts"].copy()
     on_time = contacts["task_id"].isin(tasks.loc[follow_ups, "task_id"])
     contacts.loc[on_time, "contacted_at"] = pd.to_datetime(
