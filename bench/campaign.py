@@ -12,6 +12,7 @@ Usage: .venv/bin/python bench/campaign.py [--seeds 42 7] [--customers 20000]
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ def main() -> None:
     started = time.perf_counter()
     results = {}
     for seed in args.seeds:
+        shutil.rmtree(OUT / f"seed-{seed}", ignore_errors=True)  # this script's own output
         config = with_overrides(RetainConfig(), "synth", seed=seed)
         results[seed] = run_campaign_demo(config, OUT / f"seed-{seed}", customers=args.customers)
     command = "python bench/campaign.py --seeds " + " ".join(map(str, args.seeds))
