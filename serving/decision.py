@@ -188,7 +188,8 @@ def decide(
     columns.update(_route(tier, action, rows, config, now, days_resolved, days_opened))
     # A retention call is worth the value it keeps: the churn probability it removes
     # (uplift targeting) or, lacking an uplift model, the churn probability itself.
-    kept = np.where(np.isfinite(uplift), uplift, churn) * value
+    # Service calls owed keep their churn-based value whatever the targeting.
+    kept = np.where((action == RETENTION_CALLBACK) & np.isfinite(uplift), uplift, churn) * value
     expected_value = np.select(
         [action == WIN_BACK_CALL, action == CROSS_SELL_OFFER],
         [value, best_offer_value],

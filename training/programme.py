@@ -124,7 +124,11 @@ def evaluate_campaign(
         known.loc[known["group"] == TREATMENT, "churned"],
         known.loc[known["group"] == HOLDOUT, "churned"],
     )
-    reach_share = float(known.loc[known["group"] == TREATMENT, "reached"].mean())
+    # Bloom's estimator divides by the difference in the share reached: the holdout should
+    # have none, but the contract keeps a holdout row the CRM did contact.
+    reach_share = float(known.loc[known["group"] == TREATMENT, "reached"].mean()) - float(
+        known.loc[known["group"] == HOLDOUT, "reached"].mean()
+    )
     headline = {
         "campaign_id": data.campaign_id,
         "as_of": data.as_of.date().isoformat(),
@@ -145,7 +149,7 @@ def evaluate_campaign(
         "itt_ci_high": churn_effect.ci_high,
         "itt_p_value": churn_effect.p_value,
         # Bloom's estimator: the effect on those reached is the ITT effect over the share
-        # reached (the held out, never called, are the comparison for both).
+        # reached (minus the holdout's, normally none).
         "contacted_churn_effect": churn_effect.difference / reach_share if reach_share else np.nan,
     }
     if truth is not None:
@@ -210,7 +214,10 @@ def calibration_by_decile(population: pd.DataFrame, tasks: pd.DataFrame) -> pd.D
     the campaign did not call (the calls change the outcome of the others)."""
     called = set(tasks.loc[tasks["group"] == TREATMENT, "customer_id"])
     rows = population[population["churned"].notna() & ~population["customer_id"].isin(called)]
-    deciles = pd.qcut(rows["churn_probability"].rank(method="first"), 10, labels=False) + 1
+    if rows.empty:
+        return pd.DataFrame(columns=["decile", "customers", "mean_predicted", "realised_churn"])
+    bins = min(10, len(rows))  # a tiny campaign has fewer than ten customers to split
+    deciles = pd.qcut(rows["churn_probability"].rank(method="first"), bins, labels=False) + 1
     table = rows.groupby(deciles).agg(
         customers=("churned", "size"),
         mean_predicted=("churn_probability", "mean"),

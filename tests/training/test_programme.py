@@ -428,3 +428,37 @@ def test_service_calls_are_measured_from_the_event_that_made_them_due(campaign, 
     row = service.loc["complaint follow-ups within 7 days of resolution"]
     assert row["eligible"] == follow_ups[tasks["group"] == "treatment"].sum()
     assert row["within_7_days"] == 0
+
+
+def test_contacted_effect_subtracts_holdout_customers_the_crm_reached(campaign, config):
+    """Bloom's estimator with a holdout the CRM contacted anyway: the denominator is the
+    difference in the share reached."""
+    contacts = campaign["contacts"].copy()
+    tasks = campaign["tasks"]
+    held = tasks.loc[tasks["group"] == "holdout", "task_id"].head(10)
+    rows = contacts["task_id"].isin(held)
+    contacts.loc[rows, "outcome"] = "reached"
+    contacts.loc[rows, "contacted_at"] = pd.to_datetime(contacts.loc[rows, "assigned_at"])
+    data = join_campaign(CAMPAIGN, tasks, campaign["scores"], contacts, campaign["outcomes"])
+    headline = evaluate_campaign(data, config).headline
+    known = data.tasks[data.tasks["churned"].notna()]
+    reached = known["outcome"].isin(["reached", "declined", "accepted_offer", "issue_resolved"])
+    share = (
+        reached[known["group"] == "treatment"].mean() - reached[known["group"] == "holdout"].mean()
+    )
+    assert reached[known["group"] == "holdout"].sum() > 0
+    assert headline["contacted_churn_effect"] == pytest.approx(headline["itt_churn_effect"] / share)
+
+
+def test_calibration_of_a_tiny_campaign_has_as_many_bins_as_customers():
+    population = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "churn_probability": [0.1, 0.5, 0.9],
+            "churned": [0.0, 1.0, 1.0],
+        }
+    )
+    tasks = pd.DataFrame({"customer_id": [], "group": []})
+    table = calibration_by_decile(population, tasks)
+    assert table["decile"].tolist() == [1, 2, 3]
+    assert table["realised_churn"].tolist() == [0.0, 1.0, 1.0]
