@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ def main() -> None:
     from features.definitions import LABEL_CHURN, feature_names
     from features.validation import load_bank
     from retain.config import RetainConfig, with_overrides
+    from training.dataset import add_months
     from training.programme import campaign_outcomes, read_truth
     from training.uplift import NOT_LISTED, TREATMENT, train_from_campaign
 
@@ -43,9 +43,7 @@ def main() -> None:
         bank = load_bank(engine.connect(config.features), config.data_dir, config.data)
         tasks = pd.read_parquet(out / "cycle-1" / "tasks.parquet")
         first_day = pd.Timestamp(tasks["assigned_at"].iat[0]).date()
-        second_day = date(
-            first_day.year + (first_day.month + 3) // 12, (first_day.month + 3) % 12 + 1, 1
-        )
+        second_day = add_months(first_day, demo.CYCLE_GAP_MONTHS)
         campaign = campaign_outcomes(bank, first_day, config).merge(
             tasks[["customer_id", "group"]], on="customer_id", how="left"
         )

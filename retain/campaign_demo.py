@@ -31,6 +31,8 @@ from rich.table import Table as RichTable
 
 from retain.config import RetainConfig, TierPolicy
 from retain.console import make_console
+from training.dataset import add_months
+from training.programme_report import json_ready
 
 console = make_console()
 FIRST_CYCLE_MONTHS_BEFORE_END = 8  # cycle 1 eight months before the extract ends ...
@@ -100,6 +102,7 @@ def run_campaign_demo(
     """Run both cycles; write the reports and `out_dir/effect.json`; return the effect."""
     from features import engine
     from features.synth import generate_bank
+    from features.synth_campaign import reached_customers
     from features.validation import load_bank
     from training.churn import train_churn
     from training.xsell import train_xsell
@@ -110,8 +113,8 @@ def run_campaign_demo(
     config = campaign_config(config, out_dir)
     bank_dir = config.data_dir
     settings = config.synth
-    first_day = _add_months(settings.start, months - FIRST_CYCLE_MONTHS_BEFORE_END)
-    second_day = _add_months(first_day, CYCLE_GAP_MONTHS)
+    first_day = add_months(settings.start, months - FIRST_CYCLE_MONTHS_BEFORE_END)
+    second_day = add_months(first_day, CYCLE_GAP_MONTHS)
 
     def bank_with(calls: dict):
         generate_bank(
@@ -148,7 +151,7 @@ def run_campaign_demo(
     # Cycle 1: test and learn.
     first = _score(bank, test_and_learn(config), first_day, out_dir / "cycle-1", "cycle-1")
     contacts_1 = _work_the_list(first, con, bank, config, out_dir / "cycle-1", seed=1)
-    calls = {first_day: _reached(contacts_1)}
+    calls = {first_day: reached_customers(contacts_1)}
     with console.status("the bank lives on with the calls of cycle 1", spinner="dots"):
         con, bank = bank_with(calls)
     evaluation_1, _ = _evaluate(bank, config, out_dir / "cycle-1")
@@ -170,9 +173,9 @@ def run_campaign_demo(
         update={"serving": config.serving.model_copy(update={"targeting": "uplift"})}
     )
     second = _score(bank, uplift_config, second_day, out_dir / "cycle-2", "cycle-2")
-    comparison = compare_targeting(second, _truth(bank_dir, second_day))
+    comparison = compare_targeting(second, _truth(bank_dir, second_day), uplift.metrics)
     contacts_2 = _work_the_list(second, con, bank, config, out_dir / "cycle-2", seed=2)
-    calls[second_day] = _reached(contacts_2)
+    calls[second_day] = reached_customers(contacts_2)
     with console.status("the bank lives on with the calls of cycle 2", spinner="dots"):
         con, bank = bank_with(calls)
     evaluation_2, _ = _evaluate(bank, config, out_dir / "cycle-2", comparison, uplift.qini_curves)
@@ -189,15 +192,15 @@ def run_campaign_demo(
         "qini_uplift_model": uplift.metrics["qini_uplift_model"],
         "qini_churn_risk": uplift.metrics["qini_churn_risk"],
         "qini_optimum": uplift.metrics["qini_truth"],
-        "cycle_1": _plain(evaluation_1.headline),
-        "cycle_2": _plain(evaluation_2.headline),
+        "cycle_1": evaluation_1.headline,
+        "cycle_2": evaluation_2.headline,
         "reports": {
             "cycle_1": str(out_dir / "cycle-1" / "report.html"),
             "cycle_2": str(out_dir / "cycle-2" / "report.html"),
         },
         "seconds": round(time.perf_counter() - started, 1),
     }
-    effect = _plain(effect)
+    effect = json_ready(effect)
     (out_dir / "effect.json").write_text(json.dumps(effect, indent=2) + "\n")
     print_effect(effect)
     console.print(
@@ -206,20 +209,21 @@ def run_campaign_demo(
     return effect
 
 
-def compare_targeting(scored: dict, truth: pd.DataFrame) -> pd.DataFrame:
+def compare_targeting(scored: dict, truth: pd.DataFrame, uplift_metrics: dict) -> pd.DataFrame:
     """At the number of retention calls the uplift-targeted list makes, whom would risk
     targeting, uplift targeting and the truth itself call, and how many customers would
-    those calls keep (truth: churn probability without minus with a call)?"""
+    those calls keep (truth: churn probability without minus with a call)? The Qini
+    coefficients are the uplift model's validation on cycle 1's held-back list."""
     scores = scored["scores"]
     tasks = scored["tasks"]
     calls = int(((tasks["action"] == "retention_callback") & (tasks["group"] == "treatment")).sum())
     candidates = scores[scores["tier"] != "churned"].merge(truth, on="customer_id", how="inner")
     candidates["true_uplift"] = candidates["p_churn_90d"] - candidates["p_churn_90d_if_called"]
     rows = []
-    for name, column in (
-        ("risk", "churn_probability"),
-        ("uplift", "uplift"),
-        ("truth optimum", "true_uplift"),
+    for name, column, qini in (
+        ("risk", "churn_probability", "qini_churn_risk"),
+        ("uplift", "uplift", "qini_uplift_model"),
+        ("truth optimum", "true_uplift", "qini_truth"),
     ):
         chosen = candidates.nlargest(calls, column)
         rows.append(
@@ -228,7 +232,7 @@ def compare_targeting(scored: dict, truth: pd.DataFrame) -> pd.DataFrame:
                 "calls": calls,
                 "retained_per_1000_calls": 1000 * float(chosen["true_uplift"].mean()),
                 "mean_churn_probability": float(chosen["p_churn_90d"].mean()),
-                "qini": np.nan,
+                "qini": uplift_metrics.get(qini, np.nan),
             }
         )
     return pd.DataFrame(rows)
@@ -298,12 +302,6 @@ def _work_the_list(
     return export
 
 
-def _reached(contacts: pd.DataFrame) -> list[str]:
-    from features.synth_campaign import reached_customers
-
-    return reached_customers(contacts)
-
-
 def _evaluate(bank, config, folder: Path, targeting=None, curves=None):
     from training.programme import evaluate_folder
 
@@ -344,23 +342,3 @@ def _clear(out_dir: Path) -> None:
     (out_dir / "effect.json").unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MARKER).write_text("written by `retain demo campaign`; the demo may clear it\n")
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _plain(values: dict) -> dict:
-    """JSON-ready: numpy scalars to Python, NaN to None."""
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out[key] = _plain(value)
-        elif isinstance(value, (np.floating, float)):
-            out[key] = None if not np.isfinite(value) else float(value)
-        elif isinstance(value, np.integer):
-            out[key] = int(value)
-        else:
-            out[key] = value
-    return out

@@ -21,6 +21,16 @@ from retain.config import RetainConfig
 pytestmark = pytest.mark.slow
 
 
+def demo_settings(out: Path, folder: Path) -> Path:
+    """A configuration file pointing the CLI at the demo's bank, outputs and registry."""
+    settings = folder / "retain.toml"
+    settings.write_text(
+        f'data_dir = "{out / "bank"}"\noutput_dir = "{out / "outputs"}"\n'
+        f'[training]\ntracking_uri = "sqlite:///{out / "mlruns" / "mlflow.db"}"\n'
+    )
+    return settings
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("campaign-demo")
@@ -93,11 +103,7 @@ def test_evaluate_command_reproduces_the_cycle_report(demo, tmp_path):
     from test_cli import retain
 
     out, effect = demo
-    settings = tmp_path / "retain.toml"
-    settings.write_text(
-        f'data_dir = "{out / "bank"}"\noutput_dir = "{out / "outputs"}"\n'
-        f'[training]\ntracking_uri = "sqlite:///{out / "mlruns" / "mlflow.db"}"\n'
-    )
+    settings = demo_settings(out, tmp_path)
     result = retain(
         "--config", str(settings), "evaluate", "campaign",
         "--campaign-dir", str(out / "cycle-1"), "--out", str(tmp_path / "report"),
@@ -120,11 +126,7 @@ def test_train_uplift_command_fits_on_a_campaign_folder(demo, tmp_path):
     from test_cli import retain
 
     out, _ = demo
-    settings = tmp_path / "retain.toml"
-    settings.write_text(
-        f'data_dir = "{out / "bank"}"\noutput_dir = "{out / "outputs"}"\n'
-        f'[training]\ntracking_uri = "sqlite:///{out / "mlruns" / "mlflow.db"}"\n'
-    )
+    settings = demo_settings(out, tmp_path)
     result = retain(
         "--config", str(settings), "train", "uplift", "--campaign-dir", str(out / "cycle-1")
     )  # fmt: skip

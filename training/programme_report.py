@@ -134,12 +134,12 @@ def write_report(evaluation: ProgrammeEvaluation, out_dir: Path, title: str) -> 
     figures = {
         "title": title,
         "notes": list(evaluation.notes),
-        "headline": {key: _plain(value) for key, value in evaluation.headline.items()},
+        "headline": {key: json_ready(value) for key, value in evaluation.headline.items()},
         **{name: _records(frame) for name, frame in tables.items()},
     }
     if evaluation.qini_curves:
         figures["qini_curves"] = {
-            name: {"targeted_share": _plain(list(x)), "qini": _plain(list(y))}
+            name: {"targeted_share": json_ready(list(x)), "qini": json_ready(list(y))}
             for name, (x, y) in evaluation.qini_curves.items()
         }
     document = json.dumps(figures, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
@@ -157,17 +157,17 @@ def _write(path: Path, text: str) -> Path:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     return [
-        {str(column): _plain(value) for column, value in row.items()}
+        {str(column): json_ready(value) for column, value in row.items()}
         for row in frame.to_dict(orient="records")
     ]
 
 
-def _plain(value):
+def json_ready(value):
     """A JSON value: NaN/NaT/None -> null, numpy scalars -> Python, dates -> ISO text."""
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [json_ready(item) for item in value]
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): json_ready(item) for key, item in value.items()}
     if _missing(value):
         return None
     if isinstance(value, np.generic):
@@ -357,7 +357,7 @@ TABLE_COLUMNS: dict[str, list[Column]] = {
         _label("Targeting", "targeting"),
         _col("Calls", "calls", count),
         _col("Retained per 1,000 calls", "retained_per_1000_calls", lambda v: number(v, 1)),
-        _col("Qini coefficient", "qini", p_value),
+        _col("Qini (held-back test-and-learn list)", "qini", p_value),
     ],
 }
 
@@ -468,7 +468,8 @@ def render_html(evaluation: ProgrammeEvaluation, title: str) -> str:
                 _figure(
                     qini_plot(evaluation.qini_curves),
                     "qini",
-                    "Qini curves: cumulative incremental customers retained as the share of "
+                    "Qini curves on the part of the test-and-learn list the uplift model "
+                    "never saw: cumulative incremental customers retained as the share of "
                     "customers called grows; the dashed line is random targeting.",
                 )
             )

@@ -54,6 +54,7 @@ def test_next_day_campaign_holds_back_customers_handed_over_yesterday(served, tm
     again = pd.read_parquet(second.files["tasks.parquet"])
     marketed_again = set(again.loc[again["action"].isin(MARKETING), "customer_id"])
     assert not (handed_over & marketed_again)
+    assert marketed_again  # the others are still offered and called: not a blanket stop
     scores = pd.read_parquet(second.files["scores.parquet"])
     held = scores[scores["customer_id"].isin(handed_over)]
     assert (held["action"].isin(MARKETING)).sum() == 0
