@@ -24,6 +24,7 @@ demo: install
 # PySpark (~470 MB) is an optional extra; the tests need it to prove both engines agree.
 test: install
 	$(UV) sync --locked --extra spark
+	.venv/bin/lint-imports
 	.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=15
 
 lint: install

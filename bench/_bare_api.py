@@ -16,7 +16,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 
-from retain.config import load_config  # noqa: E402
+from common.config import load_config  # noqa: E402
 from serving.api import DecisionRequest, Engine  # noqa: E402
 from serving.models import load_champions  # noqa: E402
 from serving.rows import predict  # noqa: E402

@@ -27,12 +27,12 @@ def prepare() -> dict[str, str]:
         "MLFLOW_LOGGING_LEVEL": "WARNING",
     }
     os.environ.update(env)
+    from common.config import load_config
     from features import engine
-    from features.synth import generate_bank
     from features.validation import load_bank
-    from retain.config import load_config
     from serving.batch import score_campaign
     from serving.models import load_champions
+    from simulation.bank import generate_bank
 
     config = load_config()
     if not (OUT / "bank" / "manifest.json").exists():

@@ -45,14 +45,14 @@ def main() -> None:
     os.environ["RETAIN_OUTPUT_DIR"] = str(OUT / "outputs")
     os.environ["RETAIN_DATA_DIR"] = str(bank_dir)
 
+    from common.config import load_config
     from features import engine, pipeline
-    from features.synth import generate_bank
     from features.validation import load_bank
-    from retain.config import load_config
     from serving.batch import score_campaign
     from serving.decision import churn_reasons, decide
     from serving.models import load_champions
     from serving.rows import FeatureRows
+    from simulation.bank import generate_bank
 
     if not (bank_dir / "manifest.json").exists():
         started = time.perf_counter()

@@ -26,8 +26,8 @@ SECTION_END = "<!-- campaign:end -->"
 
 
 def main() -> None:
+    from common.config import RetainConfig, with_overrides
     from retain.campaign_demo import run_campaign_demo
-    from retain.config import RetainConfig, with_overrides
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7])
@@ -90,12 +90,12 @@ def render(results: dict[int, dict], customers: int, command: str, seconds: floa
         "customers each ranking would call (churned customers excluded), counted from the "
         "truth as 1,000 × mean(P(churn | not called) − P(churn | called)): a call that "
         "reaches the customer. Qini coefficients are on the 30 % of cycle 1's list the "
-        "uplift model never saw (`training.uplift_metrics`: area between the Qini curve and "
+        "uplift model never saw (`evaluation.uplift_metrics`: area between the Qini curve and "
         "random targeting, both axes over all customers); with churn near 2 % and effects of "
         "a point or two they are small and noisy, which is why the comparison that decides is "
         "counted from the truth.",
         "",
-        "What the truth holds (features/synth.py `_call_response`): leavers whose salary or "
+        "What the truth holds (simulation/bank.py `_call_response`): leavers whose salary or "
         "money has already gone are lost causes (many of the riskiest customers); leavers "
         "with a fresh grievance can be turned round; aggrieved, new or drifting customers "
         "who have not decided are persuadable; young app-only customers without a complaint "

@@ -91,7 +91,7 @@ def single_customer_ms(bank: Path, as_of: date, calls: int = 30) -> tuple[float,
 import time, duckdb, pandas as pd
 from datetime import date
 from features.online import CustomerFeatures
-from retain.config import FeaturesConfig
+from common.config import FeaturesConfig
 bank = {str(bank)!r}
 con = duckdb.connect()
 ids = con.sql("select customer_id from read_parquet('" + bank + "/customers.parquet') "

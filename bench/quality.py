@@ -56,8 +56,8 @@ class Row:
 
 def synthetic_rows(config, customers: int) -> list[Row]:
     from features import engine
-    from features.synth import generate_bank
     from features.validation import load_bank
+    from simulation.bank import generate_bank
     from training.churn import backtest_churn, train_churn
     from training.xsell import train_xsell
 
@@ -252,12 +252,12 @@ BERKA_TAKE_UP = {
 
 def berka_rows(config) -> list[Row]:
     """Import Berka as a user would, then train churn and cross-sell on it."""
+    from common.config import with_overrides
     from features import engine, pipeline
     from features.definitions import LABEL_CHURN
     from features.importers.berka import import_berka, read_berka
     from features.importers.extract import write_extract
     from features.validation import load_bank
-    from retain.config import with_overrides
     from training.churn import train_churn
     from training.xsell import train_xsell
 
@@ -476,7 +476,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from retain.config import load_config, with_overrides
+    from common.config import load_config, with_overrides
 
     started = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)

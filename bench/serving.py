@@ -36,7 +36,7 @@ from _champions import KEY, OUT, prepare  # noqa: E402
 
 
 def in_process(customer_id: str, repeats: int = 300) -> dict:
-    from retain.config import load_config
+    from common.config import load_config
     from serving.api import DecisionRequest, Engine
 
     engine = Engine(load_config())
@@ -155,7 +155,7 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk")
     OUT.mkdir(parents=True, exist_ok=True)
     env = prepare()
-    from retain.config import load_config
+    from common.config import load_config
     from serving.store import open_store
 
     store = open_store(load_config().feature_store_url)

@@ -32,7 +32,7 @@ import lightgbm as lgb
 from features import engine
 from features.definitions import LABEL_CHURN, feature_names
 from features.validation import load_bank
-from retain.config import load_config
+from common.config import load_config
 from training.binary import lightgbm_params, positive_weight
 from training.churn import churn_rows
 from training.dataset import build_training_frame, plan_snapshots

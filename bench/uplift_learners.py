@@ -26,12 +26,12 @@ CALLS = (400, 800, 1600)
 
 def main() -> None:
     import retain.campaign_demo as demo
+    from common.config import RetainConfig, with_overrides
+    from common.dates import add_months
+    from evaluation.programme import campaign_outcomes, read_truth
     from features import engine, pipeline
     from features.definitions import LABEL_CHURN, feature_names
     from features.validation import load_bank
-    from retain.config import RetainConfig, with_overrides
-    from training.dataset import add_months
-    from training.programme import campaign_outcomes, read_truth
     from training.uplift import NOT_LISTED, TREATMENT, train_from_campaign
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

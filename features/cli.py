@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from retain.config import RetainConfig, with_overrides
-from retain.console import make_console
+from common.config import RetainConfig, with_overrides
+from common.console import make_console
 
 console = make_console()
 data_app = typer.Typer(
@@ -35,47 +35,6 @@ def _config(ctx: typer.Context) -> RetainConfig:
     return ctx.obj
 
 
-@data_app.command("synth")
-def synth_command(
-    ctx: typer.Context,
-    customers: Annotated[int | None, typer.Option(help="Number of customers.")] = None,
-    months: Annotated[int | None, typer.Option(help="Months of history to simulate.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same bank).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: data_dir).")] = None,
-) -> None:
-    """Generate the synthetic bank: every contract table plus the generator's truth."""
-
-    config = _config(ctx)
-    settings = with_overrides(config, "synth", customers=customers, months=months, seed=seed).synth
-    target = out or config.data_dir
-    summary = generate(settings, target)
-    table = RichTable(title=f"Synthetic bank in {target}")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for name, rows in summary.row_counts.items():
-        table.add_row(name, f"{rows:,}")
-    console.print(table)
-    console.print(
-        f"extracted at {summary.extracted_at:%Y-%m-%d}, realised annual churn "
-        f"{summary.annual_churn_rate:.1%}, generated in {summary.seconds:.1f} s"
-    )
-
-
-def generate(settings, target: Path):
-    """The synthetic bank described by a `SynthConfig`, with a progress bar."""
-    from features import synth
-
-    return synth.generate_bank(
-        target,
-        n_customers=settings.customers,
-        months=settings.months,
-        seed=settings.seed,
-        start=settings.start,
-        transactions_per_month=settings.transactions_per_month,
-        progress=True,
-    )
-
-
 def load_extract(config: RetainConfig, data: Path | None, quiet: bool = False) -> tuple:
     """Validate an extract (default: config data_dir) with a spinner; print what loaded."""
     from features import engine
@@ -87,11 +46,11 @@ def load_extract(config: RetainConfig, data: Path | None, quiet: bool = False) -
     with console.status(f"validating {data_dir}", spinner="dots"):
         bank = load_bank(con, data_dir, config.data, quarantine_dir)
     if not quiet:
-        _print_load(bank)
+        print_load(bank)
     return con, bank
 
 
-def _print_load(bank) -> None:
+def print_load(bank) -> None:
     table = RichTable(title="Loaded tables")
     for column in ("table", "source", "rows read", "quarantined", "top reason"):
         table.add_column(
@@ -176,9 +135,9 @@ def import_command(
 
     Rows not imported go to OUT/_quarantine/ with the reason (mapping: docs/data-import.md).
     """
+    from common.errors import ConfigError
     from features.importers import IMPORTERS
     from features.importers.extract import check_quarantine_share, write_extract
-    from retain.errors import ConfigError
 
     importer = IMPORTERS.get(source)
     if importer is None:

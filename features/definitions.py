@@ -19,8 +19,8 @@ from datetime import date, datetime, time
 import ibis
 import ibis.expr.types as ir
 
+from common.config import FeaturesConfig
 from features.schema import PRODUCT_FAMILIES, TRANSACTION_CHANNELS
-from retain.config import FeaturesConfig
 
 DAY_SECONDS = 86_400
 KEYS = ("customer_id", "as_of")

@@ -8,8 +8,8 @@ from pathlib import Path
 import ibis
 from ibis.backends import BaseBackend
 
-from retain.config import FeaturesConfig
-from retain.errors import RetainError
+from common.config import FeaturesConfig
+from common.errors import RetainError
 
 _temp_names = itertools.count()
 

@@ -16,13 +16,13 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
+from common.config import FeaturesConfig
+from common.errors import DataError
 from features import definitions
 from features.definitions import FeatureInputs
-from features.pipeline import to_model_frame
+from features.model_frame import to_model_frame
 from features.schema import ARROW_TYPES, TABLES, Table
 from features.validation import BAD_VALUE, REASON, stage_table
-from retain.config import FeaturesConfig
-from retain.errors import DataError
 
 # A request has no extraction time: records at or after the as-of date are ignored by the
 # point-in-time definitions anyway, so only the other rules apply.
@@ -184,3 +184,17 @@ def _first_unconvertible(values: pd.Series, arrow_type: pa.DataType):
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
             return value
     return None
+
+
+def customer_features(
+    records: Mapping[str, pd.DataFrame | Sequence[Mapping]],
+    products: pd.DataFrame,
+    as_of: date,
+    config: FeaturesConfig,
+) -> pd.DataFrame:
+    """Features of one customer from that customer's raw records, by the batch definitions.
+
+    Convenience for notebooks and tests; a service keeps a compiled `CustomerFeatures` per
+    thread instead of compiling per call.
+    """
+    return CustomerFeatures(products, config).compute(records, as_of)

@@ -9,13 +9,15 @@ Good rows are merged into one outcomes file by `task_id`: a later export of the 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from common.config import DataConfig
+from common.errors import DataError, RetainError
+from common.files import write_frame
 from features import engine
 from features.schema import CAMPAIGN_CONTACTS
 from features.validation import (
@@ -25,8 +27,6 @@ from features.validation import (
     _report,
     stage_table,
 )
-from retain.config import DataConfig
-from retain.errors import DataError, RetainError
 
 CONTACTS_FILE = "campaign_contacts.parquet"
 READABLE = (".csv", ".csv.gz", ".parquet")
@@ -85,10 +85,7 @@ def load_contacts(
     clean["satisfaction"] = clean["satisfaction"].astype("Int64")  # 1-5, may be missing
     target = outcomes_file(output_dir)
     merged = _merge(read_contacts(output_dir), clean)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    merged.to_parquet(partial, index=False)
-    os.replace(partial, target)
+    write_frame(merged, target)
     return ContactsLoad(
         report=report,
         rows_kept=len(clean),

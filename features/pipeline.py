@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import hashlib
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,29 +13,26 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from common.config import FeaturesConfig
+from common.errors import DataError
+from common.files import atomic_path
 from features import definitions
-from features.definitions import CATEGORICAL_FEATURES, KEYS, FeatureInputs
-from features.schema import (
-    CONTACT_CHANNELS,
-    GENDERS,
-    INCOME_BANDS,
-    SEGMENTS,
-    TIERS,
-)
+from features.definitions import KEYS, FeatureInputs
+from features.model_frame import to_model_frame
 from features.validation import BankData
-from retain.config import FeaturesConfig
-from retain.errors import DataError
 
-# Categorical levels fixed by the contract, so a one-row request and a million-row batch
-# get identical dtypes. `region` is open-ended: its levels come from the data a model saw.
-CATEGORY_LEVELS: dict[str, tuple[str, ...] | None] = {
-    "gender": GENDERS,
-    "region": None,
-    "income_band": INCOME_BANDS,
-    "preferred_channel": CONTACT_CHANNELS,
-    "segment": SEGMENTS,
-    "tier": TIERS,
-}
+# The modules whose code decides a feature's value: the contract (types), validation (which
+# rows are kept), the definitions and how their result becomes a model frame.
+FEATURE_CODE = ("schema", "validation", "definitions", "pipeline", "model_frame")
+
+
+def feature_code_digest() -> str:
+    """SHA-256 of the source of the modules in `FEATURE_CODE`: what a cache of computed
+    features is keyed on, so editing a help text or the simulator keeps the cache."""
+    digest = hashlib.sha256()
+    for module in FEATURE_CODE:
+        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -87,14 +84,12 @@ def build_feature_file(
     """
     started = time.perf_counter()
     expr = _feature_expression(bank, as_of_dates, config, with_labels)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    expr.to_parquet(partial)
-    if partial.is_dir():  # Spark writes a folder of parts; keep one file for everyone else.
-        pq.write_table(pq.read_table(partial), out)
-        shutil.rmtree(partial)
-    else:
-        os.replace(partial, out)
+    with atomic_path(out) as partial:
+        expr.to_parquet(partial)
+        if partial.is_dir():  # Spark writes a folder of parts; keep one file for everyone else.
+            parts = pq.read_table(partial)
+            shutil.rmtree(partial)
+            pq.write_table(parts, partial)
     metadata = pq.read_metadata(out)
     return FeatureBuild(
         out,
@@ -133,37 +128,3 @@ def _feature_expression(bank, as_of_dates, config, with_labels):
         bank.extracted_at,
         with_labels=with_labels,
     ).order_by(list(KEYS))
-
-
-def customer_features(
-    records: Mapping[str, pd.DataFrame | Sequence[Mapping]],
-    products: pd.DataFrame,
-    as_of: date,
-    config: FeaturesConfig,
-) -> pd.DataFrame:
-    """Features of one customer from that customer's raw records, by the batch definitions.
-
-    Convenience for notebooks and tests; a service keeps a compiled
-    `features.online.CustomerFeatures` per thread instead of compiling per call.
-    """
-    from features.online import CustomerFeatures
-
-    return CustomerFeatures(products, config).compute(records, as_of)
-
-
-def to_model_frame(frame: pd.DataFrame, config: FeaturesConfig) -> pd.DataFrame:
-    """Fix dtypes: numeric features float64, categoricals with the contract's levels."""
-    out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never modified
-    numeric = [
-        name for name in definitions.feature_names(config) if name not in CATEGORICAL_FEATURES
-    ]
-    out[numeric] = out[numeric].astype("float64")
-    for name, levels in CATEGORY_LEVELS.items():
-        if name in out:
-            values = out[name].astype("object").where(out[name].notna(), None)
-            out[name] = (
-                pd.Categorical(values, categories=list(levels))
-                if levels is not None
-                else values.astype("category")
-            )
-    return out.copy()  # one consolidated block: later column additions stay cheap

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from common.names import CAMPAIGN_GROUPS
+
 # Column dtypes a contract column may declare (Ibis type names), and their Arrow types
 # (timestamps are naive UTC, microseconds).
 ARROW_TYPES = {
@@ -395,8 +397,10 @@ BALANCES = Table(
     ),
 )
 
-CONTACT_GROUPS = ("treatment", "holdout")
+CONTACT_GROUPS = CAMPAIGN_GROUPS
 CONTACT_OUTCOMES = ("reached", "not_reached", "declined", "accepted_offer", "issue_resolved")
+# Every outcome but `not_reached` means the customer was spoken to.
+REACHED_OUTCOMES = tuple(outcome for outcome in CONTACT_OUTCOMES if outcome != "not_reached")
 
 CAMPAIGN_CONTACTS = Table(
     name="campaign_contacts",

@@ -19,10 +19,10 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from common.config import DataConfig
+from common.errors import DataError
 from features import engine
 from features.schema import MANIFEST_FILE, TABLES, Column, Table
-from retain.config import DataConfig
-from retain.errors import DataError
 
 REASON = "_reason"
 BAD_VALUE = "_bad_value"

@@ -1,1 +1,1 @@
-"""retain."""
+"""The top floor: the `retain` command and the demos. Nothing imports it."""

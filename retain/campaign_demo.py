@@ -4,7 +4,7 @@
    first campaign day (labels that end before it).
 2. Cycle 1, test and learn: a wide retention list (every customer at some risk) with half
    held out, so the effect of a call can be learnt. The call centre works the list
-   (`features.synth_campaign`), the CRM export is loaded like a real one, and the bank is
+   (`simulation.call_centre`), the CRM export is loaded like a real one, and the bank is
    generated again with the calls that reached customers: its months after the campaign
    day show their effect. The campaign is evaluated (report, effect with interval) and an
    uplift model is trained on its randomised groups.
@@ -29,10 +29,11 @@ import pandas as pd
 from rich.rule import Rule
 from rich.table import Table as RichTable
 
-from retain.config import RetainConfig, TierPolicy
-from retain.console import make_console
-from training.dataset import add_months
-from training.programme_report import json_ready
+from common.config import RetainConfig, TierPolicy
+from common.console import make_console
+from common.dates import add_months
+from common.names import SCORES_FILE, TASKS_FILE, TREATMENT, TRUTH_CHURN
+from evaluation.programme_report import json_ready
 
 console = make_console()
 FIRST_CYCLE_MONTHS_BEFORE_END = 8  # cycle 1 eight months before the extract ends ...
@@ -101,9 +102,9 @@ def run_campaign_demo(
 ) -> dict:
     """Run both cycles; write the reports and `out_dir/effect.json`; return the effect."""
     from features import engine
-    from features.synth import generate_bank
-    from features.synth_campaign import reached_customers
     from features.validation import load_bank
+    from simulation.bank import generate_bank
+    from simulation.call_centre import reached_customers
     from training.churn import train_churn
     from training.xsell import train_xsell
 
@@ -216,7 +217,7 @@ def compare_targeting(scored: dict, truth: pd.DataFrame, uplift_metrics: dict) -
     coefficients are the uplift model's validation on cycle 1's held-back list."""
     scores = scored["scores"]
     tasks = scored["tasks"]
-    calls = int(((tasks["action"] == "retention_callback") & (tasks["group"] == "treatment")).sum())
+    calls = int(((tasks["action"] == "retention_callback") & (tasks["group"] == TREATMENT)).sum())
     candidates = scores[scores["tier"] != "churned"].merge(truth, on="customer_id", how="inner")
     candidates["true_uplift"] = candidates["p_churn_90d"] - candidates["p_churn_90d_if_called"]
     rows = []
@@ -262,7 +263,7 @@ def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: st
         spinner="dots",
     ):
         result = score_campaign(bank, load_champions(config), config, day, out_dir, campaign_id)
-    tasks = pd.read_parquet(result.files["tasks.parquet"])
+    tasks = pd.read_parquet(result.files[TASKS_FILE])
     counts = tasks.groupby(["action", "group"]).size().unstack(fill_value=0)
     console.print(
         f"{campaign_id} ({config.serving.targeting}): "
@@ -274,7 +275,7 @@ def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: st
     return {
         "result": result,
         "tasks": tasks,
-        "scores": pd.read_parquet(result.files["scores.parquet"]),
+        "scores": pd.read_parquet(result.files[SCORES_FILE]),
     }
 
 
@@ -283,11 +284,11 @@ def _work_the_list(
 ) -> pd.DataFrame:
     """The call centre works the list; its export is loaded like a real CRM's."""
     from features.outcomes import load_contacts
-    from features.synth_campaign import simulate_contacts
+    from simulation.call_centre import simulate_contacts
 
     tasks = scored["tasks"]
     truth = pd.read_parquet(
-        config.data_dir / "_truth" / "churn.parquet",
+        config.data_dir / TRUTH_CHURN,
         columns=["customer_id", "month_start", "response"],
         filters=[("month_start", "==", pd.Timestamp(tasks["assigned_at"].iat[0]).date())],
     )
@@ -303,14 +304,14 @@ def _work_the_list(
 
 
 def _evaluate(bank, config, folder: Path, targeting=None, curves=None):
-    from training.programme import evaluate_folder
+    from evaluation.programme import evaluate_folder
 
     evaluation, population, _ = evaluate_folder(bank, config, folder, None, targeting, curves)
     return evaluation, population
 
 
 def _truth(data_dir: Path, day: date) -> pd.DataFrame:
-    from training.programme import read_truth
+    from evaluation.programme import read_truth
 
     return read_truth(data_dir, day)
 
@@ -328,7 +329,7 @@ def _clear(out_dir: Path) -> None:
     """
     import shutil
 
-    from retain.errors import ConfigError
+    from common.errors import ConfigError
 
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir}: is a file; give a folder for the demo")

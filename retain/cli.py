@@ -8,18 +8,21 @@ from typing import Annotated
 
 import typer
 
+from common.config import load_config
+from common.console import make_console
+from common.errors import RetainError
+from evaluation.cli import evaluate_app
 from features.cli import data_app, features_app, outcomes_app
-from retain.config import load_config
-from retain.console import make_console
-from retain.errors import RetainError
 from serving.cli import outbox_app, score_command, serve_command
-from training.cli import evaluate_app, models_app, promote_command, train_app
+from simulation.cli import synth_command
+from training.cli import models_app, promote_command, train_app
 
 app = typer.Typer(
     help="Retain: churn prediction and cross-sell recommendation for retail banks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+data_app.command("synth")(synth_command)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
@@ -125,6 +128,6 @@ def main() -> None:
 @app.command("config")
 def show_config(ctx: typer.Context) -> None:
     """Print the configuration in force (defaults, file and environment merged) as TOML."""
-    from retain.config import to_toml
+    from common.config import to_toml
 
     typer.echo(to_toml(ctx.obj))

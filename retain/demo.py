@@ -7,12 +7,14 @@ from datetime import date, datetime, timedelta
 
 from rich.rule import Rule
 
+from common.config import RetainConfig, with_overrides
+from common.console import make_console
+from common.dates import add_months
 from features import engine, pipeline
-from features.cli import _print_load, generate
+from features.cli import print_load
 from features.report import data_quality_frame, summary_table, write_data_quality
 from features.validation import load_bank
-from retain.config import RetainConfig, with_overrides
-from retain.console import make_console
+from simulation.cli import generate
 
 console = make_console()
 
@@ -22,22 +24,17 @@ def labelled_snapshots(extracted_at: datetime, horizon_days: int, count: int) ->
     month start right after the extract (today's scoring snapshot, unlabelled)."""
     scoring = (extracted_at + timedelta(days=1)).date().replace(day=1)
     if scoring <= extracted_at.date():
-        scoring = _add_months(scoring, 1)
+        scoring = add_months(scoring, 1)
     dates = []
-    month = _add_months(scoring, -1)
+    month = add_months(scoring, -1)
     while len(dates) < count:
         if (
             datetime.combine(month, datetime.min.time()) + timedelta(days=horizon_days)
             <= extracted_at
         ):
             dates.append(month)
-        month = _add_months(month, -1)
+        month = add_months(month, -1)
     return sorted(dates) + [scoring]
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def run_demo(config: RetainConfig, customers: int | None = None, months: int | None = None) -> None:
@@ -56,7 +53,7 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
     console.print(Rule("2. Validation against the data contract"))
     con = engine.connect(config.features)
     bank = load_bank(con, config.data_dir, config.data, config.output_dir / "quarantine")
-    _print_load(bank)
+    print_load(bank)
     quality = data_quality_frame(bank, config.data.completeness_threshold)
     flagged = quality[quality["status"] == "below threshold"]
     console.print(

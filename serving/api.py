@@ -20,8 +20,8 @@ from typing import Annotated, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from retain.config import RetainConfig
-from retain.errors import DataError
+from common.config import RetainConfig
+from common.errors import DataError
 from serving.decision import decide
 from serving.models import Champions, champion_versions, load_champions
 from serving.store import open_store

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,9 +21,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.config import RetainConfig
+from common.files import write_frame, write_text
+from common.names import (
+    CALLBACKS_CSV,
+    CALLBACKS_PARQUET,
+    HOLDOUT,
+    OFFERS_CSV,
+    SCORES_FILE,
+    SUMMARY_FILE,
+    TASKS_FILE,
+    TREATMENT,
+)
 from features import pipeline
 from features.validation import BankData
-from retain.config import RetainConfig
 from serving.decision import (
     CALLBACKS,
     COMPLAINT_FOLLOW_UP,
@@ -40,7 +50,6 @@ from serving.store import open_store
 
 # What score_campaign does, in order (its progress reports these).
 STAGES = ("features", "publish", "decisions", "lists", "files", "outbox")
-TREATMENT, HOLDOUT = "treatment", "holdout"
 
 
 @dataclass
@@ -213,14 +222,15 @@ def score_campaign(
     progress("files")
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
-        "callbacks.csv": _write(callbacks[CALLBACK_COLUMNS], out_dir / "callbacks.csv"),
-        "callbacks.parquet": _write(callbacks[CALLBACK_COLUMNS], out_dir / "callbacks.parquet"),
-        "offers.csv": _write(offers[OFFER_COLUMNS], out_dir / "offers.csv"),
+        CALLBACKS_CSV: callbacks[CALLBACK_COLUMNS],
+        CALLBACKS_PARQUET: callbacks[CALLBACK_COLUMNS],
+        OFFERS_CSV: offers[OFFER_COLUMNS],
         # Every task of both groups, for the CRM's outcomes and the programme evaluation.
-        "tasks.parquet": _write(tasks[TASK_COLUMNS], out_dir / "tasks.parquet"),
+        TASKS_FILE: tasks[TASK_COLUMNS],
         # Every customer's scores (no features): calibration in production, targeting.
-        "scores.parquet": _write(frame[SCORE_COLUMNS], out_dir / "scores.parquet"),
+        SCORES_FILE: frame[SCORE_COLUMNS],
     }
+    files = {name: write_frame(rows, out_dir / name) for name, rows in files.items()}
     scheduled = tasks[(tasks["group"] == TREATMENT) & (tasks["status"] == "scheduled")]
     progress("outbox")
     queued = outbox.enqueue(scheduled[HANDOFF_COLUMNS])
@@ -234,8 +244,8 @@ def score_campaign(
     summary["feature_store"] = {"url": config.feature_store_url, "customers": published}
     if len(callbacks):
         summary["example_customer"] = str(callbacks["customer_id"].iat[0])
-    files["summary.json"] = _write_text(
-        json.dumps(summary, indent=2, default=str), out_dir / "summary.json"
+    files[SUMMARY_FILE] = write_text(
+        json.dumps(summary, indent=2, default=str), out_dir / SUMMARY_FILE
     )
     return CampaignResult(campaign_id, out_dir, len(frame), summary, files, timings)
 
@@ -379,21 +389,3 @@ def _summary(frame, tasks, decisions, campaign_id, as_of, timings) -> dict:
         "sla_at_risk": int(tasks["sla_at_risk"].sum()),
         "seconds": {name: round(value, 2) for name, value in timings.items()},
     }
-
-
-def _write(frame: pd.DataFrame, path: Path) -> Path:
-    """Write beside the target, then rename: a reader sees the old file or the new one."""
-    partial = path.with_name(f".{path.name}.partial")
-    if path.suffix == ".parquet":
-        frame.to_parquet(partial, index=False)
-    else:
-        frame.to_csv(partial, index=False)
-    os.replace(partial, path)
-    return path
-
-
-def _write_text(text: str, path: Path) -> Path:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-    return path

@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from common.console import make_console
+from common.names import CALLBACKS_PARQUET, HOLDOUT, OFFERS_CSV, TREATMENT
 from features.cli import DataDir, load_extract
-from retain.console import make_console
 
 console = make_console()
 TARGETINGS = ("risk", "expected_value", "uplift")
@@ -59,7 +60,7 @@ def outbox_deliver(
     with exponential backoff; tasks failing every attempt are parked as dead."""
     import time
 
-    from retain.errors import ConfigError
+    from common.errors import ConfigError
     from serving.outbox import DeliveryPolicy, deliver, open_outbox, webhook_secret
 
     config = ctx.obj
@@ -113,8 +114,8 @@ def score_command(
     (ranked, with due time, channel and reasons), offers, a random holdout, a summary."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from retain.config import with_overrides
-    from retain.errors import ConfigError
+    from common.config import with_overrides
+    from common.errors import ConfigError
     from serving.batch import STAGES, score_campaign
     from serving.models import load_champions
 
@@ -164,8 +165,7 @@ def serve_command(
     import shutil
     import sys
 
-    from retain import config as config_module
-    from retain.errors import RetainError
+    from common.errors import RetainError
     from serving.models import load_champions
     from serving.service import API_KEYS_ENV, configured_keys
 
@@ -177,8 +177,8 @@ def serve_command(
     with console.status("checking the champion models", spinner="dots"):
         champions = load_champions(ctx.obj)  # fail here, with the reason, not in a worker
     env = dict(os.environ)
-    if config_module._config_file_override is not None:
-        env["RETAIN_CONFIG"] = str(config_module._config_file_override.resolve())
+    if ctx.obj.source_file is not None:  # the workers read the same file
+        env["RETAIN_CONFIG"] = str(ctx.obj.source_file)
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or "bentoml"
     console.print(
         f"serving {', '.join(f'{k} v{v}' for k, v in champions.versions.items())} on "
@@ -201,10 +201,10 @@ def print_campaign(result, top: int = 5) -> None:
         title=f"{result.campaign_id}: {summary['customers_scored']:,} customers scored as of "
         f"{summary['as_of']}, targeting by {summary.get('targeting')} (models {versions})"
     )
-    for column in ("action", "treatment", "holdout (not contacted)"):
+    for column in ("action", TREATMENT, f"{HOLDOUT} (not contacted)"):
         table.add_column(column, justify="left" if column == "action" else "right")
     for action, groups in summary["actions"].items():
-        table.add_row(action, f"{groups.get('treatment', 0):,}", f"{groups.get('holdout', 0):,}")
+        table.add_row(action, f"{groups.get(TREATMENT, 0):,}", f"{groups.get(HOLDOUT, 0):,}")
     console.print(table)
     if summary["over_capacity"]:
         console.print(
@@ -212,7 +212,7 @@ def print_campaign(result, top: int = 5) -> None:
             "(status over_capacity in the lists; raise serving.calls_per_day or "
             "serving.schedule_days)"
         )
-    callbacks = pd.read_parquet(result.files["callbacks.parquet"])
+    callbacks = pd.read_parquet(result.files[CALLBACKS_PARQUET])
     first = callbacks[callbacks["status"] == "scheduled"].head(top)
     shown = RichTable(title=f"Top {len(first)} callbacks")
     for column in ("rank", "customer", "action", "risk", "tier", "queue", "due", "reasons"):
@@ -229,7 +229,7 @@ def print_campaign(result, top: int = 5) -> None:
             row.reasons,
         )
     console.print(shown)
-    offers = pd.read_csv(result.files["offers.csv"])
+    offers = pd.read_csv(result.files[OFFERS_CSV])
     first_offers = offers[offers["status"] == "scheduled"].head(top)
     shown = RichTable(title=f"Top {len(first_offers)} offers")
     for column in ("rank", "customer", "product", "expected value", "channel", "reason"):

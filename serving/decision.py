@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from retain.config import ServingConfig
+from common.config import ServingConfig
 from serving.models import Champions
 from serving.reasons import phrase, top_reasons
 from serving.rows import FeatureRows, predict

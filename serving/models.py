@@ -12,13 +12,9 @@ from functools import cached_property
 
 import pandas as pd
 
-from retain.config import RetainConfig, resolve_tracking_uri
-from retain.errors import RetainError
-
-CHURN_MODEL = "retain-churn"
-XSELL_MODEL = "retain-xsell"
-UPLIFT_MODEL = "retain-uplift-churn"
-CHAMPION = "champion"
+from common.config import RetainConfig, resolve_tracking_uri
+from common.errors import RetainError
+from common.names import CHAMPION, CHURN_MODEL, UPLIFT_MODEL, XSELL_MODEL
 
 
 @dataclass(frozen=True)

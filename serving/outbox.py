@@ -27,7 +27,7 @@ import pandas as pd
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from retain.errors import ConfigError
+from common.errors import ConfigError
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 SECRET_ENV = "RETAIN_WEBHOOK_SECRET"

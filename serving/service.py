@@ -41,8 +41,8 @@ from bentoml._internal.server.http.traffic import TimeoutMiddleware
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
-from retain.config import load_config
-from retain.errors import RetainError
+from common.config import load_config
+from common.errors import RetainError
 from serving.api import DecisionRequest, Engine, RequestError, caller_id
 
 API_KEYS_ENV = "RETAIN_API_KEYS"

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retain.errors import ConfigError
+from common.errors import ConfigError
 from serving.rows import FeatureRows
 
 SCHEMA = """

@@ -23,7 +23,7 @@ def tiny_bank(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def small_synthetic_bank(tmp_path_factory) -> Path:
     """400 customers over 2023, shared by the tests that need realistic volume."""
-    from features.synth import generate_bank
+    from simulation.bank import generate_bank
 
     folder = tmp_path_factory.mktemp("synthetic") / "bank"
     generate_bank(folder, n_customers=400, months=12, seed=7, start=date(2023, 1, 1))

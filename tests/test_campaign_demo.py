@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from browser import render
 
+from common.config import RetainConfig
 from retain.campaign_demo import EFFECT_KEYS, run_campaign_demo
-from retain.config import RetainConfig
 
 pytestmark = pytest.mark.slow
 
@@ -136,7 +136,7 @@ def test_train_uplift_command_fits_on_a_campaign_folder(demo, tmp_path):
 
 
 def test_the_demo_never_clears_a_folder_it_did_not_make(tmp_path):
-    from retain.errors import ConfigError
+    from common.errors import ConfigError
 
     (tmp_path / "mlruns").mkdir()
     (tmp_path / "mlruns" / "mlflow.db").write_text("the bank's registry")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retain.config import load_config, to_toml, with_overrides
-from retain.errors import ConfigError
+from common.config import load_config, to_toml, with_overrides
+from common.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -81,4 +81,23 @@ def test_shown_toml_reads_back_identically(tmp_path):
     config = load_config()
     path = tmp_path / "shown.toml"
     path.write_text(to_toml(config))
-    assert load_config(path) == config
+    read_back = load_config(path)
+    assert read_back.model_dump() == config.model_dump()
+    assert read_back.source_file == path.resolve() and config.source_file is None
+
+
+def test_the_file_read_travels_with_the_configuration(tmp_path, monkeypatch):
+    """`retain serve` hands its workers the file it read: copies keep it, and a file named
+    by RETAIN_CONFIG or found as ./retain.toml counts as read too."""
+    from common.config import with_overrides
+
+    path = tmp_path / "bank.toml"
+    path.write_text("[serving]\ntop_k_products = 1\n")
+    config = load_config(path)
+    assert with_overrides(config, "serving", reasons=2).source_file == path.resolve()
+    monkeypatch.setenv("RETAIN_CONFIG", str(path))
+    assert load_config().source_file == path.resolve()
+    monkeypatch.delenv("RETAIN_CONFIG")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "retain.toml").write_text("")
+    assert load_config().source_file == (tmp_path / "retain.toml").resolve()

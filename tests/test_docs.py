@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.config import RetainConfig
 from features.contract_doc import render_data_contract
-from retain.config import RetainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

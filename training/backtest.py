@@ -8,9 +8,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from retain.config import TrainingConfig
+from common.config import TrainingConfig
+from evaluation.metrics import binary_metrics
 from training.binary import fit_lightgbm, fit_logistic_baseline, logistic_scores
-from training.metrics import binary_metrics
 
 
 def evaluate_origins(

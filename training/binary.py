@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from retain.config import TrainingConfig
+from common.config import TrainingConfig
 from training.model import BinaryModel, Calibration, ModelSchema
 
 

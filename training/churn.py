@@ -13,9 +13,11 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
+from common.config import RetainConfig
+from common.names import CHURN_MODEL, TRUTH_CHURN
+from evaluation.metrics import binary_metrics
 from features.definitions import LABEL_CHURN, feature_names
 from features.validation import BankData
-from retain.config import RetainConfig
 from training import report, tracking
 from training.binary import (
     RuleBaseline,
@@ -32,11 +34,8 @@ from training.dataset import (
     shift_plan,
     snapshot_cache,
 )
-from training.metrics import binary_metrics
 from training.model import PYFUNC_DIR, ModelSchema
 
-REGISTERED_NAME = "retain-churn"
-TRUTH_FILE = Path("_truth") / "churn.parquet"
 # Inactivity: what a retention team without a model would ring first.
 RULE_FEATURE = "days_since_last_txn"
 
@@ -62,7 +61,7 @@ def churn_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 def oracle_scores(data_dir: Path, test: pd.DataFrame) -> np.ndarray | None:
     """The synthetic generator's own churn probability for the test rows, if it left one."""
-    path = data_dir / TRUTH_FILE
+    path = data_dir / TRUTH_CHURN
     if not path.exists():
         return None
     truth = pd.read_parquet(path, columns=["customer_id", "month_start", "p_churn_90d"])
@@ -190,9 +189,9 @@ def _log_and_register(
         mlflow.log_params(tracking.flatten(config.model_dump(mode="json")))
         tracking.log_snapshot_data(data_dir, plan, rows)
         tracking.log_fit(fit)
-        mlflow.set_tags(tracking.standard_tags(REGISTERED_NAME))
+        mlflow.set_tags(tracking.standard_tags(CHURN_MODEL))
         tracking.log_evaluation(metrics, figures, tables)
-        version, aliases = register_binary_model(model, test, REGISTERED_NAME)
+        version, aliases = register_binary_model(model, test, CHURN_MODEL)
         mlflow.set_tag("registered_version", version)
     return run.info.run_id, version, aliases
 

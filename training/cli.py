@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from common.console import make_console
 from features.cli import DataDir, load_extract
-from retain.console import make_console
 
 console = make_console()
 train_app = typer.Typer(help="Train, evaluate and register models in MLflow.", no_args_is_help=True)
@@ -53,13 +53,13 @@ def churn_command(
 
 def print_churn_result(result) -> None:
     """The churn run as a person reads it: metrics table, drift warning, where it went."""
-    from training.churn import REGISTERED_NAME
+    from common.names import CHURN_MODEL
 
     console.print(churn_table(result.metrics, result.rows, result.plan))
     if result.drift_warning:
         console.print(f"[yellow]warning:[/] {result.drift_warning}")
     console.print(
-        f"MLflow run {result.run_id}; registered {REGISTERED_NAME} version {result.version} "
+        f"MLflow run {result.run_id}; registered {CHURN_MODEL} version {result.version} "
         f"as {', '.join(result.aliases)}; browse with `make mlflow-ui`"
     )
     if result.seconds:
@@ -90,7 +90,7 @@ def xsell_command(
 ) -> None:
     """Train the cross-sell model (propensity per product not held), rank products per
     customer, compare with logistic and popularity baselines, register retain-xsell."""
-    from retain.errors import ConfigError
+    from common.errors import ConfigError
     from training.xsell import train_xsell
 
     if strategy not in (None, "single", "per_product"):
@@ -124,7 +124,7 @@ def xsell_command(
 
 def print_xsell_result(result) -> None:
     """The cross-sell run as a person reads it: ranking metrics, per product, registry."""
-    from training.xsell import REGISTERED_NAME
+    from common.names import XSELL_MODEL
 
     plan, rows = result.plan, result.rows
     console.print(
@@ -166,7 +166,7 @@ def print_xsell_result(result) -> None:
     for pid, why in result.skipped.items():
         console.print(f"not modelled: {pid} ({why}); it is never offered")
     console.print(
-        f"MLflow run {result.run_id}; registered {REGISTERED_NAME} version {result.version} "
+        f"MLflow run {result.run_id}; registered {XSELL_MODEL} version {result.version} "
         f"as {', '.join(result.aliases)}"
     )
 
@@ -382,7 +382,7 @@ def table_command(
 ) -> None:
     """Train on a ready-made snapshot table: out-of-time split with --order-by or
     --file-order, else stratified 80/20; baselines, drift check, MLflow registry."""
-    from retain.errors import RetainError
+    from common.errors import RetainError
     from training.table import TableTask, backtest_table, train_table
 
     if order_by and file_order:
@@ -508,51 +508,3 @@ def uplift_command(
         f"baseline level {result.model.level:+.3f} log-odds; MLflow run {result.run_id}; "
         "use it with `retain score --targeting uplift`"
     )
-
-
-evaluate_app = typer.Typer(
-    help="Programme evaluation: did the campaigns' calls happen, and did they keep customers?",
-    no_args_is_help=True,
-)
-
-
-@evaluate_app.command("campaign")
-def evaluate_campaign_command(
-    ctx: typer.Context,
-    campaign_dir: Annotated[
-        Path,
-        typer.Option(
-            "--campaign-dir", help="Folder `retain score` wrote (tasks.parquet, scores.parquet)."
-        ),
-    ],
-    data: DataDir = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Where to write the report (default: --campaign-dir).")
-    ] = None,
-) -> None:
-    """Evaluate a campaign on an extract taken after its horizon and the contacts loaded
-    with `retain outcomes load`: coverage and SLA, outcomes, churn by tier against the
-    plans' targets, the effect (treatment − holdout, with interval and p-value) by tier
-    and risk band, calibration on the campaign. Writes report.html, figures.json, CSVs."""
-    from training.programme import evaluate_folder
-
-    config = ctx.obj
-    _, bank = load_extract(config, data or config.data_dir, quiet=True)
-    with console.status("joining lists, contacts and outcomes", spinner="dots"):
-        evaluation, _, files = evaluate_folder(bank, config, campaign_dir, out)
-    print_headline(evaluation.headline)
-    for note in evaluation.notes:
-        console.print(f"[yellow]{note}", highlight=False)
-    console.print(f"report → {files['report']}")
-
-
-def print_headline(headline: dict) -> None:
-    """The key figures of a campaign evaluation as a table."""
-    from training.programme_report import headline_rows
-
-    table = RichTable(title=f"Campaign {headline.get('campaign_id')}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for label, value in headline_rows(headline):
-        table.add_row(label, value)
-    console.print(table)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import features as features_package
+from common.config import FeaturesConfig, RetainConfig, TrainingConfig
+from common.dates import add_months
+from common.errors import DataError
+from common.files import write_frame
 from features import pipeline
+from features.model_frame import to_model_frame
 from features.validation import BankData
-from retain.config import FeaturesConfig, RetainConfig, TrainingConfig
-from retain.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,6 @@ class SnapshotPlan:
         if as_of == self.test:
             return "test"
         return "valid" if as_of == self.valid else "train"
-
-
-def add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def plan_snapshots(
@@ -96,25 +93,25 @@ def build_snapshot_frame(
     """Features and labels at the given dates, as a model frame.
 
     With `cache_dir`, the frame is kept there under a key of the extract's files (path,
-    size, modification time), the feature settings, the dates and the source of the feature
-    code; a later run with the same key reads it instead of recomputing (retraining,
-    tuning, backtests and promotion on one extract). Any change to any of them is a miss.
+    size, modification time), the feature settings, the dates and the source of the code that
+    computes features (`features.pipeline.feature_code_digest`); a later run with the same
+    key reads it instead of recomputing (retraining, tuning, backtests and promotion on one
+    extract). Any change to any of them is a miss; a change elsewhere (a help text, the
+    simulator, a report) is not.
     """
     key = _cache_key(bank, as_of_dates, config) if cache_dir is not None else None
     cached = cache_dir / f"snapshots-{key}.parquet" if key else None
     if cached is not None and cached.exists():
-        return pipeline.to_model_frame(pd.read_parquet(cached), config)
+        return to_model_frame(pd.read_parquet(cached), config)
     frame = pipeline.feature_frame(bank, as_of_dates, config, with_labels=True)
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f".{cached.name}.{os.getpid()}.partial")  # one per writer
-        frame.to_parquet(partial, index=False)
-        os.replace(partial, cached)
+        write_frame(frame, cached)
         _evict(cached.parent, keep=CACHE_KEEP)
     return frame
 
 
 CACHE_KEEP = 3  # snapshot sets kept per cache folder, the most recently used
+EXECUTION_SETTINGS = ("duckdb_threads", "duckdb_memory_limit", "spark_master")
 
 
 def _cache_key(bank: BankData, as_of_dates, config: FeaturesConfig) -> str | None:
@@ -126,11 +123,12 @@ def _cache_key(bank: BankData, as_of_dates, config: FeaturesConfig) -> str | Non
         digest.update(
             f"{path.relative_to(bank.data_dir)}:{stat.st_size}:{stat.st_mtime_ns};".encode()
         )
-    digest.update(config.model_dump_json().encode())
+    # How the engine runs (threads, memory, Spark master) does not change a value.
+    settings = config.model_dump(mode="json", exclude=set(EXECUTION_SETTINGS))
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     digest.update(",".join(str(day) for day in sorted(set(as_of_dates))).encode())
     digest.update(str(bank.extracted_at).encode())
-    for source in sorted(Path(features_package.__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
+    digest.update(pipeline.feature_code_digest().encode())
     return digest.hexdigest()[:24]
 
 

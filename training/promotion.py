@@ -7,14 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from common.config import RetainConfig
+from common.errors import RetainError
+from common.names import CHURN_MODEL, XSELL_MODEL
+from evaluation.metrics import ranking_metrics
 from features.definitions import LABEL_CHURN
 from features.pipeline import catalogue
 from features.validation import BankData
-from retain.config import RetainConfig
-from retain.errors import RetainError
 from training import churn, registry, xsell
 from training.dataset import build_snapshot_frame, plan_snapshots, snapshot_cache
-from training.metrics import ranking_metrics
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,14 @@ def latest_holdout(name: str, bank: BankData, config: RetainConfig) -> Holdout:
     """The test snapshot a training run on this extract would use, for `name`."""
     plan = plan_snapshots(bank.extracted_at, config.features, config.training)
     frame = build_snapshot_frame(bank, [plan.test], config.features, snapshot_cache(config))
-    if name == churn.REGISTERED_NAME:
+    if name == CHURN_MODEL:
         frame = churn.churn_rows(frame)
         return Holdout(
             frame,
             frame[LABEL_CHURN].to_numpy(dtype=float),
             f"as of {plan.test}, {len(frame):,} customers",
         )
-    if name == xsell.REGISTERED_NAME:
+    if name == XSELL_MODEL:
         products = catalogue(bank)
         frame = xsell.xsell_rows(frame, products)
         labels = xsell.label_matrix(frame, products)
@@ -50,8 +51,7 @@ def latest_holdout(name: str, bank: BankData, config: RetainConfig) -> Holdout:
 
         return Holdout(frame, labels, f"as of {plan.test}, {len(frame):,} customers", map_at_7)
     raise RetainError(
-        f"promotion on an extract is available for {churn.REGISTERED_NAME} and "
-        f"{xsell.REGISTERED_NAME}; got {name!r}"
+        f"promotion on an extract is available for {CHURN_MODEL} and {XSELL_MODEL}; got {name!r}"
     )
 
 

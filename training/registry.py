@@ -12,12 +12,12 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sklearn.metrics import roc_auc_score
 
-from retain.errors import RetainError
-from training.tracking import CHALLENGER, CHAMPION
+from common.errors import RetainError
+from common.names import CHALLENGER, CHAMPION, XSELL_MODEL
 
 PRIMARY_METRIC = "roc_auc"
 # What promotion compares for each registered model; table-mode models are binary.
-PRIMARY_METRICS = {"retain-xsell": "map_at_7"}
+PRIMARY_METRICS = {XSELL_MODEL: "map_at_7"}
 
 
 Scorer = Callable[[np.ndarray, object], float]

@@ -12,12 +12,12 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from retain.config import RetainConfig
-from retain.errors import DataError
+from common.config import RetainConfig
+from common.errors import DataError
+from evaluation.metrics import binary_metrics
 from training import report, tracking
 from training.binary import RuleBaseline, fit_lightgbm, fit_logistic_baseline, logistic_scores
 from training.churn import register_binary_model
-from training.metrics import binary_metrics
 
 LABEL = "_label"
 TEST_SHARE = 0.2

@@ -15,11 +15,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from retain.config import resolve_tracking_uri
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-
+from common.config import resolve_tracking_uri
+from common.names import CHALLENGER, CHAMPION
 
 tracking_uri = resolve_tracking_uri
 

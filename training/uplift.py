@@ -17,7 +17,7 @@ better from 800 calls on (docs/evaluation.md has the figures).
 
 The model is judged on a part of the randomised list it never saw (30 %, by a hash of the
 customer id), where the holdout is the comparison: Qini coefficient, AUUC and uplift in the
-top 10/20/30 % (`training.uplift_metrics`), against ranking by churn risk and, on the
+top 10/20/30 % (`evaluation.uplift_metrics`), against ranking by churn risk and, on the
 synthetic bank, against the truth's own uplift (the limit). Tracked in MLflow and
 registered as `retain-uplift-churn` like the other models.
 """
@@ -35,15 +35,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from common.config import RetainConfig
+from common.errors import DataError
+from common.names import CHAMPION, CHURN_MODEL, HOLDOUT, NOT_LISTED, TREATMENT, UPLIFT_MODEL
+from evaluation import uplift_metrics
 from features.definitions import LABEL_CHURN
-from retain.config import RetainConfig
-from retain.errors import DataError
-from training import tracking, uplift_metrics
+from training import tracking
 from training.model import PYFUNC_DIR, BinaryModel, Calibration, ModelSchema, predict
 
-REGISTERED_NAME = "retain-uplift-churn"
 GROUP = "group"
-TREATMENT, HOLDOUT, NOT_LISTED = "treatment", "holdout", "not_listed"
 VALIDATION_SHARE = 0.3
 TOP_SHARES = (0.1, 0.2, 0.3)
 # The shift model is small and slow on purpose: a few hundred churners among the called
@@ -270,7 +270,7 @@ def _log_and_register(
             }
         )
         mlflow.log_params({f"rows_{k}": v for k, v in result.rows.items()})
-        mlflow.set_tags(tracking.standard_tags(REGISTERED_NAME))
+        mlflow.set_tags(tracking.standard_tags(UPLIFT_MODEL))
         mlflow.log_metrics({k: v for k, v in result.metrics.items() if np.isfinite(v)})
         # The model reads the baseline's features and the shift's: the signature takes both
         # (MLflow drops inputs the signature does not name).
@@ -287,11 +287,11 @@ def _log_and_register(
                 artifacts=result.model.save(Path(folder)),
                 signature=model_signature(schema),
                 input_example=example,
-                registered_model_name=REGISTERED_NAME,
+                registered_model_name=UPLIFT_MODEL,
                 pip_requirements=tracking.pip_requirements(),
             )
         version = str(info.registered_model_version)
-        aliases = tracking.assign_aliases(REGISTERED_NAME, version)
+        aliases = tracking.assign_aliases(UPLIFT_MODEL, version)
         mlflow.set_tag("registered_version", version)
     return UpliftResult(
         result.model,
@@ -312,7 +312,7 @@ def train_from_campaign(bank, config: RetainConfig, campaign_dir, register: bool
     Raises:
         DataError: no campaign lists there, or the extract ends before the horizon.
     """
-    from training.programme import campaign_files, campaign_outcomes, read_truth
+    from evaluation.programme import campaign_files, campaign_outcomes, read_truth
 
     tasks, scores, as_of = campaign_files(campaign_dir, bank, config)
     campaign = campaign_outcomes(bank, as_of, config)
@@ -325,7 +325,7 @@ def train_from_campaign(bank, config: RetainConfig, campaign_dir, register: bool
     if truth is not None:
         campaign = campaign.merge(truth, on="customer_id", how="left")
         campaign["true_uplift"] = campaign["p_churn_90d"] - campaign["p_churn_90d_if_called"]
-    version = json.loads(tasks["versions"].iat[0]).get("retain-churn")
+    version = json.loads(tasks["versions"].iat[0]).get(CHURN_MODEL)
     baseline = _churn_model(config, version)
     from features.definitions import feature_names
 
@@ -338,7 +338,7 @@ def train_from_campaign(bank, config: RetainConfig, campaign_dir, register: bool
 def _churn_model(config: RetainConfig, version: str | None) -> BinaryModel:
     """The churn model that scored the campaign (its version), else today's champion."""
     tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
-    uri = f"models:/retain-churn/{version}" if version else "models:/retain-churn@champion"
+    uri = f"models:/{CHURN_MODEL}/{version}" if version else f"models:/{CHURN_MODEL}@{CHAMPION}"
     try:
         return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
     except mlflow.exceptions.MlflowException:

@@ -13,10 +13,12 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from sklearn.metrics import roc_auc_score
 
+from common.config import RetainConfig, TrainingConfig
+from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, XSELL_MODEL
+from evaluation.metrics import binary_metrics, ranking_metrics
 from features.definitions import LABEL_XSELL_PREFIX, xsell_feature_names
 from features.pipeline import catalogue
 from features.validation import BankData
-from retain.config import RetainConfig, TrainingConfig
 from training import report, tracking
 from training.binary import FitReport, fit_lightgbm, fit_logistic_baseline, logistic_scores
 from training.churn import first_record, model_signature
@@ -27,12 +29,8 @@ from training.dataset import (
     plan_snapshots,
     snapshot_cache,
 )
-from training.metrics import binary_metrics, ranking_metrics
 from training.model import PRODUCT_COLUMN, PYFUNC_DIR, CrossSellModel, ModelSchema
 
-REGISTERED_NAME = "retain-xsell"
-TRUTH_FILE = Path("_truth") / "adoption.parquet"
-TRUTH_PREFIX = "p_open_90d__"
 PAIR_LABEL = "label"
 # A product needs this many adopters in training (and one in validation) for a model of
 # its own; with fewer, its propensities would be noise dressed up as a ranking.
@@ -169,12 +167,12 @@ def logistic_per_product(
 
 def oracle_matrix(data_dir: Path, test: pd.DataFrame, products: list[str]) -> np.ndarray | None:
     """The synthetic generator's own adoption probabilities for the test rows, if any."""
-    path = data_dir / TRUTH_FILE
+    path = data_dir / TRUTH_ADOPTION
     if not path.exists():
         return None
     truth = pd.read_parquet(path)
     truth["as_of"] = pd.to_datetime(truth["month_start"])
-    columns = [f"{TRUTH_PREFIX}{pid}" for pid in products]
+    columns = [f"{TRUTH_ADOPTION_PREFIX}{pid}" for pid in products]
     if any(column not in truth for column in columns):
         return None
     merged = test[["customer_id", "as_of"]].merge(
@@ -261,9 +259,9 @@ def train_xsell(
             }
         )
         tracking.log_fit(fit)
-        mlflow.set_tags(tracking.standard_tags(REGISTERED_NAME))
+        mlflow.set_tags(tracking.standard_tags(XSELL_MODEL))
         tracking.log_evaluation(metrics, figures, tables)
-        version, aliases = register_cross_sell_model(model, test, REGISTERED_NAME)
+        version, aliases = register_cross_sell_model(model, test, XSELL_MODEL)
         mlflow.set_tag("registered_version", version)
     return XsellResult(
         metrics, plan, run.info.run_id, version, aliases, strategy, per_product, rows, skipped

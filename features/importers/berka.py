@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.errors import DataError
 from features.importers.extract import (
     Check,
     ImportedExtract,
@@ -43,7 +44,6 @@ from features.importers.extract import (
     whole_numbers,
 )
 from features.schema import TRANSACTIONS
-from retain.errors import DataError
 
 SOURCE = "Berka PKDD'99 financial dataset (Czech bank)"
 # Columns the importer reads from each file (others are not imported; docs/data-import.md).

@@ -20,9 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.errors import DataError
 from features.schema import ARROW_TYPES, MANIFEST_FILE, TABLES, TABLES_BY_NAME
 from features.validation import REASON, find_table_file
-from retain.errors import DataError
 
 QUARANTINE_DIR = "_quarantine"
 

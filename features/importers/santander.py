@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.errors import DataError
 from features.importers.extract import (
     Check,
     ImportedExtract,
@@ -36,7 +37,6 @@ from features.importers.extract import (
     whole_numbers,
 )
 from features.schema import INCOME_BANDS
-from retain.errors import DataError
 
 SOURCE = "Santander product recommendation (Kaggle 2016, train_ver2.csv format)"
 

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 from banks import tiny_bank_frames, write_bank
 
+from common.config import ChurnDefinition, DataConfig, FeaturesConfig
 from features import engine, pipeline
 from features.definitions import LABEL_CHURN, FeatureInputs, build_features, feature_names
+from features.model_frame import to_model_frame
+from features.online import customer_features
 from features.validation import load_bank
-from retain.config import ChurnDefinition, DataConfig, FeaturesConfig
 
 CONFIG = FeaturesConfig()
 
@@ -235,7 +237,7 @@ def test_no_leakage_records_at_or_after_the_cutoff_change_nothing(tmp_path, as_o
 def test_output_columns_and_dtypes_are_fixed(tiny_features):
     names = feature_names(CONFIG)
     assert list(tiny_features.columns[1 : 1 + len(names)]) == names
-    frame = pipeline.to_model_frame(tiny_features.reset_index(drop=True), CONFIG)
+    frame = to_model_frame(tiny_features.reset_index(drop=True), CONFIG)
     assert list(frame["tier"].cat.categories) == ["core", "important", "general", "new", "churned"]
     assert frame["txn_count_30d"].dtype == "float64"
 
@@ -249,8 +251,8 @@ def test_one_customer_from_raw_records_matches_the_batch(tmp_path, tiny_features
             for name, frame in frames.items()
             if name != "products"
         }
-        single = pipeline.customer_features(records, frames["products"], as_of, CONFIG)
-        batch = pipeline.to_model_frame(
+        single = customer_features(records, frames["products"], as_of, CONFIG)
+        batch = to_model_frame(
             tiny_features.loc[[(customer, as_of)]].reset_index(level=1, drop=True).reset_index(),
             CONFIG,
         )
@@ -265,10 +267,10 @@ def test_one_customer_with_a_bad_record_is_refused(tiny_frames):
         if name != "products"
     }
     records["transactions"] = records["transactions"].assign(amount=-1.0)
-    from retain.errors import DataError
+    from common.errors import DataError
 
     with pytest.raises(DataError, match="transactions: amount: below 0"):
-        pipeline.customer_features(records, tiny_frames["products"], date(2024, 2, 1), CONFIG)
+        customer_features(records, tiny_frames["products"], date(2024, 2, 1), CONFIG)
 
 
 @pytest.mark.parametrize(
@@ -286,8 +288,8 @@ def test_one_customer_with_a_bad_record_is_refused(tiny_frames):
     ],
 )
 def test_real_time_records_are_checked_by_the_contract(tiny_frames, table, column, value, message):
+    from common.errors import DataError
     from features.online import CustomerFeatures
-    from retain.errors import DataError
 
     computer = CustomerFeatures(tiny_frames["products"], CONFIG)
     records = {
@@ -308,8 +310,8 @@ def test_real_time_records_are_checked_by_the_contract(tiny_frames, table, colum
 
 
 def test_labels_need_a_known_extraction_time(tmp_path):
+    from common.errors import DataError
     from features.validation import load_bank as load
-    from retain.errors import DataError
 
     folder = write_bank(tiny_bank_frames(), tmp_path / "bank")
     (folder / "manifest.json").unlink()
@@ -334,8 +336,8 @@ def test_a_complaint_open_for_more_than_a_year_still_counts(tmp_path):
 
 
 def test_real_time_refuses_a_missing_required_column(tiny_frames):
+    from common.errors import DataError
     from features.online import CustomerFeatures
-    from retain.errors import DataError
 
     records = {
         name: frame[frame["customer_id"] == "C2"]

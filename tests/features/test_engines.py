@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from banks import write_bank
 
+from common.config import DataConfig, FeaturesConfig
 from features import engine, pipeline
 from features.validation import load_bank
-from retain.config import DataConfig, FeaturesConfig
 
 pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

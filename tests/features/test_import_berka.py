@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from common.config import DataConfig, FeaturesConfig
+from common.errors import DataError
 from features import engine
 from features.importers.berka import (
     K_SYMBOLS,
@@ -32,8 +34,6 @@ from features.importers.extract import (
 )
 from features.schema import COUNTERPARTY_TYPES, DIRECTIONS, MANIFEST_FILE, TRANSACTION_CHANNELS
 from features.validation import REASON, load_bank
-from retain.config import DataConfig, FeaturesConfig
-from retain.errors import DataError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "berka-pkdd99"
 TRANSACTIONS_FILE = "trans_small.asc"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from common.config import DataConfig, FeaturesConfig
+from common.errors import DataError
 from features import engine
 from features.importers.extract import write_extract
 from features.importers.santander import ATTRIBUTES, FLAGS, import_santander, read_santander
 from features.validation import REASON, load_bank
-from retain.config import DataConfig, FeaturesConfig
-from retain.errors import DataError
 
 SHARED = (
     Path(__file__).resolve().parents[2].parent

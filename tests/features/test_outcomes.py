@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from test_cli import retain
 
+from common.config import DataConfig, FeaturesConfig
+from common.errors import DataError
 from features import engine
 from features.outcomes import load_contacts, outcomes_file, read_contacts
 from features.schema import CAMPAIGN_CONTACTS, CONTACT_CHANNELS, CONTACT_GROUPS, CONTACT_OUTCOMES
-from features.synth_campaign import reached_customers, simulate_contacts
 from features.validation import load_bank
-from retain.config import DataConfig, FeaturesConfig
-from retain.errors import DataError
 from serving.batch import TASK_COLUMNS
+from simulation.call_centre import reached_customers, simulate_contacts
 
 AS_OF = pd.Timestamp("2024-01-02")  # a campaign scored after the extract (2023-12-31)
 ACTIONS = ("retention_callback", "cross_sell_offer", "complaint_follow_up", "welcome_callback")

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from banks import EXTRACTED_AT, tiny_bank_frames, write_bank
 
+from common.config import DataConfig, FeaturesConfig
+from common.errors import DataError
 from features import engine
 from features.report import data_quality_frame
 from features.validation import load_bank
-from retain.config import DataConfig, FeaturesConfig
-from retain.errors import DataError
 
 LENIENT = DataConfig(max_quarantine_share=0.9)
 

@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
+from common.config import load_config, with_overrides
 from features import engine, pipeline
 from features.validation import load_bank
-from retain.config import load_config, with_overrides
 from serving.models import load_champions
 
 NOW = datetime(2025, 1, 1)
@@ -16,7 +16,7 @@ NOW = datetime(2025, 1, 1)
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory):
-    from features.synth import generate_bank
+    from simulation.bank import generate_bank
     from training.churn import train_churn
     from training.xsell import train_xsell
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from banks import steady_customers
 
+from common.config import load_config, with_overrides
+from common.errors import RetainError
 from features.definitions import held_column
-from retain.config import load_config, with_overrides
-from retain.errors import RetainError
 from serving.batch import HOLDOUT, STAGES, TREATMENT, holdout_mask, schedule, score_campaign
 from serving.decision import (
     COMPLAINT_FOLLOW_UP,

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from servers import free_port, postgres_server
 
-from retain.errors import ConfigError
+from common.errors import ConfigError
 from serving.outbox import DEAD, DELIVERED, DeliveryPolicy, deliver, open_outbox, sign, task_id
 
 SECRET = "s3cret"

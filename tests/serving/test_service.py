@@ -230,8 +230,9 @@ def test_fuzz_no_request_gets_a_5xx(client, path, body):
     assert response.status_code < 500, (content[:300], response.text[:300])
 
 
-def test_retain_serve_answers_over_http_on_loopback(served):
-    """The real server process, as `retain serve` starts it, on 127.0.0.1."""
+def test_retain_serve_answers_over_http_on_loopback(served, tmp_path):
+    """The real server process, as `retain --config FILE serve` starts it, on 127.0.0.1:
+    the workers read the same file (a bank's registry, stores and rules are in force)."""
     import os
     import socket
     import subprocess
@@ -246,15 +247,18 @@ def test_retain_serve_answers_over_http_on_loopback(served):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = os.environ | {
-        "RETAIN_API_KEYS": KEY,
-        "RETAIN_TRAINING__TRACKING_URI": config.training.tracking_uri,
-        "RETAIN_OUTPUT_DIR": str(config.output_dir),
-    }
+    settings = tmp_path / "bank.toml"
+    settings.write_text(
+        f'output_dir = "{config.output_dir}"\n\n'
+        f'[training]\ntracking_uri = "{config.training.tracking_uri}"\n\n'
+        "[serving]\ntop_k_products = 1\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
     retain = Path(sys.executable).parent / "retain"
     server = subprocess.Popen(
-        [str(retain), "serve", "--port", str(port)],
-        env=env,
+        [str(retain), "--config", str(settings), "serve", "--port", str(port)],
+        env=env | {"RETAIN_API_KEYS": KEY},
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -270,12 +274,17 @@ def test_retain_serve_answers_over_http_on_loopback(served):
                 pass
             assert server.poll() is None, server.stdout.read().decode()[-2000:]
             time.sleep(0.5)
-        ids = list(served["features"]["customer_id"].iloc[:2])
+        ids = list(served["features"]["customer_id"].iloc[:40])
         answer = httpx.post(
             f"{base}/next-best-action", json={"customer_ids": ids}, headers=HEADERS, timeout=30
         )
         assert answer.status_code == 200, answer.text
         assert [r["customer_id"] for r in answer.json()["results"]] == ids
+        offers = httpx.post(
+            f"{base}/recommend", json={"customer_ids": ids}, headers=HEADERS, timeout=30
+        ).json()["results"]
+        # The defaults offer up to 3 products; the file given with --config says 1.
+        assert max(len(r["products"]) for r in offers) == 1, offers[:3]
         assert httpx.post(f"{base}/score", json={"customer_ids": ids}).status_code == 401
     finally:
         os.killpg(server.pid, 15)

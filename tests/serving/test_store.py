@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from servers import free_port, redis_server
 
-from retain.errors import ConfigError
+from common.errors import ConfigError
 from serving.store import RedisFeatureStore, open_store
 
 

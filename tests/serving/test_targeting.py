@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from banks import serving_config, steady_customers
 
-from retain.errors import RetainError
+from common.errors import RetainError
 from serving.batch import score_campaign
 from serving.decision import NO_ACTION, RETENTION_CALLBACK, decide, predict_uplift
 from serving.models import UPLIFT_MODEL, load_champions

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from common.config import load_config, with_overrides
+from common.names import CHURN_MODEL
 from features import engine
 from features.definitions import LABEL_CHURN
 from features.validation import load_bank
-from retain.config import load_config, with_overrides
-from training.churn import REGISTERED_NAME, churn_rows, train_churn
+from training.churn import churn_rows, train_churn
 from training.dataset import build_training_frame
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from features.synth import generate_bank
+    from simulation.bank import generate_bank
 
     root = tmp_path_factory.mktemp("churn")
     data = root / "bank"
@@ -67,12 +68,12 @@ def test_registry_first_is_champion_later_ones_challengers(trained):
     assert (first.version, sorted(first.aliases)) == ("1", ["challenger", "champion"])
     assert (second.version, second.aliases) == ("2", ["challenger"])
     client = MlflowClient()
-    assert str(client.get_model_version_by_alias(REGISTERED_NAME, "champion").version) == "1"
-    assert str(client.get_model_version_by_alias(REGISTERED_NAME, "challenger").version) == "2"
+    assert str(client.get_model_version_by_alias(CHURN_MODEL, "champion").version) == "1"
+    assert str(client.get_model_version_by_alias(CHURN_MODEL, "challenger").version) == "2"
 
 
 def test_champion_predicts_calibrated_probabilities_from_a_feature_frame(trained):
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}@champion")
     test = trained["test"]
     scores = np.asarray(model.predict(test))
     assert scores.shape == (len(test),)
@@ -82,7 +83,7 @@ def test_champion_predicts_calibrated_probabilities_from_a_feature_frame(trained
 
 
 def test_customer_id_does_not_change_a_score(trained):
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}@champion")
     test = trained["test"].head(200)
     renamed = test.assign(customer_id=[f"X{i}" for i in range(len(test))])
     np.testing.assert_array_equal(model.predict(test), model.predict(renamed))
@@ -118,7 +119,7 @@ def test_customer_id_does_not_change_a_score(trained):
 def test_warning_signs_raise_churn_risk(trained, change, what, min_ratio):
     # The booster's own score: isotonic calibration is a step function, so small moves in
     # risk can land on the same step; it is monotone, so direction carries over.
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}@champion")
     booster = model.unwrap_python_model().model
     steady = trained["test"]
     steady = steady[(steady["salary_present"] == 1) & (steady["complaint_open"] == 0)].head(300)
@@ -134,7 +135,7 @@ def test_logged_example_holds_no_personal_data(trained):
     run = MlflowClient().get_run(trained["first"].run_id)
     artifacts = Path(run.info.artifact_uri.removeprefix("file://"))
     examples = list(
-        Path(mlflow.artifacts.download_artifacts(f"models:/{REGISTERED_NAME}/1")).rglob(
+        Path(mlflow.artifacts.download_artifacts(f"models:/{CHURN_MODEL}/1")).rglob(
             "input_example.json"
         )
     )
@@ -153,23 +154,22 @@ def test_promotion_compares_on_the_same_holdout_and_records_why(trained):
 
     holdout = trained["test"]
     kept = registry.decide(
-        REGISTERED_NAME, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=-1.0
+        CHURN_MODEL, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=-1.0
     )
     assert not kept.promoted and "worse than" in kept.reason
     assert 0.5 < kept.champion_score < 1 and 0.5 < kept.challenger_score < 1
     promoted = registry.decide(
-        REGISTERED_NAME, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=1.0
+        CHURN_MODEL, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=1.0
     )
     assert promoted.promoted and "not worse than" in promoted.reason
     registry.apply(promoted, "test holdout")
     client = MlflowClient()
-    assert str(client.get_model_version_by_alias(REGISTERED_NAME, "champion").version) == "2"
+    assert str(client.get_model_version_by_alias(CHURN_MODEL, "champion").version) == "2"
     assert (
-        "not worse than"
-        in client.get_model_version(REGISTERED_NAME, "2").tags["last_promotion_check"]
+        "not worse than" in client.get_model_version(CHURN_MODEL, "2").tags["last_promotion_check"]
     )
     again = registry.decide(
-        REGISTERED_NAME, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=0.0
+        CHURN_MODEL, holdout, holdout[LABEL_CHURN].to_numpy(dtype=float), tolerance=0.0
     )
     assert not again.promoted and again.reason == "the challenger already is the champion"
 
@@ -205,9 +205,9 @@ def test_run_logs_plots_tier_table_and_drift(trained):
 
 
 def test_backtest_rolls_the_origin_back_month_by_month(trained):
+    from common.dates import add_months
     from training.backtest import summarise
     from training.churn import backtest_churn
-    from training.dataset import add_months
 
     per_origin = backtest_churn(trained["bank"], trained["config"], origins=2)
     latest = trained["first"].plan.test
@@ -224,7 +224,7 @@ def test_matrix_path_scores_exactly_like_the_frame_path(trained):
     """Serving feeds boosters a float matrix (category → training index); it must give the
     very scores of the pandas-categorical frame LightGBM was trained on, also for unseen
     levels, missing values and text in a numeric column."""
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}@champion")
     binary = model.unwrap_python_model().model
     test = trained["test"].head(300).copy()
     test["region"] = test["region"].astype("object")

@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from retain.config import FeaturesConfig, TrainingConfig
-from retain.errors import DataError
+from common.config import FeaturesConfig, TrainingConfig
+from common.errors import DataError
 from training.dataset import check_history, plan_snapshots
 
 
@@ -47,9 +47,9 @@ def test_snapshot_cache_is_reused_only_for_the_same_extract(small_synthetic_bank
 
     import pandas as pd
 
+    from common.config import load_config
     from features import engine
     from features.validation import load_bank
-    from retain.config import load_config
     from training.dataset import build_snapshot_frame
 
     data = tmp_path / "bank"
@@ -75,3 +75,35 @@ def test_snapshot_cache_is_reused_only_for_the_same_extract(small_synthetic_bank
     assert len(list(cache.glob("snapshots-*.parquet"))) == 2
     age = changed.loc[changed["customer_id"] == someone, "age_years"]
     assert (age > 80).all() and not first.equals(changed)
+
+
+def test_snapshot_cache_key_follows_the_feature_code_and_settings_only(
+    small_synthetic_bank, monkeypatch
+):
+    """A help text, the simulator or an engine's thread count leave the key alone; the
+    feature definitions and a feature setting change it."""
+    from pathlib import Path
+
+    from common.config import load_config
+    from features import engine, pipeline
+    from features.validation import load_bank
+    from training.dataset import _cache_key
+
+    config = load_config()
+    bank = load_bank(engine.connect(config.features), small_synthetic_bank, config.data)
+    dates = [date(2023, 6, 1)]
+    key = _cache_key(bank, dates, config.features)
+    assert _cache_key(bank, dates, FeaturesConfig(duckdb_threads=1)) == key
+    assert _cache_key(bank, dates, FeaturesConfig(horizon_days=60)) != key
+
+    hashed = {Path(pipeline.__file__).parent / f"{name}.py" for name in pipeline.FEATURE_CODE}
+    assert Path(pipeline.__file__).parent / "definitions.py" in hashed
+    assert not {"cli.py", "report.py", "contract_doc.py"} & {path.name for path in hashed}
+    real_read = Path.read_bytes
+
+    def edited(path):
+        source = real_read(path)
+        return source + b"\n# edited\n" if path.name == "definitions.py" else source
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert _cache_key(bank, dates, config.features) != key

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retain.config import load_config, with_overrides
-from retain.errors import DataError
+from common.config import load_config, with_overrides
+from common.errors import DataError
 from training.table import LABEL, TableTask, prepare, read_table, split, train_table
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -10,15 +10,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from common.config import load_config, with_overrides
+from common.errors import DataError
+from common.names import HOLDOUT, NOT_LISTED, TREATMENT, UPLIFT_MODEL
 from features.definitions import LABEL_CHURN
-from retain.config import load_config, with_overrides
-from retain.errors import DataError
 from training.binary import fit_lightgbm
 from training.uplift import (
-    HOLDOUT,
-    NOT_LISTED,
-    REGISTERED_NAME,
-    TREATMENT,
     UpliftModel,
     train_uplift,
     validation_part,
@@ -171,7 +168,7 @@ def test_registered_champion_predicts_the_same_uplift(simulated, tmp_path):
     assert run.data.metrics["qini_uplift_model"] == pytest.approx(
         first.metrics["qini_uplift_model"]
     )
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{UPLIFT_MODEL}@champion")
     sample = campaign.head(500)
     np.testing.assert_allclose(
         np.asarray(model.predict(sample)), first.model.predict_uplift(sample), rtol=0, atol=1e-12
@@ -191,7 +188,7 @@ def test_registered_champion_takes_shift_features_the_baseline_does_not_use(simu
     )
     campaign = campaign_frame(baseline)
     result = train_uplift(campaign, FEATURES, baseline, config, "sim-2")
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{UPLIFT_MODEL}@champion")
     sample = campaign.head(100)
     np.testing.assert_allclose(
         np.asarray(model.predict(sample)), result.model.predict_uplift(sample), atol=1e-12

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from common.config import load_config, with_overrides
+from common.names import XSELL_MODEL
 from features import engine
 from features.definitions import held_column
 from features.pipeline import catalogue
 from features.validation import load_bank
-from retain.config import load_config, with_overrides
 from training.dataset import build_training_frame
 from training.model import CrossSellModel
 from training.xsell import (
-    REGISTERED_NAME,
     fit_cross_sell,
     label_column,
     stack_pairs,
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from features.synth import generate_bank
+    from simulation.bank import generate_bank
 
     root = tmp_path_factory.mktemp("xsell")
     data = root / "bank"
@@ -76,9 +76,9 @@ def test_product_everyone_holds_is_not_modelled(trained):
 
 def test_registered_model_returns_a_propensity_per_product_and_never_a_held_one(trained):
     client = MlflowClient()
-    champion = client.get_model_version_by_alias(REGISTERED_NAME, "champion").version
+    champion = client.get_model_version_by_alias(XSELL_MODEL, "champion").version
     assert str(champion) == trained["single"].version == "1"
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{XSELL_MODEL}@champion")
     test = trained["frame"][trained["frame"]["split"] == "test"]
     scores = model.predict(test)
     assert isinstance(scores, pd.DataFrame) and len(scores) == len(test)
@@ -133,7 +133,7 @@ def test_pairs_hold_only_products_on_offer(trained):
 def test_promotion_compares_map_at_7_on_the_latest_snapshot(trained):
     from training.promotion import promote
 
-    decision = promote(REGISTERED_NAME, trained["bank"], trained["config"], "test bank")
+    decision = promote(XSELL_MODEL, trained["bank"], trained["config"], "test bank")
     assert decision.metric == "map_at_7"
     # Version 1 (single) is champion, version 2 (per product) the challenger.
     assert (decision.champion_version, decision.challenger_version) == ("1", "2")
@@ -142,7 +142,7 @@ def test_promotion_compares_map_at_7_on_the_latest_snapshot(trained):
 
 
 def test_customer_id_does_not_change_a_score(trained):
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_NAME}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{XSELL_MODEL}@champion")
     test = trained["frame"][trained["frame"]["split"] == "test"].head(200)
     renamed = test.assign(customer_id=[f"X{i}" for i in range(len(test))])
     pd.testing.assert_frame_equal(model.predict(test), model.predict(renamed))

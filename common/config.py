@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from retain.errors import ConfigError
+from common.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("retain.toml")
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -301,6 +302,16 @@ class RetainConfig(BaseSettings):
     serving: ServingConfig = ServingConfig()
     programme: ProgrammeConfig = ProgrammeConfig()
 
+    # Which TOML file the configuration was read from, so a process that starts others
+    # (`retain serve` and its workers) hands them the same file.
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> Path | None:
+        """The TOML file this configuration was read from; None for defaults and environment
+        only."""
+        return self._source_file
+
     @property
     def outbox_url(self) -> str:
         """The outbox in use (configured, else a SQLite file in outputs)."""
@@ -329,11 +340,13 @@ class RetainConfig(BaseSettings):
         return tuple(sources)
 
 
-_config_file_override: Path | None = None
+# The file `load_config` was asked to read, for the settings source below while it builds
+# the configuration (a context variable: concurrent loads in threads do not mix).
+_requested_file: ContextVar[Path | None] = ContextVar("retain_config_file", default=None)
 
 
 def _toml_file_in_use() -> Path | None:
-    candidate = _config_file_override or (
+    candidate = _requested_file.get() or (
         Path(os.environ["RETAIN_CONFIG"]) if os.environ.get("RETAIN_CONFIG") else None
     )
     if candidate is not None:
@@ -350,23 +363,25 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> RetainConf
         **overrides: top-level values that win over file and environment (used by the CLI).
 
     Returns:
-        The frozen, validated configuration.
+        The frozen, validated configuration; `source_file` says which file it read.
 
     Raises:
         ConfigError: naming the key, the value given and what is allowed.
     """
-    global _config_file_override
     if config_file is not None and not config_file.exists():
         raise ConfigError(f"config file {config_file} does not exist")
-    _config_file_override = config_file
+    token = _requested_file.set(config_file)
     try:
-        return RetainConfig(**overrides)
+        source = _toml_file_in_use()
+        config = RetainConfig(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {_toml_file_in_use()} is not valid TOML: {exc}") from None
     finally:
-        _config_file_override = None
+        _requested_file.reset(token)
+    config._source_file = source.resolve() if source is not None else None
+    return config
 
 
 def _describe_validation_error(exc: ValidationError) -> str:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retain.config import RetainConfig
-from retain.errors import DataError
-from training.campaign_effect import effects_by, rate_difference
-from training.programme_report import ProgrammeEvaluation
+from common.config import RetainConfig
+from common.errors import DataError
+from common.names import HOLDOUT, SCORES_FILE, TASKS_FILE, TREATMENT, TRUTH_CHURN
+from evaluation.campaign_effect import effects_by, rate_difference
+from evaluation.programme_report import ProgrammeEvaluation
+from features.schema import REACHED_OUTCOMES
 
-TREATMENT, HOLDOUT = "treatment", "holdout"
-REACHED = ("reached", "declined", "accepted_offer", "issue_resolved")
 SERVICE_ACTIONS = {
     "complaint_follow_up": "complaint follow-ups within {days} days of resolution",
     "welcome_callback": "welcome calls within {days} days of opening",
@@ -95,7 +95,7 @@ def evaluate_campaign(
     horizon = config.features.horizon_days
     tasks = data.tasks.copy()
     tasks["contacted"] = tasks["contacted_at"].notna()
-    tasks["reached"] = tasks["outcome"].isin(REACHED)
+    tasks["reached"] = tasks["outcome"].isin(REACHED_OUTCOMES)
     treated = tasks[tasks["group"] == TREATMENT]
     known = tasks[tasks["churned"].notna()]
     notes = []
@@ -330,7 +330,7 @@ def read_truth(data_dir, as_of, features_config=None) -> pd.DataFrame | None:
     ):
         return None
 
-    path = Path(data_dir) / "_truth" / "churn.parquet"
+    path = Path(data_dir) / TRUTH_CHURN
     if not path.exists():
         return None
     truth = pd.read_parquet(
@@ -364,8 +364,8 @@ def evaluate_folder(
     """
     from pathlib import Path
 
+    from evaluation.programme_report import write_report
     from features.outcomes import read_contacts
-    from training.programme_report import write_report
 
     tasks, scores, as_of = campaign_files(campaign_dir, bank, config)
     campaign_id = str(tasks["campaign_id"].iat[0])
@@ -396,7 +396,7 @@ def campaign_files(campaign_dir, bank, config: RetainConfig):
     from pathlib import Path
 
     campaign_dir = Path(campaign_dir)
-    paths = {name: campaign_dir / f"{name}.parquet" for name in ("tasks", "scores")}
+    paths = {"tasks": campaign_dir / TASKS_FILE, "scores": campaign_dir / SCORES_FILE}
     for path in paths.values():
         if not path.exists():
             raise DataError(

@@ -16,13 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.schema import CAMPAIGN_CONTACTS
-from retain.config import load_config
-from retain.errors import DataError, RetainError
-from serving.batch import TASK_COLUMNS
-from serving.outbox import task_id
-from training.campaign_effect import rate_difference
-from training.programme import (
+from common.config import load_config
+from common.errors import DataError, RetainError
+from evaluation.campaign_effect import rate_difference
+from evaluation.programme import (
     annualised,
     calibration_by_decile,
     churn_by_tier,
@@ -30,7 +27,10 @@ from training.programme import (
     join_campaign,
     true_itt_effect,
 )
-from training.programme_report import ProgrammeEvaluation, write_report
+from evaluation.programme_report import ProgrammeEvaluation, write_report
+from features.schema import CAMPAIGN_CONTACTS
+from serving.batch import TASK_COLUMNS
+from serving.outbox import task_id
 
 CAMPAIGN = "spring-2024"
 ASSIGNED = pd.Timestamp("2024-06-03")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import binary_metrics, expected_calibration_error, lift_and_capture
+from evaluation.metrics import binary_metrics, expected_calibration_error, lift_and_capture
 
 
 def test_lift_and_capture_by_hand():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.campaign_effect import effects_by, rate_difference, wilson_interval
+from evaluation.campaign_effect import effects_by, rate_difference, wilson_interval
 
 
 def test_wilson_interval_matches_the_published_example():

@@ -8,7 +8,7 @@ contract, loaded like a real one with `retain outcomes load`.
 
 The customers the calls reached then go back into the generator (`generate_bank(calls=…)`),
 which changes their churn and adoption by each customer's known response
-(`features.synth._call_response`); the bank's later months, and so the labels the
+(`simulation.bank._call_response`); the bank's later months, and so the labels the
 evaluation reads, show the calls' effect.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from common.names import TREATMENT
 from features.schema import CAMPAIGN_CONTACTS
 
 # Chance a caller attempts a scheduled task, and that the attempt reaches the customer.
@@ -46,7 +47,7 @@ def simulate_contacts(
     """
     rng = np.random.default_rng(seed)
     n = len(tasks)
-    treated = (tasks["group"] == "treatment").to_numpy()
+    treated = (tasks["group"] == TREATMENT).to_numpy()
     attempt_share = tasks["status"].map(ATTEMPTED).fillna(0.0).to_numpy()
     attempted = treated & (rng.random(n) < attempt_share)
     channel = tasks["channel"].where(tasks["channel"].isin(list(REACHED_BY_CHANNEL)), "phone")
@@ -103,7 +104,7 @@ def simulate_contacts(
 def reached_customers(contacts: pd.DataFrame) -> list[str]:
     """Customers a call of the treatment group reached: these the generator changes."""
     reached = contacts[
-        (contacts["group"] == "treatment")
+        (contacts["group"] == TREATMENT)
         & contacts["outcome"].notna()
         & (contacts["outcome"] != "not_reached")
     ]

@@ -11,16 +11,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, TRUTH_CHURN
 from features.schema import ARROW_TYPES, CUSTOMERS, MANIFEST_FILE, PRODUCTS, TABLES
-from features.synth import (
-    ADOPTION_COLUMN_PREFIX,
-    ADOPTION_TRUTH_FILE,
-    CATALOGUE,
-    CHURN_TRUTH_FILE,
-    TRUTH_DIR,
-    SynthSummary,
-    generate_bank,
-)
+from simulation.bank import CATALOGUE, SynthSummary, generate_bank
 
 CUSTOMER_ID = CUSTOMERS.primary_key[0]
 HORIZON = pd.Timedelta(days=90)
@@ -59,8 +52,8 @@ def folder(bank) -> Path:
 
 def all_frames(folder: Path) -> dict[str, pd.DataFrame]:
     frames = {table.name: read(folder, table.name) for table in TABLES}
-    for name in (CHURN_TRUTH_FILE, ADOPTION_TRUTH_FILE):
-        frames[name] = pd.read_parquet(folder / TRUTH_DIR / name)
+    for path in (TRUTH_CHURN, TRUTH_ADOPTION):
+        frames[path.name] = pd.read_parquet(folder / path)
     return frames
 
 
@@ -209,7 +202,7 @@ def test_no_activity_before_joining_or_after_leaving(folder, table):
 def test_annual_churn_rate_is_realistic(folder, bank):
     assert 0.05 <= bank[1].annual_churn_rate <= 0.20
     # The same rate measured from the tables: churners per customer-year at risk.
-    truth = pd.read_parquet(folder / TRUTH_DIR / CHURN_TRUTH_FILE)
+    truth = pd.read_parquet(folder / TRUTH_CHURN)
     left = churn_times(read(folder, "holdings"))
     churned_after_month_one = (left >= pd.Timestamp(truth["month_start"].min())).sum()
     customer_years = len(truth) / 12
@@ -217,7 +210,7 @@ def test_annual_churn_rate_is_realistic(folder, bank):
 
 
 def test_salary_stops_before_most_warned_churners_leave(folder):
-    truth = pd.read_parquet(folder / TRUTH_DIR / CHURN_TRUTH_FILE)
+    truth = pd.read_parquet(folder / TRUTH_CHURN)
     left = churn_times(read(folder, "holdings"))
     warned = left.index.intersection(truth.loc[truth["leaving"], CUSTOMER_ID].unique())
     tx = read(folder, "transactions")
@@ -230,7 +223,7 @@ def test_salary_stops_before_most_warned_churners_leave(folder):
 
 
 def test_warned_churners_move_money_to_another_bank_first(folder):
-    truth = pd.read_parquet(folder / TRUTH_DIR / CHURN_TRUTH_FILE)
+    truth = pd.read_parquet(folder / TRUTH_CHURN)
     left = churn_times(read(folder, "holdings"))
     warned = set(left.index) & set(truth.loc[truth["leaving"], CUSTOMER_ID])
     tx = read(folder, "transactions")
@@ -245,7 +238,7 @@ def test_warned_churners_move_money_to_another_bank_first(folder):
 
 
 def test_truth_churn_probability_is_higher_for_those_who_churn(folder):
-    truth = pd.read_parquet(folder / TRUTH_DIR / CHURN_TRUTH_FILE)
+    truth = pd.read_parquet(folder / TRUTH_CHURN)
     month_start = pd.to_datetime(truth["month_start"])
     observed = month_start + HORIZON <= extracted_at(folder)
     left = truth[CUSTOMER_ID].map(churn_times(read(folder, "holdings")))
@@ -258,8 +251,8 @@ def test_truth_churn_probability_is_higher_for_those_who_churn(folder):
 
 
 def test_truth_tables_cover_customers_with_open_holdings_from_month_two(folder):
-    churn = pd.read_parquet(folder / TRUTH_DIR / CHURN_TRUTH_FILE)
-    adoption = pd.read_parquet(folder / TRUTH_DIR / ADOPTION_TRUTH_FILE)
+    churn = pd.read_parquet(folder / TRUTH_CHURN)
+    adoption = pd.read_parquet(folder / TRUTH_ADOPTION)
     assert sorted(churn["month_start"].unique()) == [date(2023, m, 1) for m in range(2, 13)] + [
         date(2024, 1, 1)
     ]
@@ -279,7 +272,7 @@ def test_truth_tables_cover_customers_with_open_holdings_from_month_two(folder):
     held = set(zip(open_then[CUSTOMER_ID], open_then["product_id"], strict=True))
     adoption_then = adoption[adoption["month_start"] == date(2023, 6, 1)].set_index(CUSTOMER_ID)
     for spec in CATALOGUE:
-        p = adoption_then[ADOPTION_COLUMN_PREFIX + spec.product_id]
+        p = adoption_then[TRUTH_ADOPTION_PREFIX + spec.product_id]
         is_held = pd.Series([(c, spec.product_id) in held for c in p.index], index=p.index)
         assert p[is_held].isna().all() and p[~is_held].notna().all(), spec.product_id
         assert p.dropna().between(0, 1).all()

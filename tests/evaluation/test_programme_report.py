@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from browser import render
 
-from training.programme_report import (
+from evaluation.programme_report import (
     ProgrammeEvaluation,
     ci,
     headline_rows,

@@ -14,7 +14,6 @@ import html
 import io
 import json
 import math
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from common.files import write_text  # noqa: E402
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "operations": ("tier", "channel", "tasks", "contacted", "coverage", "within_sla"),
@@ -130,7 +131,7 @@ def write_report(evaluation: ProgrammeEvaluation, out_dir: Path, title: str) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for name, frame in tables.items():
-        paths[name] = _write(out_dir / f"{name}.csv", frame.to_csv(index=False))
+        paths[name] = write_text(frame.to_csv(index=False), out_dir / f"{name}.csv")
     figures = {
         "title": title,
         "notes": list(evaluation.notes),
@@ -143,16 +144,9 @@ def write_report(evaluation: ProgrammeEvaluation, out_dir: Path, title: str) -> 
             for name, (x, y) in evaluation.qini_curves.items()
         }
     document = json.dumps(figures, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    paths["figures"] = _write(out_dir / "figures.json", document)
-    paths["report"] = _write(out_dir / "report.html", render_html(evaluation, title))
+    paths["figures"] = write_text(document, out_dir / "figures.json")
+    paths["report"] = write_text(render_html(evaluation, title), out_dir / "report.html")
     return paths
-
-
-def _write(path: Path, text: str) -> Path:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-    return path
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

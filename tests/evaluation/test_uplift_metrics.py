@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from training.uplift_metrics import (
+from evaluation.uplift_metrics import (
     auuc,
     qini_coefficient,
     qini_curve,

@@ -4,22 +4,15 @@ the calls file says who was reached, and persuadable customers who are called ch
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from common.names import TRUTH_ADOPTION, TRUTH_CALLS, TRUTH_CHURN
 from features.schema import CUSTOMERS, TABLES
-from features.synth import (
-    ADOPTION_TRUTH_FILE,
-    CALL_EFFECT_MONTHS,
-    CALLS_TRUTH_FILE,
-    CHURN_TRUTH_FILE,
-    RESPONSES,
-    TRUTH_DIR,
-    generate_bank,
-)
+from simulation.bank import CALL_EFFECT_MONTHS, RESPONSES, generate_bank
 
 CUSTOMER_ID = CUSTOMERS.primary_key[0]
 START = date(2023, 1, 1)
@@ -38,8 +31,8 @@ def read(folder: Path, table: str) -> pd.DataFrame:
     return pd.read_parquet(folder / f"{table}.parquet")
 
 
-def read_truth(folder: Path, name: str = CHURN_TRUTH_FILE) -> pd.DataFrame:
-    frame = pd.read_parquet(folder / TRUTH_DIR / name)
+def read_truth(folder: Path, path: PurePosixPath = TRUTH_CHURN) -> pd.DataFrame:
+    frame = pd.read_parquet(folder / path)
     if "response" in frame:
         frame["response"] = frame["response"].astype(str)
     frame["month_start"] = pd.to_datetime(frame["month_start"])
@@ -128,7 +121,7 @@ def test_months_before_the_call_are_identical_and_later_months_differ(banks):
     pd.testing.assert_frame_equal(*opened, obj="holdings opened before the call")
 
     # The truth up to and including the call month (what a campaign scored then sees).
-    for name in (CHURN_TRUTH_FILE, ADOPTION_TRUTH_FILE):
+    for name in (TRUTH_CHURN, TRUTH_ADOPTION):
         frames = [read_truth(folder, name) for folder in (base, called)]
         until = [sorted_frame(f[f["month_start"] <= CALL_TS]) for f in frames]
         pd.testing.assert_frame_equal(*until, obj=f"{name} until the call month")
@@ -144,7 +137,7 @@ def test_months_before_the_call_are_identical_and_later_months_differ(banks):
     frames = [read_truth(folder) for folder in (base, called)]
     after = [sorted_frame(f[f["month_start"] > CALL_TS]) for f in frames]
     assert not after[0].equals(after[1])
-    assert not (base / TRUTH_DIR / CALLS_TRUTH_FILE).exists()
+    assert not (base / TRUTH_CALLS).exists()
 
 
 # ------------------------------------------------------------------------------- the truth
@@ -163,7 +156,7 @@ def _without_call_in_force(truth: pd.DataFrame, calls: pd.DataFrame) -> pd.DataF
 
 def test_truth_of_a_call_follows_each_response(banks):
     truth = read_truth(banks["called"])
-    calls = read_truth(banks["called"], CALLS_TRUTH_FILE)
+    calls = read_truth(banks["called"], TRUTH_CALLS)
     assert set(truth["response"]) == set(RESPONSES)
     p, if_called = truth["p_churn_90d"], truth["p_churn_90d_if_called"]
     assert if_called.notna().all() and if_called.between(0, 1).all()
@@ -201,7 +194,7 @@ def test_truth_of_a_call_follows_each_response(banks):
 
 
 def test_calls_file_lists_the_called_customers_still_at_the_bank(banks):
-    calls = read_truth(banks["called"], CALLS_TRUTH_FILE)
+    calls = read_truth(banks["called"], TRUTH_CALLS)
     at_call = banks["at_call"]
     assert list(calls.columns) == [
         CUSTOMER_ID,
@@ -296,7 +289,7 @@ def test_called_persuadable_customers_churn_less_than_without_the_call(banks):
 def test_bad_calls_are_refused_naming_the_day_or_id(tmp_path, calls, message):
     with pytest.raises(ValueError, match=message):
         generate_bank(tmp_path, n_customers=600, months=4, seed=1, start=START, calls=calls)
-    assert not (tmp_path / TRUTH_DIR / CALLS_TRUTH_FILE).exists()
+    assert not (tmp_path / TRUTH_CALLS).exists()
 
 
 def test_calls_after_the_simulated_months_are_refused(tmp_path):
@@ -325,4 +318,4 @@ def test_a_small_bank_with_calls_generates(tmp_path):
         start=START,
         calls={date(2023, 2, 1): ["C0000001"]},
     )
-    assert (tmp_path / TRUTH_DIR / CALLS_TRUTH_FILE).exists()
+    assert (tmp_path / TRUTH_CALLS).exists()

@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, TRUTH_CALLS, TRUTH_CHURN, TRUTH_DIR
 from features.schema import (
     ARROW_TYPES,
     BALANCES,
@@ -63,11 +64,6 @@ from features.schema import (
     Table,
 )
 
-TRUTH_DIR = "_truth"
-CHURN_TRUTH_FILE = "churn.parquet"
-ADOPTION_TRUTH_FILE = "adoption.parquet"
-ADOPTION_COLUMN_PREFIX = "p_open_90d__"
-CALLS_TRUTH_FILE = "calls.parquet"
 SOURCE = "retain synthetic bank"
 
 CUSTOMER_ID = CUSTOMERS.primary_key[0]
@@ -1088,7 +1084,7 @@ def _apply_calls(
     state.call_hazard[called[effective]] = reached.hazard[effective]
     state.call_adoption[called[effective]] = reached.adoption[effective]
     sinks.write(
-        f"{TRUTH_DIR}/calls",
+        str(TRUTH_CALLS),
         pa.table(
             {
                 CUSTOMER_ID: customer_ids.take(pa.array(called)),
@@ -1978,7 +1974,7 @@ def _write_truth(
     ids = customer_ids.take(pa.array(who))
     month_start = _date_array(np.full(who.size, calendar.month_start_day[month]))
     sinks.write(
-        f"{TRUTH_DIR}/churn",
+        str(TRUTH_CHURN),
         pa.table(
             {
                 CUSTOMER_ID: ids,
@@ -1995,10 +1991,10 @@ def _write_truth(
     p_open = 1 - (1 - adoption) ** ADOPTION_HORIZON_MONTHS
     columns = {CUSTOMER_ID: ids, "month_start": month_start}
     for product, spec in enumerate(CATALOGUE):
-        columns[ADOPTION_COLUMN_PREFIX + spec.product_id] = pa.array(
+        columns[TRUTH_ADOPTION_PREFIX + spec.product_id] = pa.array(
             p_open[:, product], from_pandas=True
         )
-    sinks.write(f"{TRUTH_DIR}/adoption", pa.table(columns))
+    sinks.write(str(TRUTH_ADOPTION), pa.table(columns))
 
 
 # ---------------------------------------------------------------------------- writing
@@ -2034,7 +2030,8 @@ class _ParquetSinks:
 
     def write(self, name: str, table: pa.Table) -> None:
         if name not in self.writers:
-            path = self.out_dir / f"{name}.parquet"
+            # A contract table by name, a truth file by its path under the extract.
+            path = self.out_dir / (name if name.endswith(".parquet") else f"{name}.parquet")
             self.writers[name] = pq.ParquetWriter(path, table.schema)
         self.rows[name] = self.rows.get(name, 0) + table.num_rows
         if table.num_rows == 0:

@@ -1,0 +1,37 @@
+"""Names every stage shares, declared once: registered models and their aliases, campaign
+groups, the files of a campaign folder, the synthetic bank's truth files."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+# The MLflow registry: one registered model per decision, served by alias, never `latest`.
+CHURN_MODEL = "retain-churn"
+XSELL_MODEL = "retain-xsell"
+UPLIFT_MODEL = "retain-uplift-churn"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+# Campaign groups: contacted, deliberately not contacted (the randomised holdout), and the
+# customers a campaign did not list at all.
+TREATMENT = "treatment"
+HOLDOUT = "holdout"
+NOT_LISTED = "not_listed"
+CAMPAIGN_GROUPS = (TREATMENT, HOLDOUT)
+
+# The files `retain score` writes into a campaign folder and evaluation reads back.
+CALLBACKS_CSV = "callbacks.csv"
+CALLBACKS_PARQUET = "callbacks.parquet"
+OFFERS_CSV = "offers.csv"
+TASKS_FILE = "tasks.parquet"  # every task of both groups, with its task id
+SCORES_FILE = "scores.parquet"  # every customer's scores, no features
+SUMMARY_FILE = "summary.json"
+
+# What the synthetic bank writes beside the contract tables: the generator's own
+# probabilities, which no feature reads and against which models are measured.
+TRUTH_DIR = "_truth"
+TRUTH_CHURN = PurePosixPath(TRUTH_DIR, "churn.parquet")
+TRUTH_ADOPTION = PurePosixPath(TRUTH_DIR, "adoption.parquet")
+TRUTH_CALLS = PurePosixPath(TRUTH_DIR, "calls.parquet")
+# Column prefix of the adoption truth: `p_open_90d__<product_id>`.
+TRUTH_ADOPTION_PREFIX = "p_open_90d__"

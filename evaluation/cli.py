@@ -1,0 +1,62 @@
+"""`retain evaluate …`: programme evaluation of a campaign `retain score` wrote.
+
+Heavy imports live inside the commands, so `--help` answers at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from common.console import make_console
+from features.cli import DataDir, load_extract
+
+console = make_console()
+evaluate_app = typer.Typer(
+    help="Programme evaluation: did the campaigns' calls happen, and did they keep customers?",
+    no_args_is_help=True,
+)
+
+
+@evaluate_app.command("campaign")
+def evaluate_campaign_command(
+    ctx: typer.Context,
+    campaign_dir: Annotated[
+        Path,
+        typer.Option(
+            "--campaign-dir", help="Folder `retain score` wrote (tasks.parquet, scores.parquet)."
+        ),
+    ],
+    data: DataDir = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the report (default: --campaign-dir).")
+    ] = None,
+) -> None:
+    """Evaluate a campaign on an extract taken after its horizon and the contacts loaded
+    with `retain outcomes load`: coverage and SLA, outcomes, churn by tier against the
+    plans' targets, the effect (treatment − holdout, with interval and p-value) by tier
+    and risk band, calibration on the campaign. Writes report.html, figures.json, CSVs."""
+    from evaluation.programme import evaluate_folder
+
+    config = ctx.obj
+    _, bank = load_extract(config, data or config.data_dir, quiet=True)
+    with console.status("joining lists, contacts and outcomes", spinner="dots"):
+        evaluation, _, files = evaluate_folder(bank, config, campaign_dir, out)
+    print_headline(evaluation.headline)
+    for note in evaluation.notes:
+        console.print(f"[yellow]{note}", highlight=False)
+    console.print(f"report → {files['report']}")
+
+
+def print_headline(headline: dict) -> None:
+    """The key figures of a campaign evaluation as a table."""
+    from evaluation.programme_report import headline_rows
+
+    table = RichTable(title=f"Campaign {headline.get('campaign_id')}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in headline_rows(headline):
+        table.add_row(label, value)
+    console.print(table)
