@@ -21,9 +21,12 @@ demo: install
 	.venv/bin/retain demo
 	.venv/bin/retain demo campaign --out outputs/campaign-demo
 
-# PySpark (~470 MB) is an optional extra; the tests need it to prove both engines agree.
+# PySpark (~470 MB) is an optional extra; the tests need it to prove both engines agree,
+# and the PostgreSQL and Redis clients to test those back ends on real servers. The import
+# contract in pyproject.toml (lint-imports) keeps the floors apart.
+TEST_EXTRAS := --extra spark --extra postgres --extra redis
 test: install
-	$(UV) sync --locked --extra spark
+	$(UV) sync --locked $(TEST_EXTRAS)
 	.venv/bin/lint-imports
 	.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=15
 
@@ -35,7 +38,7 @@ mlflow-ui: install
 	.venv/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db
 
 bench: install
-	$(UV) sync --locked --extra spark
+	$(UV) sync --locked $(TEST_EXTRAS)
 	.venv/bin/python bench/features.py
 
 clean:

@@ -24,8 +24,6 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from common.errors import ConfigError
 
@@ -243,7 +241,8 @@ class PostgresOutbox(Outbox):
             db.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
-def _connect_postgres(url: str) -> psycopg.Connection:
+def _connect_postgres(url: str):
+    psycopg = _psycopg()
     try:
         return psycopg.connect(url, autocommit=True)  # transactions are opened explicitly
     except psycopg.Error as exc:
@@ -254,10 +253,24 @@ def _connect_postgres(url: str) -> psycopg.Connection:
         ) from exc
 
 
+def _psycopg():
+    """The PostgreSQL driver, imported only when a postgresql:// outbox is used."""
+    try:
+        import psycopg
+        import psycopg.conninfo
+    except ImportError:
+        raise ConfigError(
+            "serving.outbox_url: a postgresql:// outbox needs the PostgreSQL driver: install "
+            "Retain with its `postgres` extra (uv sync --extra postgres)"
+        ) from None
+    return psycopg
+
+
 def _where(url: str) -> str:
     """Host, port and database of a PostgreSQL URL, never its password."""
+    psycopg = _psycopg()
     try:
-        params = conninfo_to_dict(url)
+        params = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:
         return "an unreadable URL"
     host, port = params.get("host", "localhost"), params.get("port", "5432")

@@ -146,7 +146,13 @@ class RedisFeatureStore:
     PUBLISH_CHUNK_ROWS = 10_000  # rows per HSET: bounded request size
 
     def __init__(self, url: str) -> None:
-        import redis
+        try:
+            import redis
+        except ImportError:
+            raise ConfigError(
+                "serving.feature_store_url: a redis:// store needs the Redis client: install "
+                "Retain with its `redis` extra (uv sync --extra redis)"
+            ) from None
 
         self._client = redis.Redis.from_url(url, socket_connect_timeout=5)
         try:
