@@ -95,7 +95,7 @@ def render(results: dict[int, dict], customers: int, command: str, seconds: floa
         "a point or two they are small and noisy, which is why the comparison that decides is "
         "counted from the truth.",
         "",
-        "What the truth holds (simulation/bank.py `_call_response`): leavers whose salary or "
+        "What the truth holds (simulation/calls.py `call_response`): leavers whose salary or "
         "money has already gone are lost causes (many of the riskiest customers); leavers "
         "with a fresh grievance can be turned round; aggrieved, new or drifting customers "
         "who have not decided are persuadable; young app-only customers without a complaint "

@@ -8,7 +8,7 @@ contract, loaded like a real one with `retain outcomes load`.
 
 The customers the calls reached then go back into the generator (`generate_bank(calls=…)`),
 which changes their churn and adoption by each customer's known response
-(`simulation.bank._call_response`); the bank's later months, and so the labels the
+(`simulation.calls.call_response`); the bank's later months, and so the labels the
 evaluation reads, show the calls' effect.
 """
 

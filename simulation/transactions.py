@@ -1,0 +1,385 @@
+"""The synthetic bank's money movements of a month, one kind of transaction per step.
+
+Salaries and pensions arrive on a fixed day unless paid elsewhere; customers spend by card
+and cash, pay bills, fees and loans, save and transfer; leavers move their money out, fewer
+purchases once they are on the way out, and sweep what is left on the day they go. The
+steps run in a fixed order: each draws from the bank's generator, and later steps read the
+current-account flow of earlier ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from simulation.catalogue import (
+    BILL_CATEGORIES,
+    BOND_FUND,
+    CLASSIC_CARD,
+    CURRENT,
+    EQUITY_FUND,
+    GOLD_CARD,
+    MORTGAGE,
+    PENSION_PLAN,
+    PERSONAL_LOAN,
+    SAVINGS,
+    SPENDING_CATEGORIES,
+    SPENDING_WEIGHTS,
+    TIME_DEPOSIT,
+)
+from simulation.ledger import (
+    CATEGORY,
+    CHANNEL,
+    COUNTERPARTY,
+    CREDIT,
+    DEBIT,
+    Ledger,
+    self_service_channel,
+    spending_channel,
+)
+from simulation.state import BankState, Month, Population
+from simulation.timeline import DAY_US, HOUR_US, SECOND_US, Calendar, event_owners, whole_seconds
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What the month's bookings read and change.
+
+    Attributes:
+        rng: The bank's generator.
+        population: The customers.
+        state: The bank's state; balances change as money moves.
+        calendar: The simulation's months.
+        month: The month simulated.
+        held_at_start: Holdings at the month's start, before this month's closes.
+        closed_at: When each holding closed this month (`holdings.Closures.closed_at`).
+        transactions_per_month: Average card and cash spending transactions per customer.
+    """
+
+    rng: np.random.Generator
+    population: Population
+    state: BankState
+    calendar: Calendar
+    month: Month
+    held_at_start: np.ndarray
+    closed_at: np.ndarray
+    transactions_per_month: float
+
+    @cached_property
+    def present(self) -> np.ndarray:
+        """There for some of the month: the customer's window is not empty."""
+        return self.month.window.end_us > self.month.window.start_us
+
+    @cached_property
+    def share(self) -> np.ndarray:
+        return self.month.window.share
+
+
+def book_transactions(booking: Booking) -> Ledger:
+    """Book the month's money movements and move the balances they change."""
+    ledger = Ledger(booking.state.account_no[:, CURRENT])
+    for step in (
+        _book_income,
+        _book_transfers_in,
+        _book_spending,
+        _book_bills_and_fees,
+        _book_loan_repayments,
+        _book_saving,
+        _book_transfers_out,
+        _book_savings_withdrawals,
+        _book_interest,
+        _book_final_sweep,
+    ):
+        step(booking, ledger)
+    _move_balances(booking.rng, booking.population, booking.state, ledger.current_flow)
+    return ledger
+
+
+def _book_income(b: Booking, ledger: Ledger) -> None:
+    """Salary or pension on a fixed day, unless the customer has had it paid elsewhere."""
+    rng, population, state, window = b.rng, b.population, b.state, b.month.window
+    n = population.size
+    pay_ts = (
+        window.month_start_us
+        + (population.pay_day.astype(np.int64) - 1) * DAY_US
+        + whole_seconds((3 + 3 * rng.random(n)) * HOUR_US)
+    )
+    paid = b.present & (population.income_kind > 0) & ~state.redirected
+    paid &= window.contains(np.arange(n), pay_ts)
+    who = np.flatnonzero(paid)
+    kind = np.where(
+        population.income_kind[who] == 2, COUNTERPARTY["pension"], COUNTERPARTY["salary"]
+    )
+    ledger.add_on_current(
+        who,
+        pay_ts[who],
+        population.income[who] * rng.normal(1.0, 0.01, who.size),
+        CREDIT,
+        CHANNEL["system"],
+        CATEGORY["income"],
+        kind,
+    )
+
+
+def _book_transfers_in(b: Booking, ledger: Ledger) -> None:
+    """Customers paid elsewhere move part of their income in themselves, unless leaving;
+    anybody now and then receives a transfer."""
+    rng, population, state, window = b.rng, b.population, b.state, b.month.window
+    income = population.income
+    paid_elsewhere = (population.income_kind == 0) | state.redirected
+    self_funded = b.present & paid_elsewhere & ~state.leaving & ~b.month.closing
+    who = np.flatnonzero(self_funded & (rng.random(population.size) < 0.9 * b.share))
+    ledger.add_on_current(
+        who,
+        window.uniform_times(rng, who),
+        income[who] * rng.uniform(0.6, 1.0, who.size),
+        CREDIT,
+        self_service_channel(rng, population.digital[who]),
+        CATEGORY["transfer"],
+        COUNTERPARTY["transfer_in"],
+    )
+    who = event_owners(rng.poisson(0.15 * b.share))
+    ledger.add_on_current(
+        who,
+        window.uniform_times(rng, who),
+        income[who] * 0.1 * rng.lognormal(0, 0.8, who.size),
+        CREDIT,
+        self_service_channel(rng, population.digital[who]),
+        CATEGORY["transfer"],
+        COUNTERPARTY["transfer_in"],
+    )
+
+
+def _book_spending(b: Booking, ledger: Ledger) -> None:
+    """Card and cash spending: fewer purchases once a customer is on the way out."""
+    rng, population, state = b.rng, b.population, b.state
+    income, per_month = population.income, b.transactions_per_month
+    activity = population.activity * np.exp(0.25 * state.engagement)
+    rate = per_month * activity * np.where(b.month.counting_down, 0.5, 1.0) * b.share
+    who = event_owners(rng.poisson(rate))
+    ts = b.month.window.uniform_times(rng, who)
+    # Customers with more on their current account than usual spend more, so that balances
+    # hover around a personal level instead of growing without end.
+    cushion = np.clip((state.balance[:, CURRENT] / (1.5 * income)) ** 0.5, 0.5, 2.0)
+    typical = (
+        income * population.spend_ratio * cushion / np.maximum(per_month * population.activity, 1.0)
+    )[who]
+    amount = typical * rng.lognormal(-0.405, 0.9, who.size)  # mean 1 x typical
+    channel = spending_channel(rng, population.digital[who])
+    cash = (channel == CHANNEL["atm"]) | (channel == CHANNEL["branch"])
+    amount = np.where(cash, np.maximum(np.round(amount, -1), 20.0), amount)
+    category = rng.choice(len(SPENDING_CATEGORIES), who.size, p=SPENDING_WEIGHTS)
+    category = np.where(cash, CATEGORY["cash"], category)
+    counterparty = np.where(cash, COUNTERPARTY["cash"], COUNTERPARTY["merchant"])
+    # Half the card-present and online purchases go on a credit card, if the customer has
+    # one that is still open at the time.
+    card = np.where(b.held_at_start[:, GOLD_CARD], GOLD_CARD, CLASSIC_CARD)
+    card_open = b.held_at_start[who, card[who]] & (b.closed_at[who, card[who]] > ts)
+    on_card = ~cash & card_open & (rng.random(who.size) < 0.5)
+    ledger.add(
+        who[on_card],
+        ts[on_card],
+        amount[on_card],
+        DEBIT,
+        channel[on_card],
+        category[on_card],
+        counterparty[on_card],
+        state.account_no[who[on_card], card[who[on_card]]],
+    )
+    off = ~on_card
+    ledger.add_on_current(
+        who[off], ts[off], amount[off], DEBIT, channel[off], category[off], counterparty[off]
+    )
+
+
+def _book_bills_and_fees(b: Booking, ledger: Ledger) -> None:
+    """Direct debits, and the monthly fee the day before the month ends."""
+    rng, population, window = b.rng, b.population, b.month.window
+    n = population.size
+    who = event_owners(rng.binomial(population.n_bills, np.clip(b.share, 0, 1)))
+    ledger.add_on_current(
+        who,
+        window.uniform_times(rng, who),
+        population.income[who] * rng.uniform(0.02, 0.08, who.size),
+        DEBIT,
+        CHANNEL["online"],
+        len(SPENDING_CATEGORIES) + rng.integers(0, len(BILL_CATEGORIES), who.size),
+        COUNTERPARTY["bill"],
+    )
+    fee_ts = window.month_end_us - DAY_US + 2 * HOUR_US
+    who = np.flatnonzero(
+        b.present & (population.monthly_fee > 0) & window.contains(np.arange(n), np.full(n, fee_ts))
+    )
+    ledger.add_on_current(
+        who,
+        np.full(who.size, fee_ts),
+        population.monthly_fee[who],
+        DEBIT,
+        CHANNEL["system"],
+        CATEGORY["fees"],
+        COUNTERPARTY["fee"],
+    )
+
+
+def _book_loan_repayments(b: Booking, ledger: Ledger) -> None:
+    """Loan repayments early in the month, interest included; the debt falls by the term."""
+    state, window = b.state, b.month.window
+    n = b.population.size
+    loan_ts = window.month_start_us + 2 * DAY_US + 4 * HOUR_US
+    for loan, markup in ((PERSONAL_LOAN, 1.25), (MORTGAGE, 1.6)):
+        due = (
+            b.held_at_start[:, loan]
+            & (b.closed_at[:, loan] > loan_ts)
+            & window.contains(np.arange(n), np.full(n, loan_ts))
+        )
+        who = np.flatnonzero(due)
+        ledger.add_on_current(
+            who,
+            np.full(who.size, loan_ts),
+            state.terms[who, loan] * markup,
+            DEBIT,
+            CHANNEL["system"],
+            CATEGORY["loan"],
+            COUNTERPARTY["loan_payment"],
+        )
+        state.balance[who, loan] = np.maximum(
+            state.balance[who, loan] - state.terms[who, loan], 0.0
+        )
+
+
+def _book_saving(b: Booking, ledger: Ledger) -> None:
+    """Savers who are staying put money aside on their savings account."""
+    rng, population, state = b.rng, b.population, b.state
+    saver = b.present & state.held[:, SAVINGS] & ~b.month.counting_down & ~b.month.closing
+    who = np.flatnonzero(saver & (rng.random(population.size) < 0.35 * b.share))
+    amount = population.income[who] * rng.uniform(0.05, 0.25, who.size)
+    ledger.add_on_current(
+        who,
+        b.month.window.uniform_times(rng, who),
+        amount,
+        DEBIT,
+        self_service_channel(rng, population.digital[who]),
+        CATEGORY["transfer"],
+        COUNTERPARTY["transfer_out_same_bank"],
+    )
+    state.balance[who, SAVINGS] += np.round(np.maximum(amount, 0.01), 2)
+
+
+def _book_transfers_out(b: Booking, ledger: Ledger) -> None:
+    """Everyone now and then pays another bank; leavers move their money out there."""
+    rng, population, state, window = b.rng, b.population, b.state, b.month.window
+    n = population.size
+    who = event_owners(rng.poisson(0.08 * b.share))
+    ledger.add_on_current(
+        who,
+        window.uniform_times(rng, who),
+        population.income[who] * rng.uniform(0.05, 0.4, who.size),
+        DEBIT,
+        self_service_channel(rng, population.digital[who]),
+        CATEGORY["transfer"],
+        COUNTERPARTY["transfer_out_other_bank"],
+    )
+    moves = rng.poisson(0.5, n) + 1
+    who = event_owners(np.where(b.month.counting_down, moves, 0))
+    moved_share = rng.uniform(0.3, 0.7, n)
+    cash_now = np.maximum(state.balance[:, CURRENT] + ledger.current_flow, 0.0)
+    ledger.add_on_current(
+        who,
+        window.uniform_times(rng, who),
+        (cash_now * moved_share / moves)[who],
+        DEBIT,
+        self_service_channel(rng, population.digital[who]),
+        CATEGORY["transfer"],
+        COUNTERPARTY["transfer_out_other_bank"],
+    )
+
+
+def _book_savings_withdrawals(b: Booking, ledger: Ledger) -> None:
+    """Leavers move part of their savings to another bank, from the savings account."""
+    rng, state = b.rng, b.state
+    withdraw = np.flatnonzero(
+        b.month.counting_down & state.held[:, SAVINGS] & (state.balance[:, SAVINGS] > 1.0)
+    )
+    amount = np.round(state.balance[withdraw, SAVINGS] * rng.uniform(0.3, 0.7, withdraw.size), 2)
+    ledger.add(
+        withdraw,
+        b.month.window.uniform_times(rng, withdraw),
+        amount,
+        DEBIT,
+        self_service_channel(rng, b.population.digital[withdraw]),
+        CATEGORY["transfer"],
+        COUNTERPARTY["transfer_out_other_bank"],
+        state.account_no[withdraw, SAVINGS],
+    )
+    state.balance[withdraw, SAVINGS] -= np.maximum(amount, 0.01)
+
+
+def _book_interest(b: Booking, ledger: Ledger) -> None:
+    """Quarterly interest on savings, booked on the savings account."""
+    state, window = b.state, b.month.window
+    n = b.population.size
+    month_start_day = int(b.calendar.month_start_day[b.month.index])
+    calendar_month = (
+        np.datetime64(month_start_day, "D").astype("datetime64[M]").astype(int) % 12
+    ) + 1
+    if calendar_month % 3 != 0:
+        return
+    interest_ts = window.month_end_us - DAY_US + HOUR_US
+    who = np.flatnonzero(
+        state.held[:, SAVINGS]
+        & (state.balance[:, SAVINGS] >= 4.0)
+        & window.contains(np.arange(n), np.full(n, interest_ts))
+    )
+    amount = np.round(state.balance[who, SAVINGS] * 0.0025, 2)
+    ledger.add(
+        who,
+        np.full(who.size, interest_ts),
+        amount,
+        CREDIT,
+        CHANNEL["system"],
+        CATEGORY["interest"],
+        COUNTERPARTY["interest"],
+        state.account_no[who, SAVINGS],
+    )
+    state.balance[who, SAVINGS] += np.maximum(amount, 0.01)
+
+
+def _book_final_sweep(b: Booking, ledger: Ledger) -> None:
+    """A leaver's last act: what is left on the current account goes to the new bank."""
+    state = b.state
+    n = b.population.size
+    cash_now = state.balance[:, CURRENT] + ledger.current_flow
+    sweep_ts = state.churn_us - SECOND_US
+    who = np.flatnonzero(
+        b.month.closing & (cash_now >= 0.01) & b.month.window.contains(np.arange(n), sweep_ts)
+    )
+    ledger.add_on_current(
+        who,
+        sweep_ts[who],
+        cash_now[who],
+        DEBIT,
+        self_service_channel(b.rng, b.population.digital[who]),
+        CATEGORY["transfer"],
+        COUNTERPARTY["transfer_out_other_bank"],
+    )
+
+
+def _move_balances(
+    rng: np.random.Generator, population: Population, state: BankState, ca_flow: np.ndarray
+) -> None:
+    """Month-end balances: flows on the current account, interest, markets, contributions."""
+    n = population.size
+    balance = state.balance
+    balance[:, CURRENT] = np.maximum(balance[:, CURRENT] + ca_flow, 0.0)
+    balance[:, TIME_DEPOSIT] *= 1 + 0.025 / 12
+    bond_market, equity_market = rng.normal(0.002, 0.01), rng.normal(0.006, 0.04)
+    balance[:, BOND_FUND] *= np.maximum(1 + bond_market + rng.normal(0, 0.005, n), 0.5)
+    balance[:, EQUITY_FUND] *= np.maximum(1 + equity_market + rng.normal(0, 0.03, n), 0.3)
+    balance[:, PENSION_PLAN] = (
+        balance[:, PENSION_PLAN] * (1 + 0.5 * equity_market)
+        + 0.03 * population.income * state.held[:, PENSION_PLAN]
+    )
+    balance[~state.held] = 0.0
+    np.round(balance, 2, out=balance)
