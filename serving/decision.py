@@ -2,42 +2,59 @@
 
 The API, batch scoring and notebooks all call `decide`. It works on a feature frame (one
 row per customer, as `retain features build` writes it) or the online store's rows, and is
-vectorised, so one customer and a million go through the same code.
+vectorised, so one customer and a million go through the same code. Its steps: churn
+scores and risk bands; the tier's policy; the ranked products (`serving.offers`); each
+action's rule (`serving.actions`); routing (`serving.tiers`); reasons (`serving.reasons`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from common.config import ServingConfig
-from serving.models import Champions
-from serving.reasons import phrase, top_reasons
-from serving.rows import FeatureRows, predict
-
-# In order of precedence: a customer gets the first that applies.
-COMPLAINT_FOLLOW_UP = "complaint_follow_up"
-RETENTION_CALLBACK = "retention_callback"
-WELCOME_CALLBACK = "welcome_callback"
-WIN_BACK_CALL = "win_back_call"
-CROSS_SELL_OFFER = "cross_sell_offer"
-NO_ACTION = "none"
-ACTIONS = (
+from serving.actions import (
+    ACTIONS,
+    CALLBACKS,
     COMPLAINT_FOLLOW_UP,
+    CROSS_SELL_OFFER,
+    MARKETING,
+    NO_ACTION,
     RETENTION_CALLBACK,
     WELCOME_CALLBACK,
     WIN_BACK_CALL,
-    CROSS_SELL_OFFER,
-    NO_ACTION,
+    ContactHistory,
+    expected_values,
+    explain,
+    next_best_actions,
 )
-CALLBACKS = (COMPLAINT_FOLLOW_UP, RETENTION_CALLBACK, WELCOME_CALLBACK, WIN_BACK_CALL)
-# Contacts the cooldown holds back (service calls owed are never held back).
-MARKETING = (RETENTION_CALLBACK, WIN_BACK_CALL, CROSS_SELL_OFFER)
+from serving.models import Champions
+from serving.offers import ProductRanking, add_product_reasons, rank_products, top_products
+from serving.reasons import top_reasons
+from serving.rows import FeatureRows, predict
+from serving.tiers import churn_thresholds, route, tiers_of
+
+__all__ = [  # the actions' names are read from here too: they are the decision's vocabulary
+    "ACTIONS",
+    "CALLBACKS",
+    "COMPLAINT_FOLLOW_UP",
+    "CROSS_SELL_OFFER",
+    "MARKETING",
+    "NO_ACTION",
+    "RETENTION_CALLBACK",
+    "RISK_BANDS",
+    "WELCOME_CALLBACK",
+    "WIN_BACK_CALL",
+    "Decisions",
+    "churn_reasons",
+    "decide",
+    "predict_uplift",
+]
+
 RISK_BANDS = ("low", "medium", "high", "very high")
 
 
@@ -126,106 +143,93 @@ def decide(
             the top-k product lists too are only built for those rows.
         scope: `all`, or `score` for the churn part only (probability, band, reasons):
             no products and no action are computed, and `action` is left empty.
+
+    Returns:
+        One decision per customer, in the order of `features`.
     """
     rows = FeatureRows.of(features)
-    n = len(rows)
     matrix = rows.matrix(champions.churn)
-    churn = champions.churn.calibration.apply(predict(champions.churn.booster, matrix))
-    band = np.asarray(RISK_BANDS)[np.searchsorted(config.risk_band_edges, churn, side="right")]
-    tier = rows.column("tier")
-    tier[pd.isna(tier)] = "general"
-    value = rows.numeric("customer_value", 0.0)
-    columns = _churn_part(rows, tier, churn, band, value)
+    columns = churn_scores(rows, matrix, champions, config)
     if scope == "score":
         return _scores_only(rows, matrix, columns, champions, config, now, reasons_for)
 
-    offers, ranking = _products(rows, champions, config)
-    best_offer_value = offers["expected_value"].to_numpy()
-
-    days_resolved = rows.numeric("days_since_complaint_resolved")
-    days_called = rows.numeric("days_since_last_callback")
-    days_opened = rows.numeric("product_tenure_days")
-    days_closed = rows.numeric("days_since_last_product_closed")
-    called_since = lambda days: days_called <= days  # noqa: E731  (NaN: never called)
-    do_not_contact = rows.numeric("do_not_contact", 0.0) >= 1
-    # Callbacks in the bank's interactions, and Retain's own tasks and reported contacts
-    # not yet in an extract (`days_since_last_contact`, set by batch scoring).
-    days_contacted = np.fmin(days_called, rows.numeric("days_since_last_contact"))
-    cooldown = days_contacted < config.contact_cooldown_days
-    threshold = np.array([config.tiers[t].churn_threshold for t in tier])
-    uplift = np.full(n, np.nan)
-    if config.targeting == "uplift":
-        uplift = predict_uplift(rows, champions.uplift)
-        worth_a_call = uplift >= config.uplift_min_reduction
-    elif config.targeting == "expected_value":
-        worth_a_call = churn * value >= config.retention_min_expected_value
-    else:
-        worth_a_call = churn >= threshold
-    columns["uplift"] = uplift
-
-    applies = {
-        COMPLAINT_FOLLOW_UP: (days_resolved <= config.complaint_followup_days)
-        & ~called_since(days_resolved),
-        RETENTION_CALLBACK: worth_a_call & (tier != "churned") & ~cooldown,
-        WELCOME_CALLBACK: (days_opened <= config.welcome_days) & ~called_since(days_opened),
-        WIN_BACK_CALL: (tier == "churned")
-        & (days_closed <= config.winback_days)
-        & (value >= config.winback_min_value)
-        & ~cooldown,
-        CROSS_SELL_OFFER: (best_offer_value >= config.offer_min_expected_value)
-        & (tier != "churned")
-        & ~cooldown,
-    }
-    action = np.full(n, NO_ACTION, dtype=object)
-    for name in reversed(ACTIONS[:-1]):  # earlier actions overwrite later ones
-        action[applies[name]] = name
-    action[do_not_contact] = NO_ACTION
-
+    offers, ranking = rank_products(rows, champions, config)
+    offer_value = offers["expected_value"].to_numpy()
+    history = ContactHistory.of(rows, config)
+    threshold = churn_thresholds(columns["tier"], config)
+    columns["uplift"] = _uplift(rows, champions, config)
+    action = next_best_actions(columns, threshold, offer_value, history, config)
     columns["action"] = action
-    columns["why"] = _why(
-        columns, do_not_contact, cooldown, threshold, offers, days_resolved, config
-    )
-    columns.update(_route(tier, action, rows, config, now, days_resolved, days_opened))
-    # A retention call is worth the value it keeps: the churn probability it removes
-    # (uplift targeting) or, lacking an uplift model, the churn probability itself.
-    # Service calls owed keep their churn-based value whatever the targeting.
-    kept = np.where((action == RETENTION_CALLBACK) & np.isfinite(uplift), uplift, churn) * value
-    expected_value = np.select(
-        [action == WIN_BACK_CALL, action == CROSS_SELL_OFFER],
-        [value, best_offer_value],
-        default=kept,
-    )
-    expected_value[action == NO_ACTION] = np.nan
-    columns["expected_value"] = expected_value
+    columns["why"] = explain(action, columns, threshold, offers, history, config)
+    columns.update(route(columns["tier"], action, rows, history, config, now))
+    columns["expected_value"] = expected_values(action, columns, offer_value)
     columns["product_id"] = np.where(action == CROSS_SELL_OFFER, offers["product_id"], "")
-
-    # Batch (`actions`) lists products only where there is an action: the lists are
-    # Python objects, and a million of them cost more than the decisions.
-    listed = np.flatnonzero(action != NO_ACTION) if reasons_for == "actions" else np.arange(n)
-    products = _top_lists(ranking, listed, n)
-    if reasons_for == "none":
-        reasons: list[list[dict]] = [[] for _ in range(n)]
-    else:
-        chosen = np.arange(n) if reasons_for == "all" else np.flatnonzero(action != NO_ACTION)
-        reasons = [[] for _ in range(n)]
-        if len(chosen) and config.reasons:
-            found = churn_reasons(rows.take(chosen), matrix[chosen], champions, config, now)
-            for i, row_reasons in zip(chosen, found, strict=True):
-                reasons[i] = row_reasons
-        products = _with_product_reasons(products, rows.frame, champions, action, reasons_for, now)
+    reasons, products = _reasons_and_products(
+        rows, matrix, ranking, action, champions, config, now, reasons_for
+    )
     return Decisions(columns, reasons, products, champions.versions)
 
 
-def _churn_part(rows: FeatureRows, tier, churn, band, value) -> dict[str, np.ndarray]:
-    """The columns every decision has, whatever its scope."""
+def churn_scores(
+    rows: FeatureRows, matrix: np.ndarray, champions: Champions, config: ServingConfig
+) -> dict[str, np.ndarray]:
+    """The columns every decision has, whatever its scope: who, as of when, tier, the
+    calibrated churn probability, its risk band and the customer's value.
+
+    Args:
+        rows: the customers' features.
+        matrix: their churn model inputs, already encoded.
+        champions: the models in use (the churn champion scores).
+        config: the risk bands' edges.
+    """
+    model = champions.churn
+    churn = model.calibration.apply(predict(model.booster, matrix))
+    band = np.asarray(RISK_BANDS)[np.searchsorted(config.risk_band_edges, churn, side="right")]
     return {
         "customer_id": rows.column("customer_id").astype(str),
         "as_of": rows.as_of(),
-        "tier": tier,
+        "tier": tiers_of(rows),
         "churn_probability": churn,
         "risk_band": band,
-        "customer_value": value,
+        "customer_value": rows.numeric("customer_value", 0.0),
     }
+
+
+def _uplift(rows: FeatureRows, champions: Champions, config: ServingConfig) -> np.ndarray:
+    """The uplift model's expected fall of the churn probability (uplift targeting only;
+    NaN otherwise)."""
+    if config.targeting != "uplift":
+        return np.full(len(rows), np.nan)
+    return predict_uplift(rows, champions.uplift)
+
+
+def _reasons_and_products(
+    rows: FeatureRows,
+    matrix: np.ndarray,
+    ranking: ProductRanking,
+    action: np.ndarray,
+    champions: Champions,
+    config: ServingConfig,
+    now: datetime,
+    reasons_for: str,
+) -> tuple[list[list[dict]], list[list[dict]]]:
+    """Churn reasons and the top-k product lists (with their reasons) of the rows
+    `reasons_for` asks for; empty lists elsewhere."""
+    n = len(rows)
+    acting = np.flatnonzero(action != NO_ACTION)
+    # Batch (`actions`) lists products only where there is an action: the lists are
+    # Python objects, and a million of them cost more than the decisions.
+    products = top_products(ranking, acting if reasons_for == "actions" else np.arange(n), n)
+    reasons: list[list[dict]] = [[] for _ in range(n)]
+    if reasons_for == "none":
+        return reasons, products
+    chosen = np.arange(n) if reasons_for == "all" else acting
+    if len(chosen) and config.reasons:
+        found = churn_reasons(rows.take(chosen), matrix[chosen], champions, config, now)
+        for i, row_reasons in zip(chosen, found, strict=True):
+            reasons[i] = row_reasons
+    products = add_product_reasons(products, rows.frame, champions, action, reasons_for, now)
+    return reasons, products
 
 
 def _scores_only(rows, matrix, columns, champions, config, now, reasons_for) -> Decisions:
@@ -264,94 +268,6 @@ def churn_reasons(
     return top_reasons(contributions, rows.dicts(), names, as_of, config.reasons)
 
 
-def _products(rows: FeatureRows, champions: Champions, config: ServingConfig):
-    """Eligible products per customer ranked by expected value (propensity × margin):
-    never a held product, product risk within the customer's risk appetite, minimum age
-    met. Returns the best offer per row and the ranking the top-k lists are read from."""
-    catalogue = champions.catalogue
-    features = rows.frame
-    propensity = champions.xsell.predict_proba(features)
-    ids = list(propensity.columns)
-    scores = propensity.to_numpy(dtype="float64")
-    listed = catalogue.reindex(ids)
-    risk = listed["risk_level"].to_numpy(dtype="float64")
-    min_age = listed.get("min_age", pd.Series(0, index=ids)).fillna(0)
-    margin = listed.get("margin", pd.Series(0.0, index=ids)).fillna(0.0)
-    appetite = rows.numeric("risk_appetite", 1.0)
-    age = rows.numeric("age_years")
-    eligible = ~np.isnan(scores)
-    eligible &= risk[None, :] <= appetite[:, None]
-    eligible &= ~(age[:, None] < min_age.to_numpy(dtype="float64")[None, :])
-    eligible &= ~(np.isnan(age)[:, None] & (min_age.to_numpy()[None, :] > 0))
-    value = np.where(eligible, scores * margin.to_numpy(dtype="float64")[None, :], -np.inf)
-    order = np.argsort(-value, axis=1, kind="stable")[:, : config.top_k_products]
-    names = listed.get("name", pd.Series(ids, index=ids)).fillna("").astype(str).tolist()
-    best = order[:, 0] if len(ids) else np.zeros(len(features), dtype=int)
-    best_value = (
-        value[np.arange(len(features)), best] if len(ids) else np.full(len(features), -np.inf)
-    )
-    offers = pd.DataFrame(
-        {
-            "product_id": np.asarray(ids, dtype=object)[best] if len(ids) else "",
-            "expected_value": np.where(np.isfinite(best_value), best_value, np.nan),
-        }
-    )
-    return offers, (ids, names, scores, value, order)
-
-
-def _top_lists(ranking, chosen: np.ndarray, n: int) -> list[list[dict]]:
-    """The top-k eligible products of the chosen rows (empty lists elsewhere), with plain
-    Python values: numpy scalar access per item costs ~10× more."""
-    ids, names, scores, value, order = ranking
-    lists: list[list[dict]] = [[] for _ in range(n)]
-    picked = order[chosen]
-    top_scores = np.round(np.take_along_axis(scores[chosen], picked, axis=1), 4).tolist()
-    top_values = np.round(np.take_along_axis(value[chosen], picked, axis=1), 2).tolist()
-    for position, (i, order_row) in enumerate(zip(chosen.tolist(), picked.tolist(), strict=True)):
-        lists[i] = [
-            {
-                "product_id": ids[j],
-                "name": names[j],
-                "propensity": top_scores[position][k],
-                "expected_value": top_values[position][k],
-            }
-            for k, j in enumerate(order_row)
-            if math.isfinite(top_values[position][k])
-        ]
-    return lists
-
-
-def _with_product_reasons(products, features, champions, action, reasons_for, as_of):
-    """Each listed product gets the feature that raises its propensity most for this
-    customer (the product model's SHAP value); in batch only for customers with an offer."""
-    xsell = champions.xsell
-    wanted: dict[str, list[int]] = {}
-    for i, listed in enumerate(products):
-        if reasons_for == "all" or action[i] == CROSS_SELL_OFFER:
-            for item in listed:
-                wanted.setdefault(item["product_id"], []).append(i)
-    for product_id, rows in wanted.items():
-        if xsell.pooled is not None:
-            model = xsell.pooled
-            data = features.iloc[rows].assign(product_id=product_id)
-        else:
-            model = xsell.per_product[product_id]
-            data = features.iloc[rows]
-        names = list(model.schema.features)
-        contributions = model.contributions(data)
-        views = FeatureRows(frame=data).dicts()
-        for k, i in enumerate(rows):
-            row_contributions = contributions[k, : len(names)].copy()
-            if "product_id" in names:
-                row_contributions[names.index("product_id")] = -np.inf
-            j = int(np.argmax(row_contributions))
-            text = phrase(names[j], views[k][names[j]], views[k], as_of)
-            for item in products[i]:
-                if item["product_id"] == product_id:
-                    item["reason"] = text
-    return products
-
-
 def predict_uplift(rows: FeatureRows, model) -> np.ndarray:
     """The uplift model's expected fall of the churn probability if called: its churn
     baseline brought to the campaign period's level, and the log-odds shift a call makes
@@ -363,105 +279,3 @@ def predict_uplift(rows: FeatureRows, model) -> np.ndarray:
     clipped = np.clip(baseline, 1e-4, 1 - 1e-4)
     not_called = np.log(clipped / (1 - clipped)) + model.level  # the campaign period's level
     return 1 / (1 + np.exp(-not_called)) - 1 / (1 + np.exp(-(not_called + shift)))
-
-
-def _why(columns, do_not_contact, cooldown, threshold, offers, days_resolved, config):
-    """The rule that decided, in words."""
-    churn, tier, action = columns["churn_probability"], columns["tier"], columns["action"]
-    uplift, value = columns["uplift"], columns["customer_value"]
-    texts = np.full(len(action), "nothing worth a contact", dtype=object)
-    for i in range(len(action)):
-        kind = action[i]
-        if kind == COMPLAINT_FOLLOW_UP:
-            texts[i] = f"complaint resolved {days_resolved[i]:.0f} days ago, no follow-up yet"
-        elif kind == RETENTION_CALLBACK and config.targeting == "uplift":
-            texts[i] = (
-                f"a call is expected to lower the churn risk ({churn[i]:.0%}) by "
-                f"{uplift[i]:.1%} (uplift model)"
-            )
-        elif kind == RETENTION_CALLBACK and config.targeting == "expected_value":
-            texts[i] = (
-                f"churn risk {churn[i]:.0%} × value {value[i]:,.0f} at or above "
-                f"{config.retention_min_expected_value:,.0f}"
-            )
-        elif kind == RETENTION_CALLBACK:
-            texts[i] = (
-                f"churn risk {churn[i]:.0%} at or above the {threshold[i]:.0%} threshold "
-                f"for {tier[i]} customers"
-            )
-        elif kind == WELCOME_CALLBACK:
-            texts[i] = "new account opened within the welcome period"
-        elif kind == WIN_BACK_CALL:
-            texts[i] = "recently churned customer of value"
-        elif kind == CROSS_SELL_OFFER:
-            texts[i] = (
-                f"{offers['product_id'].iat[i]} expected value "
-                f"{offers['expected_value'].iat[i]:.0f} above the offer threshold"
-            )
-        elif do_not_contact[i]:
-            texts[i] = "do not contact"
-        elif cooldown[i]:
-            texts[i] = "contact cooldown active: called recently"
-    return texts
-
-
-def _route(tiers, actions, rows, config, now, days_resolved, days_opened) -> dict:
-    """Channel, queue, assignee, priority and due time from the tier's policy."""
-    if "preferred_channel" in rows:
-        preferred = rows.column("preferred_channel")
-        preferred[pd.isna(preferred)] = "phone"
-    else:
-        preferred = np.full(len(rows), "phone", dtype=object)
-    channel, queue, assignee, due, priority = [], [], [], [], []
-    for i, (tier, kind) in enumerate(zip(tiers, actions, strict=True)):
-        policy = config.tiers[tier]
-        if kind == NO_ACTION:
-            channel.append("")
-            queue.append("")
-            assignee.append("")
-            due.append(pd.NaT)
-            priority.append(0)
-            continue
-        if policy.assignee == "relationship_manager":
-            chosen = preferred[i] if preferred[i] in ("phone", "in_person") else "phone"
-            channel.append(chosen)
-            queue.append("relationship_manager")
-            assignee.append("relationship_manager")
-        elif policy.assignee == "standard_queue":
-            channel.append("phone")
-            queue.append("phone")
-            assignee.append("call_centre")
-        else:
-            channel.append(preferred[i])
-            queue.append(preferred[i])
-            assignee.append(
-                "call_centre"
-                if preferred[i] == "phone"
-                else "branch"
-                if preferred[i] == "in_person"
-                else "digital"
-            )
-        limit = now + timedelta(hours=policy.due_hours)
-        if kind == COMPLAINT_FOLLOW_UP:
-            limit = min(
-                limit, now + timedelta(days=config.complaint_followup_days - days_resolved[i])
-            )
-        elif kind == WELCOME_CALLBACK:
-            limit = min(limit, now + timedelta(days=config.welcome_days - days_opened[i]))
-        due.append(pd.Timestamp(limit))
-        owed = kind in (COMPLAINT_FOLLOW_UP, WELCOME_CALLBACK)
-        valuable = tier in ("core", "important")
-        priority.append(
-            1
-            if owed or (kind == RETENTION_CALLBACK and valuable)
-            else 3
-            if kind == CROSS_SELL_OFFER
-            else 2
-        )
-    return {
-        "channel": np.array(channel, dtype=object),
-        "queue": np.array(queue, dtype=object),
-        "assignee": np.array(assignee, dtype=object),
-        "due_at": pd.to_datetime(pd.Series(due, dtype="object")).to_numpy(),
-        "priority": np.array(priority, dtype="int64"),
-    }
