@@ -244,6 +244,9 @@ def list_command(ctx: typer.Context) -> None:
         window = f"{column.window_days} d" if column.window_days else ""
         table.add_row(column.name, family_of[column.name], window, column.meaning)
     console.print(table)
+    console.print(
+        "then one held__<product_id> per product of the extract's catalogue (cross-sell inputs)"
+    )
 
 
 @features_app.command("doc")

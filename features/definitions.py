@@ -38,6 +38,7 @@ __all__ = [
     "LABEL_CHURN",
     "LABEL_XSELL_PREFIX",
     "FeatureInputs",
+    "as_of_timestamps",
     "build_features",
     "feature_columns",
     "feature_names",
