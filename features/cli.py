@@ -227,11 +227,45 @@ def build_command(
 
 @features_app.command("list")
 def list_command(ctx: typer.Context) -> None:
-    """List the feature columns the definitions produce."""
-    from features.definitions import feature_names
+    """List the feature columns the definitions produce, in order, with their family,
+    window and meaning (the per-product columns follow for each catalogue product)."""
+    from features.definitions import FAMILIES, feature_columns
 
-    for name in feature_names(_config(ctx).features):
-        console.print(name)
+    config = _config(ctx).features
+    family_of = {
+        column.name: family.name
+        for family in FAMILIES
+        for column in family.columns(config.windows_days, ())
+    }
+    table = RichTable(title="Feature columns")
+    for column in ("feature", "family", "window", "meaning"):
+        table.add_column(column, justify="right" if column == "window" else "left")
+    for column in feature_columns(config):
+        window = f"{column.window_days} d" if column.window_days else ""
+        table.add_row(column.name, family_of[column.name], window, column.meaning)
+    console.print(table)
+    console.print(
+        "then one held__<product_id> per product of the extract's catalogue (cross-sell inputs)"
+    )
+
+
+@features_app.command("doc")
+def doc_command(
+    write: Annotated[
+        Path | None,
+        typer.Option(help="Write the Markdown here instead of printing it (docs/features.md)."),
+    ] = None,
+) -> None:
+    """Print (or write) the features page: every feature and label from its declaration."""
+    from features.feature_doc import render_features_doc
+
+    text = render_features_doc()
+    if write is None:
+        console.print(text, markup=False, highlight=False)
+    else:
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_text(text)
+        console.print(f"features doc → {write}")
 
 
 @data_app.command("contract")

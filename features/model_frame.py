@@ -5,28 +5,23 @@ from __future__ import annotations
 import pandas as pd
 
 from common.config import FeaturesConfig
-from features import definitions
-from features.definitions import CATEGORICAL_FEATURES
-from features.schema import CONTACT_CHANNELS, GENDERS, INCOME_BANDS, SEGMENTS, TIERS
+from features.definitions import FAMILIES, feature_columns
 
-# Categorical levels fixed by the contract, so a one-row request and a million-row batch
-# get identical dtypes. `region` is open-ended: its levels come from the data a model saw.
+# Categorical levels fixed by the contract (declared with each feature), so a one-row request
+# and a million-row batch get identical dtypes. `region` is open-ended (None): its levels
+# come from the data a model saw.
 CATEGORY_LEVELS: dict[str, tuple[str, ...] | None] = {
-    "gender": GENDERS,
-    "region": None,
-    "income_band": INCOME_BANDS,
-    "preferred_channel": CONTACT_CHANNELS,
-    "segment": SEGMENTS,
-    "tier": TIERS,
+    column.name: column.levels
+    for family in FAMILIES
+    for column in family.columns((), ())
+    if column.categorical
 }
 
 
 def to_model_frame(frame: pd.DataFrame, config: FeaturesConfig) -> pd.DataFrame:
     """Fix dtypes: numeric features float64, categoricals with the contract's levels."""
     out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never modified
-    numeric = [
-        name for name in definitions.feature_names(config) if name not in CATEGORICAL_FEATURES
-    ]
+    numeric = [column.name for column in feature_columns(config) if not column.categorical]
     out[numeric] = out[numeric].astype("float64")
     for name, levels in CATEGORY_LEVELS.items():
         if name in out:

@@ -22,8 +22,24 @@ from features.model_frame import to_model_frame
 from features.validation import BankData
 
 # The modules whose code decides a feature's value: the contract (types), validation (which
-# rows are kept), the definitions and how their result becomes a model frame.
-FEATURE_CODE = ("schema", "validation", "definitions", "pipeline", "model_frame")
+# rows are kept), the definitions (the families' declarations and expressions, the labels,
+# how they are joined) and how their result becomes a model frame.
+FEATURE_CODE = (
+    "schema",
+    "validation",
+    "expressions",
+    "spec",
+    "customers",
+    "transactions",
+    "products",
+    "interactions",
+    "balances",
+    "value",
+    "labels",
+    "definitions",
+    "pipeline",
+    "model_frame",
+)
 
 
 def feature_code_digest() -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from common.config import RetainConfig
 from features.contract_doc import render_data_contract
+from features.feature_doc import render_features_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -13,6 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_data_contract_doc_matches_the_declaration():
     assert (ROOT / "docs" / "data-contract.md").read_text() == render_data_contract(), (
         "run: retain data contract --write docs/data-contract.md"
+    )
+
+
+def test_features_doc_matches_the_declarations():
+    assert (ROOT / "docs" / "features.md").read_text() == render_features_doc(), (
+        "run: retain features doc --write docs/features.md"
     )
 
 

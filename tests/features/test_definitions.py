@@ -10,10 +10,19 @@ import pytest
 from banks import tiny_bank_frames, write_bank
 
 from common.config import ChurnDefinition, DataConfig, FeaturesConfig
-from features import engine, pipeline
-from features.definitions import LABEL_CHURN, FeatureInputs, build_features, feature_names
+from features import engine, interactions, labels, pipeline, products, transactions
+from features.definitions import (
+    KEYS,
+    LABEL_CHURN,
+    FeatureInputs,
+    build_features,
+    feature_columns,
+    feature_names,
+)
 from features.model_frame import to_model_frame
 from features.online import customer_features
+from features.schema import TRANSACTION_CHANNELS
+from features.spec import DeclarationMismatch, Feature, FeatureFamily, PerWindow, check_computed
 from features.validation import load_bank
 
 CONFIG = FeaturesConfig()
@@ -347,3 +356,140 @@ def test_real_time_refuses_a_missing_required_column(tiny_frames):
     records["holdings"] = records["holdings"].drop(columns=["closed_at"])
     with pytest.raises(DataError, match="holdings: required column closed_at missing"):
         CustomerFeatures(tiny_frames["products"], CONFIG).compute(records, date(2024, 6, 1))
+
+
+@pytest.fixture(scope="module")
+def tiny_loaded(tmp_path_factory):
+    folder = write_bank(tiny_bank_frames(), tmp_path_factory.mktemp("declared") / "bank")
+    return load_bank(engine.connect(CONFIG), folder, DataConfig(max_quarantine_share=0.9))
+
+
+def build_declared(bank, config=CONFIG, balances=True):
+    tables = {name: t for name, t in bank.tables.items() if balances or name != "balances"}
+    return build_features(
+        FeatureInputs.from_tables(tables),
+        [date(2024, 2, 1)],
+        config,
+        pipeline.catalogue(bank),
+        bank.extracted_at,
+        with_labels=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "balances"),
+    [
+        (CONFIG, True),
+        (CONFIG, False),
+        (FeaturesConfig(windows_days=(30, 90, 180)), True),
+        (FeaturesConfig(windows_days=(7, 14, 30, 60, 90, 180, 365)), False),
+        (FeaturesConfig(churn=ChurnDefinition(kind="inactivity")), True),
+        (
+            FeaturesConfig(
+                windows_days=(30, 60, 90, 180),
+                churn=ChurnDefinition(kind="inactivity", activity="customer_initiated"),
+            ),
+            False,
+        ),
+    ],
+)
+def test_the_output_is_exactly_the_declared_columns(tiny_loaded, config, balances):
+    # Building runs `check_computed` on every family: it raises on any drift.
+    table = build_declared(tiny_loaded, config, balances)
+    product_ids = pipeline.catalogue(tiny_loaded)
+    declared = [column.name for column in feature_columns(config, product_ids)]
+    label_names = [column.name for column in labels.LABELS.columns((), product_ids)]
+    assert list(table.columns) == [*KEYS, *declared, *label_names]
+    assert declared[: len(feature_names(config))] == feature_names(config)
+    assert len(set(table.columns)) == len(table.columns)
+
+
+@pytest.mark.parametrize(
+    ("module", "function", "edit", "message"),
+    [
+        (
+            interactions,
+            "derived_features",
+            lambda out, t: {**out, "complaint_mood": t.as_of_s * 2},
+            "interactions: computed but not declared: ['complaint_mood']",
+        ),
+        (
+            transactions,
+            "derived_features",
+            lambda out, t: {name: e for name, e in out.items() if name != "salary_stopped"},
+            "transactions: declared but not computed: ['salary_stopped']",
+        ),
+        (
+            transactions,
+            "transaction_features",
+            lambda out, t: out.drop("fee_sum_90d"),
+            "transactions: declared but not computed: ['fee_sum_90d']",
+        ),
+        (
+            products,
+            "holding_features",
+            lambda out, t: out.mutate(products_lost=0),
+            "products: computed but not declared: ['products_lost']",
+        ),
+        (
+            products,
+            "derived_features",
+            lambda out, t: {**out, "products_held": t.as_of_s},
+            "products: computed twice: ['products_held']",
+        ),
+    ],
+)
+def test_a_computed_column_must_be_declared_and_the_other_way_round(
+    tiny_loaded, monkeypatch, module, function, edit, message
+):
+    real = getattr(module, function)
+    monkeypatch.setattr(module, function, lambda *args: edit(real(*args), args[0]))
+    with pytest.raises(DeclarationMismatch, match=re.escape(message)):
+        build_declared(tiny_loaded)
+
+
+def test_only_aggregates_can_be_filled_with_zero():
+    family = FeatureFamily("f", "", (Feature("a_count", "", missing="zero"), Feature("b", "")))
+    check_computed(family, ["a_count"], ["b"], (30,), ())
+    with pytest.raises(DeclarationMismatch, match="derived but declared missing='zero'"):
+        check_computed(family, ["b"], ["a_count"], (30,), ())
+
+
+def test_templates_expand_window_by_window_and_per_value():
+    family = FeatureFamily(
+        "f",
+        "",
+        (
+            PerWindow((Feature("n_{w}d", ""), Feature("n_{channel}_{w}d", ""))),
+            Feature("held__{product_id}", ""),
+        ),
+    )
+    names = [column.name for column in family.columns((30, 90), ("P1", "P2"))]
+    per_window = [
+        [f"n_{w}d", *(f"n_{channel}_{w}d" for channel in TRANSACTION_CHANNELS)] for w in (30, 90)
+    ]
+    assert names == [*per_window[0], *per_window[1], "held__P1", "held__P2"]
+    assert [c.window_days for c in family.columns((30, 90), ())] == [30] * 7 + [90] * 7
+    with pytest.raises(ValueError, match="only inside a PerWindow"):
+        FeatureFamily("f", "", (Feature("n_{w}d", ""),))
+
+
+def test_feature_code_holds_every_module_the_definitions_import():
+    """The snapshot cache is keyed on `FEATURE_CODE`: a module that decides a feature's value
+    but is missing there would let a stale cache through."""
+    import ast
+    from pathlib import Path
+
+    package = Path(pipeline.__file__).parent
+    seen, todo = set(), ["definitions", "model_frame"]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        for node in ast.walk(ast.parse((package / f"{module}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "features":
+                todo += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("features."):
+                todo.append(node.module.split(".")[1])
+    assert seen <= set(pipeline.FEATURE_CODE), sorted(seen - set(pipeline.FEATURE_CODE))
