@@ -21,9 +21,9 @@ from features.definitions import KEYS, FeatureInputs
 from features.model_frame import to_model_frame
 from features.validation import BankData
 
-# The modules whose code decides a feature's value: the contract (types), validation (which
-# rows are kept), the definitions and how their result becomes a model frame.
-FEATURE_CODE = ("schema", "validation", "definitions", "pipeline", "model_frame")
+# The modules whose code decides a feature's value: the contract (types), validation and
+# staging (which rows are kept), the definitions and how their result becomes a model frame.
+FEATURE_CODE = ("schema", "validation", "staging", "definitions", "pipeline", "model_frame")
 
 
 def feature_code_digest() -> str:
