@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -271,37 +272,12 @@ def report_table(
     rows = int(counts["rows"])
     if rows == 0 and spec.name in PARENT_TABLES:
         raise DataError(f"table {spec.name} ({path.name}) has no rows")
-    for col in present:
-        if col.name not in staged_table.cast_columns:
-            continue
-        raw_count, typed_count = counts[f"raw__{col.name}"], counts[f"typed__{col.name}"]
-        if raw_count and not typed_count:
-            example = (
-                staged.filter(staged[f"{_RAW}{col.name}"].notnull())
-                .select(staged[f"{_RAW}{col.name}"].cast("string").name("v"))
-                .limit(1)
-                .to_pyarrow()
-                .to_pylist()[0]["v"]
-            )
-            raise DataError(
-                f"table {spec.name}, column {col.name}: none of {raw_count:,} values reads "
-                f"as {col.dtype}, e.g. {example!r}"
-            )
+    _require_readable_columns(spec, staged_table, present, counts)
     reasons: dict[str, int] = {}
     examples: dict[str, str | None] = {}
     bad = int(counts["bad"] or 0)  # Spark counts nothing in an empty table as NULL
     if bad:
-        checked = staged_table.checked()
-        by_reason = (
-            checked.filter(checked[REASON].notnull())
-            .group_by(REASON)
-            .aggregate(rows=ibis._.count(), example=ibis._[BAD_VALUE].arbitrary())
-            .order_by(ibis.desc("rows"), REASON)
-            .to_pyarrow()
-            .to_pylist()
-        )
-        reasons = {row[REASON]: int(row["rows"]) for row in by_reason}
-        examples = {row[REASON]: row["example"] for row in by_reason}
+        reasons, examples = _reasons(staged_table.checked())
         if bad > config.max_quarantine_share * rows:
             listing = "; ".join(
                 f"{reason} ({count:,} rows, e.g. {examples[reason]!r})"
@@ -326,3 +302,48 @@ def report_table(
         completeness=completeness,
         absent_columns=tuple(c.name for c in spec.columns if c not in present),
     )
+
+
+def _require_readable_columns(
+    spec: Table, staged_table: StagedTable, present: list[Column], counts: dict[str, Any]
+) -> None:
+    """A cast column with values of which none reads as its type is a wrong file, not bad
+    rows: stop with one example.
+
+    Args:
+        present: the declared columns the file has.
+        counts: the report's counts of values per column, raw (`raw__`) and typed
+            (`typed__`).
+    """
+    staged = staged_table.table
+    for col in present:
+        if col.name not in staged_table.cast_columns:
+            continue
+        raw_count, typed_count = counts[f"raw__{col.name}"], counts[f"typed__{col.name}"]
+        if raw_count and not typed_count:
+            example = (
+                staged.filter(staged[f"{_RAW}{col.name}"].notnull())
+                .select(staged[f"{_RAW}{col.name}"].cast("string").name("v"))
+                .limit(1)
+                .to_pyarrow()
+                .to_pylist()[0]["v"]
+            )
+            raise DataError(
+                f"table {spec.name}, column {col.name}: none of {raw_count:,} values reads "
+                f"as {col.dtype}, e.g. {example!r}"
+            )
+
+
+def _reasons(checked: ir.Table) -> tuple[dict[str, int], dict[str, str | None]]:
+    """Rows and one offending value per reason, the most frequent reason first."""
+    by_reason = (
+        checked.filter(checked[REASON].notnull())
+        .group_by(REASON)
+        .aggregate(rows=ibis._.count(), example=ibis._[BAD_VALUE].arbitrary())
+        .order_by(ibis.desc("rows"), REASON)
+        .to_pyarrow()
+        .to_pylist()
+    )
+    reasons = {row[REASON]: int(row["rows"]) for row in by_reason}
+    examples = {row[REASON]: row["example"] for row in by_reason}
+    return reasons, examples
