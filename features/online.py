@@ -1,7 +1,7 @@
 """Features of one customer from raw records, for real-time scoring.
 
 The batch definitions (`features.definitions`) and the contract's row rules
-(`features.validation`) are compiled to SQL once, over empty tables of the contract's
+(`features.staging`) are compiled to SQL once, over empty tables of the contract's
 types; each request fills those tables with one customer's records and runs the two
 compiled queries. Same definitions, same values as the batch (a test holds them equal),
 without paying Ibis's compile time per request.
@@ -22,7 +22,7 @@ from features import definitions
 from features.definitions import FeatureInputs
 from features.model_frame import to_model_frame
 from features.schema import ARROW_TYPES, TABLES, Table
-from features.validation import BAD_VALUE, REASON, stage_table
+from features.staging import BAD_VALUE, REASON, stage_table
 
 # A request has no extraction time: records at or after the as-of date are ignored by the
 # point-in-time definitions anyway, so only the other rules apply.

@@ -20,13 +20,8 @@ from common.errors import DataError, RetainError
 from common.files import write_frame
 from features import engine
 from features.schema import CAMPAIGN_CONTACTS
-from features.validation import (
-    BankData,
-    TableReport,
-    _quarantined,
-    _report,
-    stage_table,
-)
+from features.staging import TableReport, quarantined_rows, report_table, stage_table
+from features.validation import BankData
 
 CONTACTS_FILE = "campaign_contacts.parquet"
 READABLE = (".csv", ".csv.gz", ".parquet")
@@ -69,7 +64,7 @@ def load_contacts(
     try:
         raw = engine.read_file(con, path)
         staged = stage_table(CAMPAIGN_CONTACTS, raw, bank.tables, now, check_duplicates=True)
-        report = _report(CAMPAIGN_CONTACTS, path, raw, staged, config)
+        report = report_table(CAMPAIGN_CONTACTS, path, raw, staged, config)
     except RetainError:
         raise
     except Exception as exc:  # the engine's own reading errors: a corrupt or foreign file
@@ -80,7 +75,7 @@ def load_contacts(
         folder = output_dir / "quarantine"
         folder.mkdir(parents=True, exist_ok=True)
         quarantine = folder / f"{CAMPAIGN_CONTACTS.name}-{path.stem}.parquet"
-        _quarantined(raw, staged.checked()).to_parquet(quarantine)
+        quarantined_rows(raw, staged.checked()).to_parquet(quarantine)
     clean = staged.clean(fired=report.reasons).to_pandas()
     clean["satisfaction"] = clean["satisfaction"].astype("Int64")  # 1-5, may be missing
     target = outcomes_file(output_dir)

@@ -21,12 +21,13 @@ from features.definitions import KEYS, FeatureInputs
 from features.model_frame import to_model_frame
 from features.validation import BankData
 
-# The modules whose code decides a feature's value: the contract (types), validation (which
-# rows are kept), the definitions (the families' declarations and expressions, the labels,
-# how they are joined) and how their result becomes a model frame.
+# The modules whose code decides a feature's value: the contract (types), validation and
+# staging (which rows are kept), the definitions (the families' declarations and
+# expressions, the labels, how they are joined) and how their result becomes a model frame.
 FEATURE_CODE = (
     "schema",
     "validation",
+    "staging",
     "expressions",
     "spec",
     "customers",

@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 
 from common.errors import DataError
 from features.schema import ARROW_TYPES, MANIFEST_FILE, TABLES, TABLES_BY_NAME
-from features.validation import REASON, find_table_file
+from features.staging import REASON
+from features.validation import find_table_file
 
 QUARANTINE_DIR = "_quarantine"
 

@@ -33,7 +33,8 @@ from features.importers.extract import (
     write_extract,
 )
 from features.schema import COUNTERPARTY_TYPES, DIRECTIONS, MANIFEST_FILE, TRANSACTION_CHANNELS
-from features.validation import REASON, load_bank
+from features.staging import REASON
+from features.validation import load_bank
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "berka-pkdd99"
 TRANSACTIONS_FILE = "trans_small.asc"

@@ -13,7 +13,8 @@ from common.errors import DataError
 from features import engine
 from features.importers.extract import write_extract
 from features.importers.santander import ATTRIBUTES, FLAGS, import_santander, read_santander
-from features.validation import REASON, load_bank
+from features.staging import REASON
+from features.validation import load_bank
 
 SHARED = (
     Path(__file__).resolve().parents[2].parent
