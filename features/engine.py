@@ -28,6 +28,10 @@ def connect(config: FeaturesConfig) -> BaseBackend:
         # Output order is set explicitly where it matters (ORDER BY); without this DuckDB
         # spends effort keeping scan order through parallel operators.
         con.raw_sql("SET preserve_insertion_order = false")
+        # DuckDB 2.0 pushes a TRY_CAST over a CSV column into the reader as a plain cast:
+        # one unreadable value in a key column (e.g. holdings.opened_at) then fails the
+        # whole load instead of being quarantined (tests/features/test_validation.py).
+        con.raw_sql("SET disabled_optimizers = 'type_pushdown'")
         if config.duckdb_threads:
             con.raw_sql(f"SET threads = {int(config.duckdb_threads)}")
         if config.duckdb_memory_limit:

@@ -197,6 +197,23 @@ def test_one_unreadable_value_in_a_csv_is_quarantined_not_fatal(tmp_path):
     assert bank.tables["transactions"].count().execute() == 67
 
 
+@pytest.mark.parametrize("column", ["opened_at", "closed_at"])
+def test_an_unreadable_time_in_a_csv_key_column_is_quarantined(tmp_path, column):
+    """`opened_at` is part of the holdings key: the duplicate-key count reads only the key
+    columns, which DuckDB 2.0 would read with a plain cast and fail on."""
+    folder = write_bank(tiny_bank_frames(), tmp_path / "bank", fmt="csv")
+    path = folder / "holdings.csv"
+    lines = path.read_text().splitlines()
+    header, cells = lines[0].split(","), lines[2].split(",")
+    cells[header.index(column)] = "garbage"
+    lines[2] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    bank = load(folder, quarantine=tmp_path / "q")
+    report = {r.table: r for r in bank.reports}["holdings"]
+    assert report.reasons == {f"{column}: not a valid timestamp": 1}
+    assert report.examples[f"{column}: not a valid timestamp"] == "garbage"
+
+
 def test_fractional_whole_numbers_are_quarantined_not_rounded(tmp_path):
     frames = tiny_bank_frames()
     frames["customers"]["risk_appetite"] = [3.0, 2.5, 5.0, 1.0]  # a float column in Parquet
