@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from common.names import HOLDOUT, TREATMENT
+
 
 @dataclass(frozen=True)
 class Effect:
@@ -80,8 +82,8 @@ def effects_by(
     outcome: str,
     group: str = "group",
     by: tuple[str, ...] = (),
-    treated_label: str = "treatment",
-    holdout_label: str = "holdout",
+    treated_label: str = TREATMENT,
+    holdout_label: str = HOLDOUT,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     """One row of `Effect` per segment of `by` (all customers first, as segment "all"):

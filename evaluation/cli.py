@@ -11,6 +11,7 @@ import typer
 from rich.table import Table as RichTable
 
 from common.console import make_console
+from common.names import SCORES_FILE, TASKS_FILE
 from features.cli import DataDir, load_extract
 
 console = make_console()
@@ -26,7 +27,7 @@ def evaluate_campaign_command(
     campaign_dir: Annotated[
         Path,
         typer.Option(
-            "--campaign-dir", help="Folder `retain score` wrote (tasks.parquet, scores.parquet)."
+            "--campaign-dir", help=f"Folder `retain score` wrote ({TASKS_FILE}, {SCORES_FILE})."
         ),
     ],
     data: DataDir = None,
@@ -52,7 +53,7 @@ def evaluate_campaign_command(
 
 def print_headline(headline: dict) -> None:
     """The key figures of a campaign evaluation as a table."""
-    from evaluation.programme_report import headline_rows
+    from evaluation.report_format import headline_rows
 
     table = RichTable(title=f"Campaign {headline.get('campaign_id')}")
     table.add_column("figure")

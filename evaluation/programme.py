@@ -18,15 +18,25 @@ import pandas as pd
 
 from common.config import RetainConfig
 from common.errors import DataError
-from common.names import HOLDOUT, SCORES_FILE, TASKS_FILE, TREATMENT, TRUTH_CHURN
-from evaluation.campaign_effect import effects_by, rate_difference
-from evaluation.programme_report import ProgrammeEvaluation
+from common.names import (
+    CAMPAIGN_GROUPS,
+    HOLDOUT,
+    SCORES_FILE,
+    TASKS_FILE,
+    TREATMENT,
+    TRUTH_CHURN,
+)
+from evaluation.campaign_effect import rate_difference
+from evaluation.programme_result import ProgrammeEvaluation
+from evaluation.programme_tables import (
+    calibration_by_decile,
+    campaign_effects,
+    churn_by_tier,
+    operations_by_tier,
+    outcomes_by_group,
+    service_standards,
+)
 from features.schema import REACHED_OUTCOMES
-
-SERVICE_ACTIONS = {
-    "complaint_follow_up": "complaint follow-ups within {days} days of resolution",
-    "welcome_callback": "welcome calls within {days} days of opening",
-}
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ def join_campaign(
             does not reach the end of the horizon yet).
     """
     if tasks.empty:
-        raise DataError(f"campaign {campaign_id}: no tasks (tasks.parquet is empty)")
+        raise DataError(f"campaign {campaign_id}: no tasks ({TASKS_FILE} is empty)")
     contact_columns = ["task_id", "contacted_at", "channel", "outcome", "satisfaction"]
     joined = tasks.merge(
         contacts[contact_columns].rename(columns={"channel": "contact_channel"}),
@@ -91,57 +101,102 @@ def evaluate_campaign(
             at the campaign day: the true effect of the assignment is computed from them.
         targeting: optional comparison of targetings (passed through to the report).
         qini_curves: optional Qini curves (passed through).
+
+    Raises:
+        DataError: the treatment or the holdout group has no customer with a known outcome.
     """
     horizon = config.features.horizon_days
-    tasks = data.tasks.copy()
-    tasks["contacted"] = tasks["contacted_at"].notna()
-    tasks["reached"] = tasks["outcome"].isin(REACHED_OUTCOMES)
+    tasks = flag_contacts(data.tasks)
     treated = tasks[tasks["group"] == TREATMENT]
     known = tasks[tasks["churned"].notna()]
-    notes = []
-    if len(known) < len(tasks):
-        notes.append(
-            f"{len(tasks) - len(known):,} of {len(tasks):,} listed customers have no observable "
-            "outcome (they had left before the campaign day) and are not counted in the effects."
-        )
-    within_sla = treated["contacted"] & (
-        pd.to_datetime(treated["contacted_at"]) <= pd.to_datetime(treated["due_at"])
+    _require_both_groups(known, data.campaign_id)
+    within_sla = _within_sla(treated)
+    reach_share = reach_difference(known)
+    headline = {
+        **operations_headline(data, tasks, within_sla, horizon),
+        **churn_effect_headline(known, reach_share),
+    }
+    if truth is not None:
+        headline["true_itt_churn_effect"] = true_itt_effect(known, truth)
+    return ProgrammeEvaluation(
+        headline=headline,
+        operations=operations_by_tier(treated, within_sla),
+        service=service_standards(treated, config.programme.service_days),
+        outcomes=outcomes_by_group(known),
+        churn_by_tier=churn_by_tier(data.population, horizon, config.programme.churn_targets),
+        effects=campaign_effects(known, reach_share),
+        calibration=calibration_by_decile(data.population, tasks),
+        targeting=targeting,
+        qini_curves=qini_curves,
+        notes=campaign_notes(data.campaign_id, tasks, known, headline["coverage"], config),
     )
-    coverage = float(treated["contacted"].mean()) if len(treated) else np.nan
-    matched = tasks["outcome"].notna() | tasks["contacted_at"].notna()
-    if not matched.any():
-        notes.append(
-            f"No contact of campaign {data.campaign_id} has been loaded (`retain outcomes load`):"
-            " coverage and the effect on the contacted count nobody as contacted."
-        )
-    for group in (TREATMENT, HOLDOUT):
+
+
+def flag_contacts(tasks: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the joined tasks with `contacted` (the CRM recorded an attempt) and
+    `reached` (its outcome is one of the contract's reached outcomes)."""
+    tasks = tasks.copy()
+    tasks["contacted"] = tasks["contacted_at"].notna()
+    tasks["reached"] = tasks["outcome"].isin(REACHED_OUTCOMES)
+    return tasks
+
+
+def _require_both_groups(known: pd.DataFrame, campaign_id: str) -> None:
+    for group in CAMPAIGN_GROUPS:
         if not (known["group"] == group).any():
             raise DataError(
-                f"campaign {data.campaign_id}: no {group} customer with a known outcome, so "
+                f"campaign {campaign_id}: no {group} customer with a known outcome, so "
                 "the campaign's effect cannot be measured (was serving.holdout_share 0?)"
             )
-    churn_effect = rate_difference(
-        known.loc[known["group"] == TREATMENT, "churned"],
-        known.loc[known["group"] == HOLDOUT, "churned"],
+
+
+def _within_sla(treated: pd.DataFrame) -> pd.Series:
+    """Per treatment task: contacted at or before its due time."""
+    return treated["contacted"] & (
+        pd.to_datetime(treated["contacted_at"]) <= pd.to_datetime(treated["due_at"])
     )
-    # Bloom's estimator divides by the difference in the share reached: the holdout should
-    # have none, but the contract keeps a holdout row the CRM did contact.
-    reach_share = float(known.loc[known["group"] == TREATMENT, "reached"].mean()) - float(
+
+
+def reach_difference(known: pd.DataFrame) -> float:
+    """The share reached in the treatment group minus the holdout's. Bloom's estimator
+    divides by this difference: the holdout should have none reached, but the contract
+    keeps a holdout row the CRM did contact."""
+    return float(known.loc[known["group"] == TREATMENT, "reached"].mean()) - float(
         known.loc[known["group"] == HOLDOUT, "reached"].mean()
     )
-    headline = {
+
+
+def operations_headline(
+    data: CampaignData, tasks: pd.DataFrame, within_sla: pd.Series, horizon_days: int
+) -> dict:
+    """The key figures of the campaign's operations: its size, groups, coverage, reach and
+    SLA (shares of the treatment group's tasks; NaN without any)."""
+    treated = tasks[tasks["group"] == TREATMENT]
+    return {
         "campaign_id": data.campaign_id,
         "as_of": data.as_of.date().isoformat(),
-        "horizon_days": horizon,
+        "horizon_days": horizon_days,
         "targeting": str(tasks["targeting"].iat[0]) if "targeting" in tasks else "risk",
         "tasks": len(tasks),
-        "treatment": int((tasks["group"] == TREATMENT).sum()),
-        "holdout": int((tasks["group"] == HOLDOUT).sum()),
-        "coverage": coverage,
+        TREATMENT: int((tasks["group"] == TREATMENT).sum()),
+        HOLDOUT: int((tasks["group"] == HOLDOUT).sum()),
+        "coverage": float(treated["contacted"].mean()) if len(treated) else np.nan,
         "reached": float(treated["reached"].mean()) if len(treated) else np.nan,
         "within_sla": float(within_sla.sum() / treated["contacted"].sum())
         if treated["contacted"].any()
         else np.nan,
+    }
+
+
+def churn_effect_headline(known: pd.DataFrame, reach_share: float) -> dict:
+    """The key figures of the campaign's effect on churn: each group's rate, the
+    intention-to-treat difference with its interval and p-value, and the effect on the
+    reached."""
+    churn_effect = rate_difference(
+        known.loc[known["group"] == TREATMENT, "churned"],
+        known.loc[known["group"] == HOLDOUT, "churned"],
+    )
+    return {
         "treatment_churn_rate": churn_effect.treated_rate,
         "holdout_churn_rate": churn_effect.holdout_rate,
         "itt_churn_effect": churn_effect.difference,
@@ -152,25 +207,35 @@ def evaluate_campaign(
         # reached (minus the holdout's, normally none).
         "contacted_churn_effect": churn_effect.difference / reach_share if reach_share else np.nan,
     }
-    if truth is not None:
-        headline["true_itt_churn_effect"] = true_itt_effect(known, truth)
+
+
+def campaign_notes(
+    campaign_id: str,
+    tasks: pd.DataFrame,
+    known: pd.DataFrame,
+    coverage: float,
+    config: RetainConfig,
+) -> list[str]:
+    """The caveats shown at the top of the report: listed customers without an outcome,
+    no contact loaded yet, coverage below the plans' target."""
+    notes = []
+    if len(known) < len(tasks):
+        notes.append(
+            f"{len(tasks) - len(known):,} of {len(tasks):,} listed customers have no observable "
+            "outcome (they had left before the campaign day) and are not counted in the effects."
+        )
+    matched = tasks["outcome"].notna() | tasks["contacted_at"].notna()
+    if not matched.any():
+        notes.append(
+            f"No contact of campaign {campaign_id} has been loaded (`retain outcomes load`):"
+            " coverage and the effect on the contacted count nobody as contacted."
+        )
     if coverage < config.programme.coverage_target:
         notes.append(
             f"Callback coverage {coverage:.1%} is below the plans' "
             f"{config.programme.coverage_target:.0%}."
         )
-    return ProgrammeEvaluation(
-        headline=headline,
-        operations=_operations(treated, within_sla),
-        service=_service(treated, config.programme.service_days),
-        outcomes=_outcomes(known),
-        churn_by_tier=churn_by_tier(data.population, horizon, config.programme.churn_targets),
-        effects=_effects(known, reach_share),
-        calibration=calibration_by_decile(data.population, tasks),
-        targeting=targeting,
-        qini_curves=qini_curves,
-        notes=notes,
-    )
+    return notes
 
 
 def true_itt_effect(known: pd.DataFrame, truth: pd.DataFrame) -> float:
@@ -180,127 +245,6 @@ def true_itt_effect(known: pd.DataFrame, truth: pd.DataFrame) -> float:
     rows = known[known["group"] == TREATMENT].merge(truth, on="customer_id", how="left")
     as_assigned = np.where(rows["reached"], rows["p_churn_90d_if_called"], rows["p_churn_90d"])
     return float(np.nanmean(as_assigned - rows["p_churn_90d"]))
-
-
-def annualised(rate: pd.Series | float, horizon_days: int):
-    return 1 - (1 - rate) ** (365.25 / horizon_days)
-
-
-def churn_by_tier(population: pd.DataFrame, horizon_days: int, targets: dict) -> pd.DataFrame:
-    """Churn over the horizon per tier of every customer scored, annualised, against the
-    plans' targets (one row `overall`)."""
-    known = population[population["churned"].notna() & (population["tier"] != "churned")]
-    rows = []
-    groups = [*known.groupby("tier", observed=True), ("overall", known)]
-    for tier, part in groups:
-        rate = float(part["churned"].mean())
-        target = targets.get(tier, np.nan)
-        yearly = float(annualised(rate, horizon_days))
-        rows.append(
-            {
-                "tier": tier,
-                "customers": len(part),
-                "churn_rate_horizon": rate,
-                "annualised_churn": yearly,
-                "target": target,
-                "meets_target": bool(yearly <= target) if np.isfinite(target) else None,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def calibration_by_decile(population: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
-    """Realised churn by decile of the predicted churn probability, among the customers
-    the campaign did not call (the calls change the outcome of the others)."""
-    called = set(tasks.loc[tasks["group"] == TREATMENT, "customer_id"])
-    rows = population[population["churned"].notna() & ~population["customer_id"].isin(called)]
-    if rows.empty:
-        return pd.DataFrame(columns=["decile", "customers", "mean_predicted", "realised_churn"])
-    bins = min(10, len(rows))  # a tiny campaign has fewer than ten customers to split
-    deciles = pd.qcut(rows["churn_probability"].rank(method="first"), bins, labels=False) + 1
-    table = rows.groupby(deciles).agg(
-        customers=("churned", "size"),
-        mean_predicted=("churn_probability", "mean"),
-        realised_churn=("churned", "mean"),
-    )
-    return table.rename_axis("decile").reset_index()
-
-
-def _operations(treated: pd.DataFrame, within_sla: pd.Series) -> pd.DataFrame:
-    frame = treated.assign(within_sla=within_sla)
-    table = frame.groupby(["tier", "channel"], observed=True).agg(
-        tasks=("task_id", "size"),
-        contacted=("contacted", "sum"),
-        within=("within_sla", "sum"),
-    )
-    table["coverage"] = table["contacted"] / table["tasks"]
-    table["within_sla"] = table["within"] / table["contacted"].where(table["contacted"] > 0)
-    return table.drop(columns="within").reset_index()
-
-
-def _service(treated: pd.DataFrame, days: int) -> pd.DataFrame:
-    """Service calls owed: contacted within `days` of the event that made them due (the
-    complaint's resolution, the account's opening: the lists' `event_at`); lists written
-    before `event_at` existed are measured from the task's assignment."""
-    rows = []
-    for action, label in SERVICE_ACTIONS.items():
-        part = treated[treated["action"] == action]
-        start = pd.to_datetime(part["assigned_at"])
-        if "event_at" in part:
-            start = pd.to_datetime(part["event_at"]).fillna(start)
-        delay = pd.to_datetime(part["contacted_at"]) - start
-        within = int((delay <= pd.Timedelta(days=days)).sum())
-        rows.append(
-            {
-                "measure": label.format(days=days),
-                "eligible": len(part),
-                "within_7_days": within,
-                "share": within / len(part) if len(part) else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _outcomes(known: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for group, part in known.groupby("group", observed=True):
-        follow_ups = part[(part["action"] == "complaint_follow_up") & part["reached"]]
-        rows.append(
-            {
-                "group": group,
-                "customers": len(part),
-                "contacted": int(part["contacted"].sum()),
-                "churn_rate": float(part["churned"].mean()),
-                "repurchase_rate": float(part["repurchased"].mean()),
-                "satisfaction_before": float(part["satisfaction_before"].mean())
-                if "satisfaction_before" in part
-                else np.nan,
-                # The CRM's scores are nullable integers: an all-missing group is NaN.
-                "satisfaction_after": float(part["satisfaction"].astype("float64").mean()),
-                "resolution_rate": float((follow_ups["outcome"] == "issue_resolved").mean())
-                if len(follow_ups)
-                else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _effects(known: pd.DataFrame, reach_share: float) -> pd.DataFrame:
-    tables = []
-    for outcome, column in (("churn", "churned"), ("repurchase", "repurchased")):
-        part = known[known[column].notna()]
-        itt = effects_by(part, column, by=("tier", "risk_band"))
-        tables.append(itt.assign(outcome=outcome, estimand="intention to treat"))
-        overall = itt[itt["segment"] == "all"].copy()
-        if reach_share:
-            for column_name in ("difference", "ci_low", "ci_high"):
-                overall[column_name] = overall[column_name] / reach_share
-            tables.append(overall.assign(outcome=outcome, estimand="contacted vs holdout"))
-    effects = pd.concat(tables, ignore_index=True).rename(
-        columns={"treated": "treated_n", "holdout": "holdout_n"}
-    )
-    first = ["outcome", "estimand"]
-    return effects[first + [c for c in effects.columns if c not in first]]
 
 
 def campaign_outcomes(bank, as_of, config: RetainConfig) -> pd.DataFrame:
@@ -405,7 +349,7 @@ def campaign_files(campaign_dir, bank, config: RetainConfig):
             )
     tasks = pd.read_parquet(paths["tasks"])
     if tasks.empty:
-        raise DataError(f"campaign {campaign_dir.name}: no tasks (tasks.parquet is empty)")
+        raise DataError(f"campaign {campaign_dir.name}: no tasks ({TASKS_FILE} is empty)")
     campaign_id = str(tasks["campaign_id"].iat[0])
     as_of = pd.Timestamp(tasks["assigned_at"].iat[0]).date()
     horizon_end = pd.Timestamp(as_of) + pd.Timedelta(days=config.features.horizon_days)

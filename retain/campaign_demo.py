@@ -32,13 +32,15 @@ from rich.table import Table as RichTable
 from common.config import RetainConfig, TierPolicy
 from common.console import make_console
 from common.dates import add_months
-from common.names import SCORES_FILE, TASKS_FILE, TREATMENT, TRUTH_CHURN
-from evaluation.programme_report import json_ready
+from common.names import HOLDOUT, SCORES_FILE, TASKS_FILE, TREATMENT, TRUTH_CHURN
+from evaluation.programme_report import REPORT_HTML, json_ready
 
 console = make_console()
 FIRST_CYCLE_MONTHS_BEFORE_END = 8  # cycle 1 eight months before the extract ends ...
 CYCLE_GAP_MONTHS = 4  # ... cycle 2 four months later: both horizons end inside the extract
 TEST_AND_LEARN_THRESHOLD = 0.0  # cycle 1 lists everyone at or above this churn risk
+CYCLE_1, CYCLE_2 = "cycle-1", "cycle-2"  # each cycle's campaign id and folder under DIR
+EFFECT_FILE = "effect.json"
 EFFECT_KEYS = (
     "itt_churn_effect",
     "itt_ci_low",
@@ -97,90 +99,163 @@ def test_and_learn(config: RetainConfig) -> RetainConfig:
     return config.model_copy(update={"serving": serving})
 
 
+class DemoRun:
+    """One run of the demo: its own settings (everything under `out_dir`), the bank's size,
+    the two campaign days, and the bank as it lives on: generated again after each cycle
+    with the calls that reached customers so far, and loaded like an extract."""
+
+    def __init__(self, config: RetainConfig, out_dir: Path, customers: int, months: int):
+        self.out_dir = out_dir
+        self.config = campaign_config(config, out_dir)
+        self.customers, self.months = customers, months
+        start = self.config.synth.start
+        self.first_day = add_months(start, months - FIRST_CYCLE_MONTHS_BEFORE_END)
+        self.second_day = add_months(self.first_day, CYCLE_GAP_MONTHS)
+        self.calls: dict = {}  # campaign day -> the customers its calls reached
+        self.con = self.bank = None  # the latest generation's; an earlier one is let go
+
+    def generate_bank(self) -> None:
+        """Generate the bank with `calls` into the demo's data folder and load it."""
+        from features import engine
+        from features.validation import load_bank
+        from simulation.bank import generate_bank
+
+        config, settings = self.config, self.config.synth
+        generate_bank(
+            config.data_dir,
+            n_customers=self.customers,
+            months=self.months,
+            seed=settings.seed,
+            start=settings.start,
+            transactions_per_month=settings.transactions_per_month,
+            calls=self.calls,
+        )
+        self.con = engine.connect(config.features)
+        quarantine = config.output_dir / "quarantine"
+        self.bank = load_bank(self.con, config.data_dir, config.data, quarantine)
+
+
 def run_campaign_demo(
     config: RetainConfig, out_dir: Path, customers: int = 20_000, months: int = 30
 ) -> dict:
     """Run both cycles; write the reports and `out_dir/effect.json`; return the effect."""
-    from features import engine
-    from features.validation import load_bank
-    from simulation.bank import generate_bank
-    from simulation.call_centre import reached_customers
-    from training.churn import train_churn
-    from training.xsell import train_xsell
-
     started = time.perf_counter()
     out_dir = out_dir.resolve()
     _clear(out_dir)
-    config = campaign_config(config, out_dir)
-    bank_dir = config.data_dir
-    settings = config.synth
-    first_day = add_months(settings.start, months - FIRST_CYCLE_MONTHS_BEFORE_END)
-    second_day = add_months(first_day, CYCLE_GAP_MONTHS)
-
-    def bank_with(calls: dict):
-        generate_bank(
-            bank_dir,
-            n_customers=customers,
-            months=months,
-            seed=settings.seed,
-            start=settings.start,
-            transactions_per_month=settings.transactions_per_month,
-            calls=calls,
-        )
-        con = engine.connect(config.features)
-        return con, load_bank(con, bank_dir, config.data, config.output_dir / "quarantine")
-
+    run = DemoRun(config, out_dir, customers, months)
+    days = f"cycles on {run.first_day} and {run.second_day}"
+    console.print(Rule(f"Campaign demo: {customers:,} customers, {days}"))
+    prepare_bank_and_models(run)
+    evaluation_1, uplift = test_and_learn_cycle(run)
+    evaluation_2, comparison = uplift_cycle(run, uplift)
+    effect = effect_summary(
+        evaluation_1,
+        evaluation_2,
+        comparison,
+        uplift.metrics,
+        reports={
+            "cycle_1": str(out_dir / CYCLE_1 / REPORT_HTML),
+            "cycle_2": str(out_dir / CYCLE_2 / REPORT_HTML),
+        },
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    (out_dir / EFFECT_FILE).write_text(json.dumps(effect, indent=2) + "\n")
+    print_effect(effect)
     console.print(
-        Rule(f"Campaign demo: {customers:,} customers, cycles on {first_day} and {second_day}")
+        f"effect → {out_dir / EFFECT_FILE}; campaign demo finished in {effect['seconds']:.0f} s"
     )
+    return effect
+
+
+def prepare_bank_and_models(run: DemoRun) -> None:
+    """Generate the bank and train the churn and cross-sell models on what was known on
+    the first campaign day (the extract cut just before it)."""
+    from training.churn import train_churn
+    from training.xsell import train_xsell
+
     with console.status("generating the bank", spinner="dots"):
-        con, bank = bank_with({})
-    known = replace(
-        bank,
-        extracted_at=datetime.combine(first_day, datetime.min.time()) - timedelta(microseconds=1),
-    )
+        run.generate_bank()
+    cutoff = datetime.combine(run.first_day, datetime.min.time()) - timedelta(microseconds=1)
+    known = replace(run.bank, extracted_at=cutoff)
     with console.status(
-        f"training churn and cross-sell models on what was known on {first_day}", spinner="dots"
+        f"training churn and cross-sell models on what was known on {run.first_day}",
+        spinner="dots",
     ):
-        churn = train_churn(known, bank_dir, config)
-        train_xsell(known, bank_dir, config)
+        churn = train_churn(known, run.config.data_dir, run.config)
+        train_xsell(known, run.config.data_dir, run.config)
     console.print(
         f"churn model v{churn.version}: ROC AUC {churn.metrics['roc_auc']:.3f} "
         f"on {churn.plan.test} (oracle {churn.metrics.get('oracle_roc_auc', float('nan')):.3f})"
     )
 
-    # Cycle 1: test and learn.
-    first = _score(bank, test_and_learn(config), first_day, out_dir / "cycle-1", "cycle-1")
-    contacts_1 = _work_the_list(first, con, bank, config, out_dir / "cycle-1", seed=1)
-    calls = {first_day: reached_customers(contacts_1)}
-    with console.status("the bank lives on with the calls of cycle 1", spinner="dots"):
-        con, bank = bank_with(calls)
-    evaluation_1, _ = _evaluate(bank, config, out_dir / "cycle-1")
-    console.print(f"cycle 1 report → {out_dir / 'cycle-1' / 'report.html'}")
 
+def test_and_learn_cycle(run: DemoRun):
+    """Cycle 1: the wide list with half held out is worked, the bank lives on with its
+    calls, the campaign is evaluated and the uplift model trained on its groups.
+
+    Returns:
+        The cycle's evaluation and the uplift model's training result.
+    """
+    from evaluation.programme import evaluate_folder
+    from simulation.call_centre import reached_customers
     from training.uplift import train_from_campaign
 
+    folder = run.out_dir / CYCLE_1
+    scored = _score(run.bank, test_and_learn(run.config), run.first_day, folder, CYCLE_1)
+    contacts = _work_the_list(scored, run.con, run.bank, run.config, folder, seed=1)
+    run.calls[run.first_day] = reached_customers(contacts)
+    with console.status("the bank lives on with the calls of cycle 1", spinner="dots"):
+        run.generate_bank()
+    evaluation, _, _ = evaluate_folder(run.bank, run.config, folder)
+    console.print(f"cycle 1 report → {folder / REPORT_HTML}")
     with console.status("training the uplift model on cycle 1", spinner="dots"):
-        uplift = train_from_campaign(bank, config, out_dir / "cycle-1")
+        uplift = train_from_campaign(run.bank, run.config, folder)
     console.print(
         f"uplift model v{uplift.version} ({', '.join(uplift.aliases)}): Qini "
         f"{uplift.metrics['qini_uplift_model']:.4f}, churn risk "
         f"{uplift.metrics['qini_churn_risk']:.4f}, truth {uplift.metrics['qini_truth']:.4f} "
         f"on {uplift.rows['validation']:,} held-back customers of the list"
     )
+    return evaluation, uplift
 
-    # Cycle 2: targeted by uplift, with the normal holdout and capacity.
+
+def uplift_cycle(run: DemoRun, uplift):
+    """Cycle 2: the list targeted by uplift, with the normal holdout and capacity, is
+    compared with risk targeting on the truth, worked, fed back and evaluated.
+
+    Returns:
+        The cycle's evaluation and the comparison of targetings (`compare_targeting`).
+    """
+    from evaluation.programme import evaluate_folder, read_truth
+    from simulation.call_centre import reached_customers
+
+    config, folder = run.config, run.out_dir / CYCLE_2
     uplift_config = config.model_copy(
         update={"serving": config.serving.model_copy(update={"targeting": "uplift"})}
     )
-    second = _score(bank, uplift_config, second_day, out_dir / "cycle-2", "cycle-2")
-    comparison = compare_targeting(second, _truth(bank_dir, second_day), uplift.metrics)
-    contacts_2 = _work_the_list(second, con, bank, config, out_dir / "cycle-2", seed=2)
-    calls[second_day] = reached_customers(contacts_2)
+    scored = _score(run.bank, uplift_config, run.second_day, folder, CYCLE_2)
+    truth = read_truth(config.data_dir, run.second_day)
+    comparison = compare_targeting(scored, truth, uplift.metrics)
+    contacts = _work_the_list(scored, run.con, run.bank, config, folder, seed=2)
+    run.calls[run.second_day] = reached_customers(contacts)
     with console.status("the bank lives on with the calls of cycle 2", spinner="dots"):
-        con, bank = bank_with(calls)
-    evaluation_2, _ = _evaluate(bank, config, out_dir / "cycle-2", comparison, uplift.qini_curves)
+        run.generate_bank()
+    evaluation, _, _ = evaluate_folder(
+        run.bank, config, folder, None, comparison, uplift.qini_curves
+    )
+    return evaluation, comparison
 
+
+def effect_summary(
+    evaluation_1,
+    evaluation_2,
+    comparison: pd.DataFrame,
+    uplift_metrics: dict,
+    reports: dict[str, str],
+    seconds: float,
+) -> dict:
+    """effect.json: cycle 1's measured effect, the targetings compared in cycle 2, the
+    uplift model's Qini, both cycles' key figures, where the reports are; JSON-ready."""
     by_name = comparison.set_index("targeting")
     effect = {
         **{key: evaluation_1.headline.get(key) for key in EFFECT_KEYS[:6]},
@@ -190,24 +265,15 @@ def run_campaign_demo(
             by_name.at["truth optimum", "retained_per_1000_calls"]
         ),
         "calls_compared": int(by_name.at["uplift", "calls"]),
-        "qini_uplift_model": uplift.metrics["qini_uplift_model"],
-        "qini_churn_risk": uplift.metrics["qini_churn_risk"],
-        "qini_optimum": uplift.metrics["qini_truth"],
+        "qini_uplift_model": uplift_metrics["qini_uplift_model"],
+        "qini_churn_risk": uplift_metrics["qini_churn_risk"],
+        "qini_optimum": uplift_metrics["qini_truth"],
         "cycle_1": evaluation_1.headline,
         "cycle_2": evaluation_2.headline,
-        "reports": {
-            "cycle_1": str(out_dir / "cycle-1" / "report.html"),
-            "cycle_2": str(out_dir / "cycle-2" / "report.html"),
-        },
-        "seconds": round(time.perf_counter() - started, 1),
+        "reports": reports,
+        "seconds": seconds,
     }
-    effect = json_ready(effect)
-    (out_dir / "effect.json").write_text(json.dumps(effect, indent=2) + "\n")
-    print_effect(effect)
-    console.print(
-        f"effect → {out_dir / 'effect.json'}; campaign demo finished in {effect['seconds']:.0f} s"
-    )
-    return effect
+    return json_ready(effect)
 
 
 def compare_targeting(scored: dict, truth: pd.DataFrame, uplift_metrics: dict) -> pd.DataFrame:
@@ -268,7 +334,7 @@ def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: st
     console.print(
         f"{campaign_id} ({config.serving.targeting}): "
         + "; ".join(
-            f"{action} {row.get('treatment', 0):,} treated / {row.get('holdout', 0):,} held out"
+            f"{action} {row.get(TREATMENT, 0):,} treated / {row.get(HOLDOUT, 0):,} held out"
             for action, row in counts.iterrows()
         )
     )
@@ -303,19 +369,6 @@ def _work_the_list(
     return export
 
 
-def _evaluate(bank, config, folder: Path, targeting=None, curves=None):
-    from evaluation.programme import evaluate_folder
-
-    evaluation, population, _ = evaluate_folder(bank, config, folder, None, targeting, curves)
-    return evaluation, population
-
-
-def _truth(data_dir: Path, day: date) -> pd.DataFrame:
-    from evaluation.programme import read_truth
-
-    return read_truth(data_dir, day)
-
-
 MARKER = ".retain-campaign-demo"
 
 
@@ -338,8 +391,8 @@ def _clear(out_dir: Path) -> None:
             f"--out {out_dir}: the folder has other contents; the campaign demo writes its "
             "bank, registry and lists into a folder of its own (a new or empty one)"
         )
-    for name in ("bank", "outputs", "mlruns", "cycle-1", "cycle-2"):
+    for name in ("bank", "outputs", "mlruns", CYCLE_1, CYCLE_2):
         shutil.rmtree(out_dir / name, ignore_errors=True)
-    (out_dir / "effect.json").unlink(missing_ok=True)
+    (out_dir / EFFECT_FILE).unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MARKER).write_text("written by `retain demo campaign`; the demo may clear it\n")

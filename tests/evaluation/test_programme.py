@@ -19,15 +19,10 @@ import pytest
 from common.config import load_config
 from common.errors import DataError, RetainError
 from evaluation.campaign_effect import rate_difference
-from evaluation.programme import (
-    annualised,
-    calibration_by_decile,
-    churn_by_tier,
-    evaluate_campaign,
-    join_campaign,
-    true_itt_effect,
-)
-from evaluation.programme_report import ProgrammeEvaluation, write_report
+from evaluation.programme import evaluate_campaign, join_campaign, true_itt_effect
+from evaluation.programme_report import write_report
+from evaluation.programme_result import ProgrammeEvaluation
+from evaluation.programme_tables import annualised, calibration_by_decile, churn_by_tier
 from features.schema import CAMPAIGN_CONTACTS
 from serving.batch import TASK_COLUMNS
 from serving.outbox import task_id

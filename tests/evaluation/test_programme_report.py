@@ -13,15 +13,9 @@ import pandas as pd
 import pytest
 from browser import render
 
-from evaluation.programme_report import (
-    ProgrammeEvaluation,
-    ci,
-    headline_rows,
-    p_value,
-    pct,
-    pp,
-    write_report,
-)
+from evaluation.programme_report import write_report
+from evaluation.programme_result import ProgrammeEvaluation
+from evaluation.report_format import ci, headline_rows, p_value, pct, pp
 
 SECTIONS = (
     "Key figures",
