@@ -28,11 +28,12 @@ def main() -> None:
     import retain.campaign_demo as demo
     from common.config import RetainConfig, with_overrides
     from common.dates import add_months
+    from common.names import NOT_LISTED, TREATMENT
     from evaluation.programme import campaign_outcomes, read_truth
     from features import engine, pipeline
     from features.definitions import LABEL_CHURN, feature_names
     from features.validation import load_bank
-    from training.uplift import NOT_LISTED, TREATMENT, train_from_campaign
+    from training.uplift import train_from_campaign
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7])

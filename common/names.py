@@ -1,5 +1,6 @@
-"""Names every stage shares, declared once: registered models and their aliases, campaign
-groups, the files of a campaign folder, the synthetic bank's truth files."""
+"""Names every stage shares, declared once: registered models and their aliases, the
+actions a decision can take, campaign groups, the files of a campaign folder, the synthetic
+bank's truth files."""
 
 from __future__ import annotations
 
@@ -11,6 +12,29 @@ XSELL_MODEL = "retain-xsell"
 UPLIFT_MODEL = "retain-uplift-churn"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+
+# The next best actions (serving decides them; the CRM, the call centre and the programme
+# evaluation read them back).
+# In order of precedence: a customer gets the first that applies.
+COMPLAINT_FOLLOW_UP = "complaint_follow_up"
+RETENTION_CALLBACK = "retention_callback"
+WELCOME_CALLBACK = "welcome_callback"
+WIN_BACK_CALL = "win_back_call"
+CROSS_SELL_OFFER = "cross_sell_offer"
+NO_ACTION = "none"
+ACTIONS = (
+    COMPLAINT_FOLLOW_UP,
+    RETENTION_CALLBACK,
+    WELCOME_CALLBACK,
+    WIN_BACK_CALL,
+    CROSS_SELL_OFFER,
+    NO_ACTION,
+)
+CALLBACKS = (COMPLAINT_FOLLOW_UP, RETENTION_CALLBACK, WELCOME_CALLBACK, WIN_BACK_CALL)
+# Contacts the cooldown holds back (service calls owed are never held back).
+MARKETING = (RETENTION_CALLBACK, WIN_BACK_CALL, CROSS_SELL_OFFER)
+# Calls a customer is owed: made for everyone, due by the event's own limit.
+OWED = (COMPLAINT_FOLLOW_UP, WELCOME_CALLBACK)
 
 # Campaign groups: contacted, deliberately not contacted (the randomised holdout), and the
 # customers a campaign did not list at all.

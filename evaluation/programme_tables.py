@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from common.names import TREATMENT
+from common.names import COMPLAINT_FOLLOW_UP, TREATMENT, WELCOME_CALLBACK
 from evaluation.campaign_effect import effects_by
 
 SERVICE_ACTIONS = {
-    "complaint_follow_up": "complaint follow-ups within {days} days of resolution",
-    "welcome_callback": "welcome calls within {days} days of opening",
+    COMPLAINT_FOLLOW_UP: "complaint follow-ups within {days} days of resolution",
+    WELCOME_CALLBACK: "welcome calls within {days} days of opening",
 }
 
 
@@ -62,7 +62,7 @@ def outcomes_by_group(known: pd.DataFrame) -> pd.DataFrame:
     satisfaction before and after, complaints resolved by the follow-ups reached."""
     rows = []
     for group, part in known.groupby("group", observed=True):
-        follow_ups = part[(part["action"] == "complaint_follow_up") & part["reached"]]
+        follow_ups = part[(part["action"] == COMPLAINT_FOLLOW_UP) & part["reached"]]
         rows.append(
             {
                 "group": group,

@@ -32,7 +32,14 @@ from rich.table import Table as RichTable
 from common.config import RetainConfig, TierPolicy
 from common.console import make_console
 from common.dates import add_months
-from common.names import HOLDOUT, SCORES_FILE, TASKS_FILE, TREATMENT, TRUTH_CHURN
+from common.names import (
+    HOLDOUT,
+    RETENTION_CALLBACK,
+    SCORES_FILE,
+    TASKS_FILE,
+    TREATMENT,
+    TRUTH_CHURN,
+)
 from evaluation.programme_report import REPORT_HTML, json_ready
 
 console = make_console()
@@ -283,7 +290,7 @@ def compare_targeting(scored: dict, truth: pd.DataFrame, uplift_metrics: dict) -
     coefficients are the uplift model's validation on cycle 1's held-back list."""
     scores = scored["scores"]
     tasks = scored["tasks"]
-    calls = int(((tasks["action"] == "retention_callback") & (tasks["group"] == TREATMENT)).sum())
+    calls = int(((tasks["action"] == RETENTION_CALLBACK) & (tasks["group"] == TREATMENT)).sum())
     candidates = scores[scores["tier"] != "churned"].merge(truth, on="customer_id", how="inner")
     candidates["true_uplift"] = candidates["p_churn_90d"] - candidates["p_churn_90d_if_called"]
     rows = []

@@ -15,28 +15,19 @@ import numpy as np
 import pandas as pd
 
 from common.config import ServingConfig
-from serving.rows import FeatureRows
-
-# In order of precedence: a customer gets the first that applies.
-COMPLAINT_FOLLOW_UP = "complaint_follow_up"
-RETENTION_CALLBACK = "retention_callback"
-WELCOME_CALLBACK = "welcome_callback"
-WIN_BACK_CALL = "win_back_call"
-CROSS_SELL_OFFER = "cross_sell_offer"
-NO_ACTION = "none"
-ACTIONS = (
+from common.names import (  # noqa: F401  (re-exported: the decision's vocabulary)
+    ACTIONS,
+    CALLBACKS,
     COMPLAINT_FOLLOW_UP,
+    CROSS_SELL_OFFER,
+    MARKETING,
+    NO_ACTION,
+    OWED,
     RETENTION_CALLBACK,
     WELCOME_CALLBACK,
     WIN_BACK_CALL,
-    CROSS_SELL_OFFER,
-    NO_ACTION,
 )
-CALLBACKS = (COMPLAINT_FOLLOW_UP, RETENTION_CALLBACK, WELCOME_CALLBACK, WIN_BACK_CALL)
-# Contacts the cooldown holds back (service calls owed are never held back).
-MARKETING = (RETENTION_CALLBACK, WIN_BACK_CALL, CROSS_SELL_OFFER)
-# Calls a customer is owed: made for everyone, due by the event's own limit.
-OWED = (COMPLAINT_FOLLOW_UP, WELCOME_CALLBACK)
+from serving.rows import FeatureRows
 
 
 @dataclass(frozen=True)

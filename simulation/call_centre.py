@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from common.names import TREATMENT
+from common.names import COMPLAINT_FOLLOW_UP, CROSS_SELL_OFFER, TREATMENT
 from features.schema import CAMPAIGN_CONTACTS
 
 # Chance a caller attempts a scheduled task, and that the attempt reaches the customer.
@@ -64,9 +64,9 @@ def simulate_contacts(
     draw = rng.random(n)
     action = tasks["action"].to_numpy()
     for i in np.flatnonzero(reached):
-        if action[i] == "complaint_follow_up":
+        if action[i] == COMPLAINT_FOLLOW_UP:
             outcome[i] = "issue_resolved" if draw[i] < 0.8 else "reached"
-        elif action[i] == "cross_sell_offer":
+        elif action[i] == CROSS_SELL_OFFER:
             outcome[i] = (
                 "accepted_offer" if draw[i] < 0.15 else "declined" if draw[i] < 0.5 else "reached"
             )
