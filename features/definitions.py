@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import ibis
 import ibis.expr.types as ir
 
 from common.config import FeaturesConfig
+from common.dates import start_of
 from features import balances, customers, interactions, labels, products, transactions, value
 from features.expressions import DAY_SECONDS, KEYS, epoch, left_join
 from features.labels import LABEL_CHURN, LABEL_XSELL_PREFIX, LABELS
@@ -76,7 +77,7 @@ class FeatureInputs:
 
 def as_of_timestamps(as_of_dates: Sequence[date]) -> list[datetime]:
     """As-of dates mean the start of that day: everything stamped before it is known."""
-    return [datetime.combine(day, time.min) for day in sorted(set(as_of_dates))]
+    return [start_of(day) for day in sorted(set(as_of_dates))]
 
 
 def feature_columns(config: FeaturesConfig, product_ids: Sequence[str] = ()) -> list[Feature]:

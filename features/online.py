@@ -10,13 +10,14 @@ without paying Ibis's compile time per request.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import ibis
 import pandas as pd
 import pyarrow as pa
 
 from common.config import FeaturesConfig
+from common.dates import start_of
 from common.errors import DataError
 from features import definitions
 from features.definitions import FeatureInputs
@@ -105,7 +106,7 @@ class CustomerFeatures:
                 self._fill(spec.name, _typed_arrow(frames.get(spec.name), spec))
         self._fill(
             "as_of",
-            pa.table({"as_of": pa.array([datetime.combine(as_of, time.min)], pa.timestamp("us"))}),
+            pa.table({"as_of": pa.array([start_of(as_of)], pa.timestamp("us"))}),
         )
         problems = self._con.con.execute(f"EXECUTE {_PREFIX}problems").fetchall()
         if problems:

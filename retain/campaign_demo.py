@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from rich.table import Table as RichTable
 
 from common.config import RetainConfig, TierPolicy
 from common.console import make_console
-from common.dates import add_months
+from common.dates import add_months, start_of
 from common.names import (
     HOLDOUT,
     RETENTION_CALLBACK,
@@ -182,7 +182,7 @@ def prepare_bank_and_models(run: DemoRun) -> None:
 
     with console.status("generating the bank", spinner="dots"):
         run.generate_bank()
-    cutoff = datetime.combine(run.first_day, datetime.min.time()) - timedelta(microseconds=1)
+    cutoff = start_of(run.first_day) - timedelta(microseconds=1)
     known = replace(run.bank, extracted_at=cutoff)
     with console.status(
         f"training churn and cross-sell models on what was known on {run.first_day}",

@@ -128,6 +128,6 @@ def main() -> None:
 @app.command("config")
 def show_config(ctx: typer.Context) -> None:
     """Print the configuration in force (defaults, file and environment merged) as TOML."""
-    from common.config import to_toml
+    from common.config_toml import to_toml
 
     typer.echo(to_toml(ctx.obj))

@@ -9,7 +9,7 @@ from rich.rule import Rule
 
 from common.config import RetainConfig, with_overrides
 from common.console import make_console
-from common.dates import add_months
+from common.dates import add_months, start_of
 from features import engine, pipeline
 from features.cli import print_load
 from features.report import data_quality_frame, summary_table, write_data_quality
@@ -28,10 +28,7 @@ def labelled_snapshots(extracted_at: datetime, horizon_days: int, count: int) ->
     dates = []
     month = add_months(scoring, -1)
     while len(dates) < count:
-        if (
-            datetime.combine(month, datetime.min.time()) + timedelta(days=horizon_days)
-            <= extracted_at
-        ):
+        if start_of(month) + timedelta(days=horizon_days) <= extracted_at:
             dates.append(month)
         month = add_months(month, -1)
     return sorted(dates) + [scoring]

@@ -14,8 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from datetime import time as clock
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from common.config import RetainConfig
+from common.dates import start_of
 from common.files import write_frame, write_text
 from common.names import HOLDOUT, SUMMARY_FILE, TREATMENT
 from features import pipeline
@@ -106,7 +106,7 @@ def score_campaign(
     """Score every customer as of `as_of` and write callbacks, offers and a summary.
     `progress` hears the name of each stage (STAGES) as it starts."""
     campaign_id = campaign_id or f"campaign-{as_of.isoformat()}"
-    now = datetime.combine(as_of, clock.min)
+    now = start_of(as_of)
     outbox = open_outbox(config.outbox_url)
     stages = StageClock(progress)
     features = stages.run("features", campaign_features, bank, config, as_of, outbox, campaign_id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.config import load_config, to_toml, with_overrides
+from common.config import load_config, with_overrides
+from common.config_toml import to_toml
 from common.errors import ConfigError
 
 
