@@ -34,7 +34,8 @@ from training.dataset import (
     shift_plan,
     snapshot_cache,
 )
-from training.model import PYFUNC_DIR, ModelSchema
+from training.model import ModelSchema
+from training.model_logging import log_pyfunc_model
 
 # Inactivity: what a retention team without a model would ring first.
 RULE_FEATURE = "days_since_last_txn"
@@ -148,16 +149,9 @@ def register_binary_model(model, holdout: pd.DataFrame, name: str) -> tuple[str,
         {column: "object" for column in model.schema.categories}
     )
     with tempfile.TemporaryDirectory() as folder:
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_DIR / "binary.py"),
-            artifacts=model.save(Path(folder)),
-            signature=model_signature(model.schema),
-            input_example=example,
-            registered_model_name=name,
-            pip_requirements=tracking.pip_requirements(),
+        version = log_pyfunc_model(
+            "binary", model.save(Path(folder)), name, model_signature(model.schema), example
         )
-    version = str(info.registered_model_version)
     return version, tracking.assign_aliases(name, version)
 
 

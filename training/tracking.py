@@ -143,11 +143,13 @@ def log_fit(fit) -> None:
 def pip_requirements() -> list[str]:
     """What a logged model needs to load elsewhere: the versions it was trained with."""
     import lightgbm
+    import numpy
     import pandas
     import sklearn
 
     return [
         f"lightgbm=={lightgbm.__version__}",
+        f"numpy=={numpy.__version__}",
         f"scikit-learn=={sklearn.__version__}",
         f"pandas=={pandas.__version__}",
         f"mlflow=={mlflow.__version__}",

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from common.config import RetainConfig, TrainingConfig
 from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, XSELL_MODEL
 from evaluation.metrics import binary_metrics, ranking_metrics
-from features.definitions import LABEL_XSELL_PREFIX, xsell_feature_names
+from features.definitions import LABEL_XSELL_PREFIX, held_column, xsell_feature_names
 from features.pipeline import catalogue
 from features.validation import BankData
 from training import report, tracking
@@ -29,7 +29,8 @@ from training.dataset import (
     plan_snapshots,
     snapshot_cache,
 )
-from training.model import PRODUCT_COLUMN, PYFUNC_DIR, CrossSellModel, ModelSchema
+from training.model import PRODUCT_COLUMN, CrossSellModel, ModelSchema
+from training.model_logging import log_pyfunc_model
 
 PAIR_LABEL = "label"
 # A product needs this many adopters in training (and one in validation) for a model of
@@ -116,6 +117,7 @@ def fit_cross_sell(
 ) -> tuple[CrossSellModel, FitReport]:
     """One pooled LightGBM over (customer, product) pairs, or one per product; each with
     early stopping and calibration on the validation period."""
+    held = {pid: held_column(pid) for pid in products}
     if strategy == "single":
         model, fit = fit_lightgbm(
             stack_pairs(train, products, features),
@@ -124,7 +126,7 @@ def fit_cross_sell(
             [*features, PRODUCT_COLUMN],
             config,
         )
-        return CrossSellModel(tuple(products), pooled=model), fit
+        return CrossSellModel(tuple(products), pooled=model, held_columns=held), fit
     models, trees = {}, 0
     for pid in products:
         label = label_column(pid)
@@ -133,7 +135,7 @@ def fit_cross_sell(
         )
         models[pid], trees = model, trees + fit.best_iteration
     report_ = FitReport(trees, float("nan"), len(train), len(valid))
-    return CrossSellModel(tuple(products), per_product=models), report_
+    return CrossSellModel(tuple(products), per_product=models, held_columns=held), report_
 
 
 @dataclass(frozen=True)
@@ -349,16 +351,8 @@ def register_cross_sell_model(
         outputs=Schema([ColSpec("double", pid, required=False) for pid in model.products]),
     )
     with tempfile.TemporaryDirectory() as folder:
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_DIR / "cross_sell.py"),
-            artifacts={"cross_sell": str(model.save(Path(folder) / "cross_sell"))},
-            signature=signature,
-            input_example=example,
-            registered_model_name=name,
-            pip_requirements=tracking.pip_requirements(),
-        )
-    version = str(info.registered_model_version)
+        artifacts = {"cross_sell": str(model.save(Path(folder) / "cross_sell"))}
+        version = log_pyfunc_model("cross_sell", artifacts, name, signature, example)
     return version, tracking.assign_aliases(name, version)
 
 
