@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +26,11 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 from training import tracking
+from training.model import PRODUCT_COLUMN, BinaryModel, CrossSellModel, ModelSchema, UpliftModel
 from training.pyfunc import retain_model_runtime
 
 PYFUNC_DIR = Path(__file__).parent / "pyfunc"
@@ -115,3 +119,83 @@ def log_pyfunc_model(
         # folder MLflow leaves at the front of `sys.path`.
         sys.path[:] = path_before
     return str(info.registered_model_version)
+
+
+def model_signature(schema: ModelSchema) -> ModelSignature:
+    """Every feature optional (a missing value is information). Categoricals accept text or
+    pandas categoricals (MLflow's `string` refuses the latter); the model applies its own
+    training levels either way."""
+    inputs = Schema(
+        [
+            ColSpec(AnyType() if name in schema.categories else "double", name, required=False)
+            for name in schema.features
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double")]))
+
+
+def input_example(schema: ModelSchema, holdout: pd.DataFrame) -> pd.DataFrame:
+    """Five rows of model features only: no ids, no names, no birth dates."""
+    return schema.prepare(holdout.head(5)).astype(
+        {column: "object" for column in schema.categories}
+    )
+
+
+def register_binary_model(
+    model: BinaryModel, holdout: pd.DataFrame, name: str
+) -> tuple[str, list[str]]:
+    """Log the model into the active run as one pyfunc (booster, calibration, schema),
+    register it under `name`, and set the aliases; returns the version and its aliases."""
+    with tempfile.TemporaryDirectory() as folder:
+        version = log_pyfunc_model(
+            "binary",
+            model.save(Path(folder)),
+            name,
+            model_signature(model.schema),
+            input_example(model.schema, holdout),
+        )
+    return version, tracking.assign_aliases(name, version)
+
+
+def register_cross_sell_model(
+    model: CrossSellModel, holdout: pd.DataFrame, name: str
+) -> tuple[str, list[str]]:
+    """Log the model as one pyfunc (all boosters, calibrations, product list, catalogue)
+    and register it; its output is one optional propensity column per product."""
+    categories = {
+        column: levels
+        for part in ([model.pooled] if model.pooled else model.per_product.values())
+        for column, levels in part.schema.categories.items()
+        if column != PRODUCT_COLUMN
+    }
+    schema = ModelSchema(tuple(model.features), categories)
+    signature = ModelSignature(
+        inputs=model_signature(schema).inputs,
+        outputs=Schema([ColSpec("double", pid, required=False) for pid in model.products]),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        artifacts = {"cross_sell": str(model.save(Path(folder) / "cross_sell"))}
+        version = log_pyfunc_model(
+            "cross_sell", artifacts, name, signature, input_example(schema, holdout)
+        )
+    return version, tracking.assign_aliases(name, version)
+
+
+def register_uplift_model(
+    model: UpliftModel, holdout: pd.DataFrame, name: str
+) -> tuple[str, list[str]]:
+    """Log the uplift model (baseline, shift, level) as one pyfunc and register it."""
+    # The model reads the baseline's features and the shift's: the signature takes both
+    # (MLflow drops inputs the signature does not name).
+    baseline, shift = model.baseline.schema, model.shift.schema
+    names = list(dict.fromkeys([*baseline.features, *shift.features]))
+    schema = ModelSchema(tuple(names), {**baseline.categories, **shift.categories})
+    with tempfile.TemporaryDirectory() as folder:
+        version = log_pyfunc_model(
+            "uplift",
+            model.save(Path(folder)),
+            name,
+            model_signature(schema),
+            input_example(schema, holdout),
+        )
+    return version, tracking.assign_aliases(name, version)

@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from functools import partial
 
 import lightgbm as lgb
 import mlflow
@@ -43,7 +42,8 @@ from features.definitions import LABEL_CHURN
 from training import tracking
 from training.model import BinaryModel, Calibration, ModelSchema, UpliftModel, log_odds
 from training.model import UpliftPyfunc as UpliftPyfunc  # what models logged before load
-from training.model_logging import log_pyfunc_model
+from training.model_logging import register_uplift_model
+from training.model_run import RunRecord, log_and_register
 
 GROUP = "group"
 VALIDATION_SHARE = 0.3
@@ -196,48 +196,28 @@ def _fit_shift(
 def _log_and_register(
     result: UpliftResult, valid: pd.DataFrame, config: RetainConfig, campaign_id: str
 ) -> UpliftResult:
-    from training.churn import model_signature
-
-    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
-    with mlflow.start_run(run_name="uplift-churn") as run:
-        mlflow.log_params(
-            {
-                "campaign_id": campaign_id,
-                "learner": "churn baseline + LightGBM log-odds shift on the called",
-                "shift_rounds": SHIFT_ROUNDS,
-                "baseline_level": result.model.level,
-                **{f"shift_{k}": v for k, v in SHIFT_PARAMS.items()},
-            }
-        )
-        mlflow.log_params({f"rows_{k}": v for k, v in result.rows.items()})
-        mlflow.set_tags(tracking.standard_tags(UPLIFT_MODEL))
-        mlflow.log_metrics({k: v for k, v in result.metrics.items() if np.isfinite(v)})
-        # The model reads the baseline's features and the shift's: the signature takes both
-        # (MLflow drops inputs the signature does not name).
-        baseline, shift = result.model.baseline.schema, result.model.shift.schema
-        names = list(dict.fromkeys([*baseline.features, *shift.features]))
-        schema = ModelSchema(tuple(names), {**baseline.categories, **shift.categories})
-        example = schema.prepare(valid.head(5)).astype(
-            {column: "object" for column in schema.categories}
-        )
-        with tempfile.TemporaryDirectory() as folder:
-            version = log_pyfunc_model(
-                "uplift",
-                result.model.save(Path(folder)),
-                UPLIFT_MODEL,
-                model_signature(schema),
-                example,
-            )
-        aliases = tracking.assign_aliases(UPLIFT_MODEL, version)
-        mlflow.set_tag("registered_version", version)
-    return UpliftResult(
-        result.model,
-        result.metrics,
-        result.rows,
-        result.qini_curves,
-        run.info.run_id,
-        version,
-        tuple(aliases),
+    params = {
+        "campaign_id": campaign_id,
+        "learner": "churn baseline + LightGBM log-odds shift on the called",
+        "shift_rounds": SHIFT_ROUNDS,
+        "baseline_level": result.model.level,
+        **{f"shift_{k}": v for k, v in SHIFT_PARAMS.items()},
+        **{f"rows_{k}": v for k, v in result.rows.items()},
+    }
+    record = RunRecord(
+        run_name="uplift-churn",
+        model_name=UPLIFT_MODEL,
+        params=params,
+        metrics={k: v for k, v in result.metrics.items() if np.isfinite(v)},
+    )
+    registration = log_and_register(
+        record, config.training, partial(register_uplift_model, result.model, valid, UPLIFT_MODEL)
+    )
+    return replace(
+        result,
+        run_id=registration.run_id,
+        version=registration.version,
+        aliases=tuple(registration.aliases),
     )
 
 
