@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -92,9 +93,27 @@ def fit_lightgbm(
     )
     booster.free_dataset()
     raw_valid = booster.predict(schema.prepare(valid), num_iteration=booster.best_iteration)
-    calibration = Calibration.fit(raw_valid, y_valid, config.calibration)
+    calibration = fit_calibration(raw_valid, y_valid, config.calibration)
     model = BinaryModel(_keep_best(booster), calibration, schema)
     return model, FitReport(booster.best_iteration, weight, len(train), len(valid), tuned)
+
+
+def fit_calibration(raw_scores: np.ndarray, labels: np.ndarray, method: str) -> Calibration:
+    """Isotonic regression from raw scores to probabilities (`isotonic`), else Platt
+    scaling of the scores' log-odds (`platt`); fitted on a period the trees never saw."""
+    if method == "isotonic":
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        iso.fit(raw_scores, labels)
+        return Calibration(
+            "isotonic",
+            tuple(map(float, iso.X_thresholds_)),
+            tuple(map(float, iso.y_thresholds_)),
+        )
+    logit = np.log(np.clip(raw_scores, 1e-7, 1 - 1e-7) / (1 - np.clip(raw_scores, 1e-7, 1 - 1e-7)))
+    platt = LogisticRegression(C=1e6).fit(logit.reshape(-1, 1), labels)
+    return Calibration(
+        "platt", slope=float(platt.coef_[0, 0]), intercept=float(platt.intercept_[0])
+    )
 
 
 def tune_lightgbm(

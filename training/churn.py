@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
-from mlflow.types.schema import AnyType
 
 from common.config import RetainConfig
 from common.names import CHURN_MODEL, TRUTH_CHURN
-from evaluation.metrics import binary_metrics
 from features.definitions import LABEL_CHURN, feature_names
 from features.validation import BankData
 from training import report, tracking
-from training.binary import (
-    RuleBaseline,
-    fit_lightgbm,
-    fit_logistic_baseline,
-    logistic_scores,
-)
+from training.contenders import INACTIVITY, LIGHTGBM
 from training.dataset import (
     SnapshotPlan,
     build_snapshot_frame,
     build_training_frame,
     check_history,
+    first_record,
     plan_snapshots,
     shift_plan,
     snapshot_cache,
 )
-from training.model import PYFUNC_DIR, ModelSchema
+from training.model_logging import register_binary_model
+from training.model_run import (
+    BinaryComparison,
+    RunRecord,
+    binary_figures,
+    compare_binary,
+    largest_shifts,
+    log_and_register,
+)
 
 # Inactivity: what a retention team without a model would ring first.
 RULE_FEATURE = "days_since_last_txn"
@@ -83,117 +82,64 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
         features = feature_names(config.features)
         train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
         del frame
-    with tracking.stage(timings, "lightgbm"):
-        model, fit = fit_lightgbm(train, valid, LABEL_CHURN, features, config.training)
-
-    y_test = test[LABEL_CHURN].to_numpy(dtype=float)
-    with tracking.stage(timings, "baselines"):
-        logistic = fit_logistic_baseline(train, LABEL_CHURN, features, config.training.seed)
-        rule = RuleBaseline.fit(train, LABEL_CHURN, RULE_FEATURE)
+    comparison = compare_binary(
+        train,
+        valid,
+        test,
+        LABEL_CHURN,
+        features,
+        config.training,
+        RULE_FEATURE,
+        INACTIVITY,
+        oracle=oracle_scores(data_dir, test),
+        timings=timings,
+    )
     with tracking.stage(timings, "evaluation"):
-        scores = {
-            "LightGBM": model.predict_proba(test),
-            "logistic regression": logistic_scores(logistic, test, features),
-            "rule: inactivity": rule.predict_proba(test),
-        }
-        metrics = binary_metrics(y_test, scores["LightGBM"])
-        metrics |= binary_metrics(y_test, scores["logistic regression"], prefix="baseline_logreg_")
-        metrics |= binary_metrics(y_test, scores["rule: inactivity"], prefix="baseline_rule_")
-        oracle = oracle_scores(data_dir, test)
-        if oracle is not None:
-            scores["oracle (truth)"] = oracle
-            metrics |= {
-                f"oracle_{k}": v
-                for k, v in binary_metrics(y_test, oracle).items()
-                if k in ("roc_auc", "pr_auc")
-            }
-        # Drift between the periods the model learnt from and the one it is judged on.
-        drift = report.population_stability(train, test, features)
-        metrics |= {
-            "label_rate_train": float(train[LABEL_CHURN].mean()),
-            "label_rate_test": float(y_test.mean()),
-            "max_feature_psi": float(drift["psi"].max()),
-            "best_iteration": float(fit.best_iteration),
-        }
-        figures = report.curve_figures(y_test, scores)
-        figures |= report.importance_figures(
-            model, test.sample(min(len(test), 2000), random_state=config.training.seed)
-        )
-    tables = {
-        "evaluation_by_tier.csv": report.tier_table(test, y_test, scores["LightGBM"]),
-        "feature_drift.csv": drift,
-    }
+        figures = binary_figures(comparison, test, config.training.seed)
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
+    record = RunRecord(
+        run_name="churn",
+        model_name=CHURN_MODEL,
+        params=tracking.flatten(config.model_dump(mode="json"))
+        | tracking.snapshot_params(data_dir, plan, rows),
+        metrics=comparison.metrics,
+        fit=comparison.fit,
+        figures=figures,
+        tables={
+            "evaluation_by_tier.csv": report.tier_table(
+                test, comparison.labels, comparison.scores[LIGHTGBM.title]
+            ),
+            "feature_drift.csv": comparison.drift,
+        },
+    )
     with tracking.stage(timings, "mlflow"):
-        run_id, version, aliases = _log_and_register(
-            model, test, features, metrics, plan, rows, data_dir, config, fit, figures, tables
+        registration = log_and_register(
+            record,
+            config.training,
+            partial(register_binary_model, comparison.model, test, CHURN_MODEL),
         )
-    tracking.log_timings(run_id, timings)
-    warning = None
-    if metrics["max_feature_psi"] > report.PSI_WARNING:
-        top = drift.head(3)
-        warning = (
-            "features shifted between training and test (population stability index "
-            + ", ".join(f"{r.feature} {r.psi:.2f}" for r in top.itertuples())
-            + f"; above {report.PSI_WARNING} is a shift): metrics may not hold later"
-        )
-    return ChurnResult(metrics, plan, run_id, version, aliases, rows, warning, timings)
-
-
-def register_binary_model(model, holdout: pd.DataFrame, name: str) -> tuple[str, list[str]]:
-    """Log the model into the active run as one pyfunc (booster, calibration, schema),
-    register it under `name`, and set the aliases. The input example is five rows of model
-    features only: no ids, no birth dates, no names."""
-    example = model.schema.prepare(holdout.head(5)).astype(
-        {column: "object" for column in model.schema.categories}
+    tracking.log_timings(registration.run_id, timings)
+    return ChurnResult(
+        comparison.metrics,
+        plan,
+        registration.run_id,
+        registration.version,
+        registration.aliases,
+        rows,
+        drift_warning(comparison),
+        timings,
     )
-    with tempfile.TemporaryDirectory() as folder:
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_DIR / "binary.py"),
-            artifacts=model.save(Path(folder)),
-            signature=model_signature(model.schema),
-            input_example=example,
-            registered_model_name=name,
-            pip_requirements=tracking.pip_requirements(),
-        )
-    version = str(info.registered_model_version)
-    return version, tracking.assign_aliases(name, version)
 
 
-def model_signature(schema: ModelSchema) -> ModelSignature:
-    """Every feature optional (a missing value is information). Categoricals accept text or
-    pandas categoricals (MLflow's `string` refuses the latter); the model applies its own
-    training levels either way."""
-    inputs = Schema(
-        [
-            ColSpec(AnyType() if name in schema.categories else "double", name, required=False)
-            for name in schema.features
-        ]
+def drift_warning(comparison: BinaryComparison) -> str | None:
+    """A warning when features shifted between training and test beyond the usual bar."""
+    if not comparison.metrics["max_feature_psi"] > report.PSI_WARNING:
+        return None
+    return (
+        "features shifted between training and test (population stability index "
+        + largest_shifts(comparison.drift)
+        + f"; above {report.PSI_WARNING} is a shift): metrics may not hold later"
     )
-    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double")]))
-
-
-def first_record(bank: BankData):
-    """The day the extract's history starts: first customer joined or first transaction."""
-    joined = bank.tables["customers"].joined_at.min().to_pyarrow().as_py()
-    first_transaction = bank.tables["transactions"].ts.min().to_pyarrow().as_py().date()
-    return max(joined, first_transaction)
-
-
-def _log_and_register(
-    model, test, features, metrics, plan, rows, data_dir, config, fit, figures, tables
-) -> tuple[str, str, list[str]]:
-    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
-    with mlflow.start_run(run_name="churn") as run:
-        mlflow.log_params(tracking.flatten(config.model_dump(mode="json")))
-        tracking.log_snapshot_data(data_dir, plan, rows)
-        tracking.log_fit(fit)
-        mlflow.set_tags(tracking.standard_tags(CHURN_MODEL))
-        tracking.log_evaluation(metrics, figures, tables)
-        version, aliases = register_binary_model(model, test, CHURN_MODEL)
-        mlflow.set_tag("registered_version", version)
-    return run.info.run_id, version, aliases
 
 
 def backtest_churn(bank: BankData, config: RetainConfig, origins: int) -> pd.DataFrame:

@@ -76,6 +76,13 @@ def shift_plan(plan: SnapshotPlan, months: int) -> SnapshotPlan:
     )
 
 
+def first_record(bank: BankData) -> date:
+    """The day the extract's history starts: first customer joined or first transaction."""
+    joined = bank.tables["customers"].joined_at.min().to_pyarrow().as_py()
+    first_transaction = bank.tables["transactions"].ts.min().to_pyarrow().as_py().date()
+    return max(joined, first_transaction)
+
+
 def check_history(plan: SnapshotPlan, first_record: date) -> None:
     """The first training snapshot must come after the data starts."""
     if plan.train[0] <= first_record:

@@ -1,307 +1,57 @@
-"""A trained binary model as serving needs it: feature preparation, booster, calibration.
+"""The trained models as training uses them: feature preparation, booster, calibration.
 
-Everything is saved as plain artifacts (LightGBM text model, JSON), so a service can load
-them without this package; the MLflow pyfunc wrapper below reads the same files.
+The classes live in `training/pyfunc/retain_model_runtime.py`, the one file every logged
+model carries so it loads without Retain (`training.model_logging`); this module is their
+name inside Retain. Fitting is training's own: `training.binary` (LightGBM, calibration),
+`training.xsell`, `training.uplift`.
+
+Models logged by an earlier Retain carry no code: their MLflow entry file imports
+`training.model.CalibratedBinaryPyfunc` or `training.model.CrossSellPyfunc` (and
+`training.uplift.UpliftPyfunc`). They load only inside a checkout, and these names keep them
+loading there.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import lightgbm as lgb
-import mlflow.pyfunc
-import numpy as np
-import pandas as pd
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-
 from features.definitions import held_column
+from training.pyfunc import retain_model_runtime as runtime
+from training.pyfunc.retain_model_runtime import (
+    CROSS_SELL_FILE,
+    PRODUCT_COLUMN,
+    BinaryModel,
+    CalibratedBinaryPyfunc,
+    Calibration,
+    CrossSellModel,
+    ModelSchema,
+    UpliftModel,
+    UpliftPyfunc,
+    log_odds,
+    predict,
+)
 
-CROSS_SELL_FILE = "cross_sell.json"
-PYFUNC_DIR = Path(__file__).parent / "pyfunc"  # models-from-code files MLflow loads
-PRODUCT_COLUMN = "product_id"
-BOOSTER_FILE = "booster.txt"
-CALIBRATION_FILE = "calibration.json"
-SCHEMA_FILE = "schema.json"
-
-
-@dataclass(frozen=True)
-class ModelSchema:
-    """Model inputs in order, and the categorical levels fixed at training time."""
-
-    features: tuple[str, ...]
-    categories: dict[str, tuple[str, ...]]
-
-    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The model's input frame: its columns in order, numerics as float64, categoricals
-        with the training levels (an unseen level becomes missing, never an error)."""
-        missing = [name for name in self.features if name not in frame]
-        if missing:
-            raise KeyError(f"model input lacks feature(s): {', '.join(missing)}")
-        prepared = {}
-        for name in self.features:
-            if name in self.categories:
-                values = frame[name].astype("object").where(frame[name].notna(), None)
-                prepared[name] = pd.Categorical(values, categories=list(self.categories[name]))
-            else:
-                prepared[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-        return pd.DataFrame(prepared, index=frame.index)
-
-    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """The same inputs as `prepare`, as a float64 matrix for `Booster.predict`:
-        categoricals as their training level's index (NaN when missing or unseen), which
-        is exactly how LightGBM encodes a pandas categorical. A fraction of `prepare`'s
-        cost: the serving hot path uses this."""
-        missing = [name for name in self.features if name not in frame]
-        if missing:
-            raise KeyError(f"model input lacks feature(s): {', '.join(missing)}")
-        out = np.empty((len(frame), len(self.features)), dtype="float64")
-        numeric = [i for i, name in enumerate(self.features) if name not in self.categories]
-        block = frame[[self.features[i] for i in numeric]]
-        try:
-            out[:, numeric] = block.to_numpy(dtype="float64", na_value=np.nan)
-        except (TypeError, ValueError):  # text in a numeric column: coerce like `prepare`
-            out[:, numeric] = block.apply(pd.to_numeric, errors="coerce").to_numpy(
-                dtype="float64", na_value=np.nan
-            )
-        for i, name in enumerate(self.features):
-            if name in self.categories:
-                codes = self._codes(name)
-                out[:, i] = [codes.get(value, np.nan) for value in frame[name].astype("object")]
-        return out
-
-    def _codes(self, name: str) -> dict:
-        cache = self.__dict__.setdefault("_code_cache", {})
-        if name not in cache:
-            cache[name] = {level: float(code) for code, level in enumerate(self.categories[name])}
-        return cache[name]
-
-    @classmethod
-    def from_training(cls, frame: pd.DataFrame, features: list[str]) -> ModelSchema:
-        categories = {
-            name: tuple(str(level) for level in frame[name].cat.categories)
-            for name in features
-            if isinstance(frame[name].dtype, pd.CategoricalDtype)
-        }
-        return cls(tuple(features), categories)
+__all__ = [
+    "PRODUCT_COLUMN",
+    "BinaryModel",
+    "CalibratedBinaryPyfunc",
+    "Calibration",
+    "CrossSellModel",
+    "CrossSellPyfunc",
+    "ModelSchema",
+    "UpliftModel",
+    "UpliftPyfunc",
+    "log_odds",
+    "predict",
+]
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """Maps raw booster scores to probabilities; fitted on a held-out period."""
-
-    method: str
-    x: tuple[float, ...] = ()
-    y: tuple[float, ...] = ()
-    slope: float = 1.0
-    intercept: float = 0.0
-
-    @classmethod
-    def fit(cls, raw_scores: np.ndarray, labels: np.ndarray, method: str) -> Calibration:
-        if method == "isotonic":
-            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-            iso.fit(raw_scores, labels)
-            return cls(
-                "isotonic",
-                tuple(map(float, iso.X_thresholds_)),
-                tuple(map(float, iso.y_thresholds_)),
-            )
-        logit = np.log(
-            np.clip(raw_scores, 1e-7, 1 - 1e-7) / (1 - np.clip(raw_scores, 1e-7, 1 - 1e-7))
-        )
-        platt = LogisticRegression(C=1e6).fit(logit.reshape(-1, 1), labels)
-        return cls("platt", slope=float(platt.coef_[0, 0]), intercept=float(platt.intercept_[0]))
-
-    def apply(self, raw_scores: np.ndarray) -> np.ndarray:
-        if self.method == "isotonic":
-            return np.interp(raw_scores, self.x, self.y)
-        clipped = np.clip(raw_scores, 1e-7, 1 - 1e-7)
-        logit = np.log(clipped / (1 - clipped))
-        return 1 / (1 + np.exp(-(self.slope * logit + self.intercept)))
-
-
-# Below this many rows one thread predicts faster than a team: OpenMP's start-up and
-# spin-waiting cost more than the trees (one-row predict calls took ~13 ms each with the
-# default threads on a busy 2-core machine; a whole one-id decision then took ~19 ms).
-SINGLE_THREAD_ROWS = 2_000
-
-
-def predict(booster: lgb.Booster, matrix: np.ndarray, **options) -> np.ndarray:
-    """`Booster.predict` with a thread count that suits the batch size."""
-    threads = 1 if len(matrix) < SINGLE_THREAD_ROWS else 0  # 0: LightGBM's default
-    return booster.predict(matrix, num_threads=threads, **options)
-
-
-@dataclass
-class BinaryModel:
-    """Booster + calibration + schema: `predict_proba` on a feature frame."""
-
-    booster: lgb.Booster
-    calibration: Calibration
-    schema: ModelSchema
-
-    def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
-        return predict(self.booster, self.schema.matrix(frame))
-
-    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
-        """SHAP values per row and feature (log-odds), bias in the last column."""
-        return predict(self.booster, self.schema.matrix(frame), pred_contrib=True)
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.calibration.apply(self.raw_scores(frame))
-
-    def save(self, folder: Path) -> dict[str, str]:
-        """Write the artifacts; returns their paths by name (for MLflow)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(folder / BOOSTER_FILE)
-        (folder / CALIBRATION_FILE).write_text(json.dumps(asdict(self.calibration)))
-        (folder / SCHEMA_FILE).write_text(json.dumps(asdict(self.schema)))
-        return {name: str(folder / name) for name in (BOOSTER_FILE, CALIBRATION_FILE, SCHEMA_FILE)}
-
-    @classmethod
-    def load_folder(cls, folder: Path) -> BinaryModel:
-        return cls.load(
-            {name: str(folder / name) for name in (BOOSTER_FILE, CALIBRATION_FILE, SCHEMA_FILE)}
-        )
-
-    @classmethod
-    def load(cls, files: dict[str, str]) -> BinaryModel:
-        schema = json.loads(Path(files[SCHEMA_FILE]).read_text())
-        calibration = json.loads(Path(files[CALIBRATION_FILE]).read_text())
-        return cls(
-            booster=lgb.Booster(model_file=files[BOOSTER_FILE]),
-            calibration=Calibration(
-                **{k: tuple(v) if isinstance(v, list) else v for k, v in calibration.items()}
-            ),
-            schema=ModelSchema(
-                tuple(schema["features"]), {k: tuple(v) for k, v in schema["categories"].items()}
-            ),
-        )
-
-
-class CalibratedBinaryPyfunc(mlflow.pyfunc.PythonModel):
-    """`models:/retain-churn@champion` → `predict(feature_frame)` = calibrated probabilities."""
+class CrossSellPyfunc(runtime.CrossSellPyfunc):
+    """A cross-sell model logged before its metadata named the held-product columns: the
+    feature definitions name them."""
 
     def load_context(self, context) -> None:
-        self.model = BinaryModel.load(context.artifacts)
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
-        return self.model.predict_proba(model_input)
-
-
-@dataclass
-class CrossSellModel:
-    """Propensity to open each catalogue product within the horizon, for products the
-    customer does not hold. Either one model over (customer, product) pairs with the
-    product as a categorical feature (`pooled`), or one model per product."""
-
-    products: tuple[str, ...]
-    pooled: BinaryModel | None = None
-    per_product: dict[str, BinaryModel] = field(default_factory=dict)
-    # The catalogue the model was trained with (id, family, risk level, minimum age,
-    # margin): serving's eligibility rules and expected values travel with the model.
-    catalogue: tuple[dict, ...] = ()
-
-    @property
-    def strategy(self) -> str:
-        return "single" if self.pooled is not None else "per_product"
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        """Customer-level inputs (the pooled model's product column is added here)."""
-        if self.pooled is not None:
-            return tuple(f for f in self.pooled.schema.features if f != PRODUCT_COLUMN)
-        names: dict[str, None] = {}
-        for model in self.per_product.values():
-            names |= dict.fromkeys(model.schema.features)
-        return tuple(names)
-
-    def predict_proba(self, frame: pd.DataFrame, chunk_rows: int = 50_000) -> pd.DataFrame:
-        """One column per product, one row per customer (same index); NaN where the
-        customer holds the product or no model covers it, so it can never be ranked."""
-        parts = [
-            self._predict_chunk(frame.iloc[start : start + chunk_rows])
-            for start in range(0, len(frame), chunk_rows)
-        ] or [pd.DataFrame(columns=list(self.products), dtype="float64")]
-        scores = pd.concat(parts)
-        held = (
-            np.column_stack(
-                [frame[held_column(pid)].to_numpy(dtype="float64") > 0 for pid in self.products]
-            )
-            if len(frame)
-            else np.zeros((0, len(self.products)), dtype=bool)
-        )
-        return scores.mask(held)
-
-    def _predict_chunk(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if self.pooled is not None:
-            pairs = pd.concat(
-                [frame.assign(**{PRODUCT_COLUMN: pid}) for pid in self.products],
-                ignore_index=True,
-            )
-            flat = self.pooled.predict_proba(pairs)
-            values = flat.reshape(len(self.products), len(frame)).T
-            return pd.DataFrame(values, index=frame.index, columns=list(self.products))
-        # The product models share their inputs: build the matrix once per distinct schema.
-        matrices: dict[tuple, np.ndarray] = {}
-        columns = {}
-        for pid in self.products:
-            model = self.per_product.get(pid)
-            if model is None:
-                columns[pid] = np.full(len(frame), np.nan)
-                continue
-            key = (model.schema.features, tuple(sorted(model.schema.categories.items())))
-            if key not in matrices:
-                matrices[key] = model.schema.matrix(frame)
-            columns[pid] = model.calibration.apply(predict(model.booster, matrices[key]))
-        return pd.DataFrame(columns, index=frame.index)
-
-    def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / CROSS_SELL_FILE).write_text(
-            json.dumps(
-                {
-                    "strategy": self.strategy,
-                    "products": list(self.products),
-                    "catalogue": list(self.catalogue),
-                },
-                default=str,
-            )
-        )
-        if self.pooled is not None:
-            self.pooled.save(folder / "pooled")
-        for pid, model in self.per_product.items():
-            model.save(folder / pid)
-        return folder
-
-    @classmethod
-    def load(cls, folder: Path) -> CrossSellModel:
-        meta = json.loads((folder / CROSS_SELL_FILE).read_text())
-        products = tuple(meta["products"])
-        catalogue = tuple(meta.get("catalogue", ()))
-        if meta["strategy"] == "single":
-            return cls(
-                products, pooled=BinaryModel.load_folder(folder / "pooled"), catalogue=catalogue
-            )
-        return cls(
-            products,
-            catalogue=catalogue,
-            per_product={
-                pid: BinaryModel.load_folder(folder / pid)
-                for pid in products
-                if (folder / pid / BOOSTER_FILE).exists()
-            },
-        )
-
-
-class CrossSellPyfunc(mlflow.pyfunc.PythonModel):
-    """`models:/retain-xsell@champion` → `predict(feature_frame)` = a frame of calibrated
-    propensities, one column per product, NaN for products held."""
-
-    def load_context(self, context) -> None:
-        self.model = CrossSellModel.load(Path(context.artifacts["cross_sell"]))
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return self.model.predict_proba(model_input)
+        folder = Path(context.artifacts["cross_sell"])
+        products = json.loads((folder / CROSS_SELL_FILE).read_text())["products"]
+        self.model = CrossSellModel.load(folder, {pid: held_column(pid) for pid in products})

@@ -14,10 +14,18 @@ from sklearn.metrics import roc_auc_score
 
 from common.errors import RetainError
 from common.names import CHALLENGER, CHAMPION, XSELL_MODEL
+from training.contenders import LOGISTIC, ORACLE, RULE_PREFIX
 
 PRIMARY_METRIC = "roc_auc"
 # What promotion compares for each registered model; table-mode models are binary.
 PRIMARY_METRICS = {XSELL_MODEL: "map_at_7"}
+# The test metrics `retain models list` shows beside each version.
+LISTED_METRICS = (
+    *(prefix + PRIMARY_METRIC for prefix in ("", LOGISTIC.prefix, RULE_PREFIX, ORACLE.prefix)),
+    "pr_auc",
+    "ece",
+    *(prefix + "map_at_7" for prefix in ("", LOGISTIC.prefix, RULE_PREFIX, ORACLE.prefix)),
+)
 
 
 Scorer = Callable[[np.ndarray, object], float]
@@ -69,21 +77,7 @@ def describe_versions(name: str | None = None) -> list[dict]:
                     "aliases": ", ".join(sorted(aliases_of.get(str(version.version), []))),
                     "run_id": version.run_id,
                     "created": pd.Timestamp(version.creation_timestamp, unit="ms"),
-                    **{
-                        key: metrics.get(key)
-                        for key in (
-                            PRIMARY_METRIC,
-                            "baseline_logreg_roc_auc",
-                            "baseline_rule_roc_auc",
-                            "oracle_roc_auc",
-                            "pr_auc",
-                            "ece",
-                            "map_at_7",
-                            "baseline_logreg_map_at_7",
-                            "baseline_rule_map_at_7",
-                            "oracle_map_at_7",
-                        )
-                    },
+                    **{key: metrics.get(key) for key in LISTED_METRICS},
                 }
             )
     return rows

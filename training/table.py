@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -14,10 +14,17 @@ from sklearn.model_selection import train_test_split
 
 from common.config import RetainConfig
 from common.errors import DataError
-from evaluation.metrics import binary_metrics
 from training import report, tracking
-from training.binary import RuleBaseline, fit_lightgbm, fit_logistic_baseline, logistic_scores
-from training.churn import register_binary_model
+from training.contenders import rule
+from training.model_logging import register_binary_model
+from training.model_run import (
+    BinaryComparison,
+    RunRecord,
+    binary_figures,
+    compare_binary,
+    largest_shifts,
+    log_and_register,
+)
 
 LABEL = "_label"
 TEST_SHARE = 0.2
@@ -213,81 +220,69 @@ def train_table(task: TableTask, config: RetainConfig) -> TableResult:
     for part, rows in (("training", train), ("validation", valid), ("test", test)):
         if rows[LABEL].nunique() < 2:
             raise DataError(f"{task.path.name}: the {part} part has one class only")
-    model, fit = fit_lightgbm(train, valid, LABEL, features, config.training)
-    y_test = test[LABEL].to_numpy()
-    logistic = fit_logistic_baseline(train, LABEL, features, config.training.seed)
     rule_feature = best_single_feature(train, features)
-    rule = RuleBaseline.fit(train, LABEL, rule_feature)
-    scores = {
-        "LightGBM": model.predict_proba(test),
-        "logistic regression": logistic_scores(logistic, test, features),
-        f"rule: {rule_feature}": rule.predict_proba(test),
-    }
-    metrics = binary_metrics(y_test, scores["LightGBM"])
-    metrics |= binary_metrics(y_test, scores["logistic regression"], prefix="baseline_logreg_")
-    metrics |= binary_metrics(y_test, scores[f"rule: {rule_feature}"], prefix="baseline_rule_")
-    drift = report.population_stability(train, test, features)
-    metrics |= {
-        "label_rate_train": float(train[LABEL].mean()),
-        "label_rate_test": float(y_test.mean()),
-        "max_feature_psi": float(drift["psi"].max()),
-        "best_iteration": float(fit.best_iteration),
-    }
+    comparison = compare_binary(
+        train, valid, test, LABEL, features, config.training, rule_feature, rule(rule_feature)
+    )
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
-    warning = None
-    if metrics["max_feature_psi"] > report.PSI_WARNING or _label_shift(metrics):
-        top = drift.head(3)
-        warning = (
-            f"train and test differ: positive rate {metrics['label_rate_train']:.1%} "
-            f"→ {metrics['label_rate_test']:.1%}; largest feature shifts (PSI) "
-            + ", ".join(f"{r.feature} {r.psi:.2f}" for r in top.itertuples())
-            + ". One split can mislead here: compare several periods."
-        )
-    run_id, version, aliases = _log(
-        task, config, model, fit, test, features, metrics, rows, how, dropped, drift, scores, y_test
+    record = RunRecord(
+        run_name=f"table {task.name}",
+        model_name=task.name,
+        params=tracking.flatten(config.training.model_dump(mode="json"), "training.")
+        | _data_params(task, how, rows, features, dropped),
+        metrics=comparison.metrics,
+        fit=comparison.fit,
+        # Table mode has always drawn its SHAP sample with seed 0.
+        figures=binary_figures(comparison, test, seed=0),
+        tables={"feature_drift.csv": comparison.drift},
+    )
+    registration = log_and_register(
+        record, config.training, partial(register_binary_model, comparison.model, test, task.name)
     )
     return TableResult(
-        metrics, features, dropped, rows, run_id, version, aliases, how, warning, rule_feature
+        comparison.metrics,
+        features,
+        dropped,
+        rows,
+        registration.run_id,
+        registration.version,
+        registration.aliases,
+        how,
+        _drift_warning(comparison),
+        rule_feature,
     )
 
 
-def _label_shift(metrics: dict[str, float]) -> bool:
+def _drift_warning(comparison: BinaryComparison) -> str | None:
+    """A warning when the positive rate or a feature shifts between training and test:
+    a table's one split then says little about the next period."""
+    metrics = comparison.metrics
     train, test = metrics["label_rate_train"], metrics["label_rate_test"]
-    return max(train, test) > 1.5 * max(min(train, test), 1e-9)
+    label_shift = max(train, test) > 1.5 * max(min(train, test), 1e-9)
+    if not (metrics["max_feature_psi"] > report.PSI_WARNING or label_shift):
+        return None
+    return (
+        f"train and test differ: positive rate {train:.1%} → {test:.1%}; largest feature "
+        f"shifts (PSI) {largest_shifts(comparison.drift)}. One split can mislead here: "
+        "compare several periods."
+    )
 
 
-def _log(
-    task, config, model, fit, test, features, metrics, rows, how, dropped, drift, scores, y_test
-):
-    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
-    with mlflow.start_run(run_name=f"table {task.name}") as run:
-        mlflow.log_params(tracking.flatten(config.training.model_dump(mode="json"), "training."))
-        mlflow.log_params(
-            {
-                "data.file": task.path.name,
-                "data.fingerprint": tracking.data_fingerprint(task.path.parent)
-                if task.path.parent.is_dir()
-                else "",
-                "data.target": task.target,
-                "data.positive": task.positive,
-                "data.split": how,
-                "data.rows_train": rows["train"],
-                "data.rows_valid": rows["valid"],
-                "data.rows_test": rows["test"],
-                "data.features": len(features),
-                "data.dropped": "; ".join(f"{k}: {v}" for k, v in dropped.items())[:6000],
-            }
-        )
-        tracking.log_fit(fit)
-        mlflow.set_tags(tracking.standard_tags(task.name))
-        mlflow.log_metrics(metrics)
-        figures = report.curve_figures(y_test, scores)
-        figures |= report.importance_figures(
-            model, test.sample(min(len(test), 2000), random_state=0)
-        )
-        for name, figure in figures.items():
-            mlflow.log_figure(figure, f"plots/{name}.png")
-            report.plt.close(figure)
-        mlflow.log_text(drift.to_csv(index=False), "evaluation/feature_drift.csv")
-        version, aliases = register_binary_model(model, test, task.name)
-    return run.info.run_id, version, aliases
+def _data_params(
+    task: TableTask, how: str, rows: dict[str, int], features: list[str], dropped: dict
+) -> dict:
+    """Which file, target and split a table-mode run used, and what it left out."""
+    return {
+        "data.file": task.path.name,
+        "data.fingerprint": tracking.data_fingerprint(task.path.parent)
+        if task.path.parent.is_dir()
+        else "",
+        "data.target": task.target,
+        "data.positive": task.positive,
+        "data.split": how,
+        "data.rows_train": rows["train"],
+        "data.rows_valid": rows["valid"],
+        "data.rows_test": rows["test"],
+        "data.features": len(features),
+        "data.dropped": "; ".join(f"{k}: {v}" for k, v in dropped.items())[:6000],
+    }

@@ -116,19 +116,17 @@ def log_evaluation(metrics: dict[str, float], figures: dict, tables: dict) -> No
         mlflow.log_text(table.to_csv(index=False), f"evaluation/{name}")
 
 
-def log_snapshot_data(data_dir: Path, plan, rows: dict[str, int]) -> None:
+def snapshot_params(data_dir: Path, plan, rows: dict[str, int]) -> dict[str, Any]:
     """Which extract and which snapshots a run trained, validated and tested on."""
-    mlflow.log_params(
-        {
-            "data.fingerprint": data_fingerprint(data_dir),
-            "data.train_snapshots": ",".join(map(str, plan.train)),
-            "data.valid_snapshot": str(plan.valid),
-            "data.test_snapshot": str(plan.test),
-            "data.rows_train": rows["train"],
-            "data.rows_valid": rows["valid"],
-            "data.rows_test": rows["test"],
-        }
-    )
+    return {
+        "data.fingerprint": data_fingerprint(data_dir),
+        "data.train_snapshots": ",".join(map(str, plan.train)),
+        "data.valid_snapshot": str(plan.valid),
+        "data.test_snapshot": str(plan.test),
+        "data.rows_train": rows["train"],
+        "data.rows_valid": rows["valid"],
+        "data.rows_test": rows["test"],
+    }
 
 
 def log_fit(fit) -> None:
@@ -143,11 +141,13 @@ def log_fit(fit) -> None:
 def pip_requirements() -> list[str]:
     """What a logged model needs to load elsewhere: the versions it was trained with."""
     import lightgbm
+    import numpy
     import pandas
     import sklearn
 
     return [
         f"lightgbm=={lightgbm.__version__}",
+        f"numpy=={numpy.__version__}",
         f"scikit-learn=={sklearn.__version__}",
         f"pandas=={pandas.__version__}",
         f"mlflow=={mlflow.__version__}",

@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from functools import partial
 
 import lightgbm as lgb
 import mlflow
@@ -41,7 +40,10 @@ from common.names import CHAMPION, CHURN_MODEL, HOLDOUT, NOT_LISTED, TREATMENT, 
 from evaluation import uplift_metrics
 from features.definitions import LABEL_CHURN
 from training import tracking
-from training.model import PYFUNC_DIR, BinaryModel, Calibration, ModelSchema, predict
+from training.model import BinaryModel, Calibration, ModelSchema, UpliftModel, log_odds
+from training.model import UpliftPyfunc as UpliftPyfunc  # what models logged before load
+from training.model_logging import register_uplift_model
+from training.model_run import RunRecord, log_and_register
 
 GROUP = "group"
 VALIDATION_SHARE = 0.3
@@ -63,68 +65,6 @@ SHIFT_PARAMS = {
     "verbosity": -1,
 }
 SHIFT_ROUNDS = 100
-LEVEL_FILE = "level.json"
-
-
-def _logit(probability: np.ndarray) -> np.ndarray:
-    clipped = np.clip(probability, 1e-4, 1 - 1e-4)
-    return np.log(clipped / (1 - clipped))
-
-
-@dataclass
-class UpliftModel:
-    """The churn baseline (not called), brought to the campaign period's level, and the
-    log-odds shift a call makes."""
-
-    baseline: BinaryModel
-    shift: BinaryModel  # its booster's raw score is the shift; its calibration is unused
-    # Log-odds added to the baseline so it matches the holdout's churn in the campaign
-    # period: a baseline that drifted would otherwise read as an effect of the call.
-    level: float = 0.0
-
-    def _not_called_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
-        return _logit(self.baseline.predict_proba(frame)) + self.level
-
-    def churn_if_not_called(self, frame: pd.DataFrame) -> np.ndarray:
-        return 1 / (1 + np.exp(-self._not_called_log_odds(frame)))
-
-    def churn_if_called(self, frame: pd.DataFrame) -> np.ndarray:
-        shift = predict(self.shift.booster, self.shift.schema.matrix(frame), raw_score=True)
-        return 1 / (1 + np.exp(-(self._not_called_log_odds(frame) + shift)))
-
-    def predict_uplift(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predicted reduction of the 90-day churn probability if called (negative: the
-        call is expected to make leaving more likely)."""
-        return self.churn_if_not_called(frame) - self.churn_if_called(frame)
-
-    def save(self, folder: Path) -> dict[str, str]:
-        """Artifacts for MLflow: one folder per part."""
-        self.baseline.save(folder / "baseline")
-        self.shift.save(folder / "shift")
-        (folder / LEVEL_FILE).write_text(json.dumps({"level": self.level}))
-        return {
-            "baseline": str(folder / "baseline"),
-            "shift": str(folder / "shift"),
-            "level": str(folder / LEVEL_FILE),
-        }
-
-    @classmethod
-    def load(cls, artifacts: dict[str, str]) -> UpliftModel:
-        return cls(
-            BinaryModel.load_folder(Path(artifacts["baseline"])),
-            BinaryModel.load_folder(Path(artifacts["shift"])),
-            json.loads(Path(artifacts["level"]).read_text())["level"],
-        )
-
-
-class UpliftPyfunc(mlflow.pyfunc.PythonModel):
-    """`models:/retain-uplift-churn@champion` → `predict(feature_frame)` = predicted uplift."""
-
-    def load_context(self, context) -> None:
-        self.model = UpliftModel.load(context.artifacts)
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
-        return self.model.predict_uplift(model_input)
 
 
 @dataclass(frozen=True)
@@ -225,11 +165,11 @@ def _level(baseline: BinaryModel, untreated: pd.DataFrame) -> float:
     holdout's churn over the campaign's horizon."""
     from scipy.optimize import brentq
 
-    log_odds = _logit(baseline.predict_proba(untreated))
+    baseline_log_odds = log_odds(baseline.predict_proba(untreated))
     observed = float(untreated[LABEL_CHURN].mean())
 
     def gap(level: float) -> float:
-        return float(np.mean(1 / (1 + np.exp(-(log_odds + level))))) - observed
+        return float(np.mean(1 / (1 + np.exp(-(baseline_log_odds + level))))) - observed
 
     # Bounded: a holdout without churners (or only churners) does not send it to infinity.
     if gap(-3.0) >= 0:
@@ -245,7 +185,7 @@ def _fit_shift(
     """LightGBM on the called customers' outcomes, starting from the (levelled) baseline's
     log-odds."""
     schema = ModelSchema.from_training(called, features)
-    start = _logit(baseline.predict_proba(called)) + level
+    start = log_odds(baseline.predict_proba(called)) + level
     data = lgb.Dataset(
         schema.prepare(called), called[LABEL_CHURN].to_numpy(dtype=float), init_score=start
     )
@@ -256,51 +196,28 @@ def _fit_shift(
 def _log_and_register(
     result: UpliftResult, valid: pd.DataFrame, config: RetainConfig, campaign_id: str
 ) -> UpliftResult:
-    from training.churn import model_signature
-
-    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
-    with mlflow.start_run(run_name="uplift-churn") as run:
-        mlflow.log_params(
-            {
-                "campaign_id": campaign_id,
-                "learner": "churn baseline + LightGBM log-odds shift on the called",
-                "shift_rounds": SHIFT_ROUNDS,
-                "baseline_level": result.model.level,
-                **{f"shift_{k}": v for k, v in SHIFT_PARAMS.items()},
-            }
-        )
-        mlflow.log_params({f"rows_{k}": v for k, v in result.rows.items()})
-        mlflow.set_tags(tracking.standard_tags(UPLIFT_MODEL))
-        mlflow.log_metrics({k: v for k, v in result.metrics.items() if np.isfinite(v)})
-        # The model reads the baseline's features and the shift's: the signature takes both
-        # (MLflow drops inputs the signature does not name).
-        baseline, shift = result.model.baseline.schema, result.model.shift.schema
-        names = list(dict.fromkeys([*baseline.features, *shift.features]))
-        schema = ModelSchema(tuple(names), {**baseline.categories, **shift.categories})
-        example = schema.prepare(valid.head(5)).astype(
-            {column: "object" for column in schema.categories}
-        )
-        with tempfile.TemporaryDirectory() as folder:
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(PYFUNC_DIR / "uplift.py"),
-                artifacts=result.model.save(Path(folder)),
-                signature=model_signature(schema),
-                input_example=example,
-                registered_model_name=UPLIFT_MODEL,
-                pip_requirements=tracking.pip_requirements(),
-            )
-        version = str(info.registered_model_version)
-        aliases = tracking.assign_aliases(UPLIFT_MODEL, version)
-        mlflow.set_tag("registered_version", version)
-    return UpliftResult(
-        result.model,
-        result.metrics,
-        result.rows,
-        result.qini_curves,
-        run.info.run_id,
-        version,
-        tuple(aliases),
+    params = {
+        "campaign_id": campaign_id,
+        "learner": "churn baseline + LightGBM log-odds shift on the called",
+        "shift_rounds": SHIFT_ROUNDS,
+        "baseline_level": result.model.level,
+        **{f"shift_{k}": v for k, v in SHIFT_PARAMS.items()},
+        **{f"rows_{k}": v for k, v in result.rows.items()},
+    }
+    record = RunRecord(
+        run_name="uplift-churn",
+        model_name=UPLIFT_MODEL,
+        params=params,
+        metrics={k: v for k, v in result.metrics.items() if np.isfinite(v)},
+    )
+    registration = log_and_register(
+        record, config.training, partial(register_uplift_model, result.model, valid, UPLIFT_MODEL)
+    )
+    return replace(
+        result,
+        run_id=registration.run_id,
+        version=registration.version,
+        aliases=tuple(registration.aliases),
     )
 
 

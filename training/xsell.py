@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
 from sklearn.metrics import roc_auc_score
 
 from common.config import RetainConfig, TrainingConfig
 from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, XSELL_MODEL
 from evaluation.metrics import binary_metrics, ranking_metrics
-from features.definitions import LABEL_XSELL_PREFIX, xsell_feature_names
+from features.definitions import LABEL_XSELL_PREFIX, held_column, xsell_feature_names
 from features.pipeline import catalogue
 from features.validation import BankData
 from training import report, tracking
 from training.binary import FitReport, fit_lightgbm, fit_logistic_baseline, logistic_scores
-from training.churn import first_record, model_signature
+from training.contenders import LIGHTGBM, LOGISTIC, ORACLE, POPULARITY
 from training.dataset import (
     SnapshotPlan,
+    build_snapshot_frame,
     build_training_frame,
     check_history,
+    first_record,
     plan_snapshots,
+    shift_plan,
     snapshot_cache,
 )
-from training.model import PRODUCT_COLUMN, PYFUNC_DIR, CrossSellModel, ModelSchema
+from training.model import PRODUCT_COLUMN, CrossSellModel
+from training.model_logging import register_cross_sell_model
+from training.model_run import RunRecord, log_and_register
 
 PAIR_LABEL = "label"
 # A product needs this many adopters in training (and one in validation) for a model of
@@ -116,6 +118,7 @@ def fit_cross_sell(
 ) -> tuple[CrossSellModel, FitReport]:
     """One pooled LightGBM over (customer, product) pairs, or one per product; each with
     early stopping and calibration on the validation period."""
+    held = {pid: held_column(pid) for pid in products}
     if strategy == "single":
         model, fit = fit_lightgbm(
             stack_pairs(train, products, features),
@@ -124,7 +127,7 @@ def fit_cross_sell(
             [*features, PRODUCT_COLUMN],
             config,
         )
-        return CrossSellModel(tuple(products), pooled=model), fit
+        return CrossSellModel(tuple(products), pooled=model, held_columns=held), fit
     models, trees = {}, 0
     for pid in products:
         label = label_column(pid)
@@ -133,7 +136,7 @@ def fit_cross_sell(
         )
         models[pid], trees = model, trees + fit.best_iteration
     report_ = FitReport(trees, float("nan"), len(train), len(valid))
-    return CrossSellModel(tuple(products), per_product=models), report_
+    return CrossSellModel(tuple(products), per_product=models, held_columns=held), report_
 
 
 @dataclass(frozen=True)
@@ -225,15 +228,15 @@ def train_xsell(
 
     labels = label_matrix(test, products)
     scores = {
-        "LightGBM": model.predict_proba(test).to_numpy(),
-        "logistic regression": logistic_per_product(
+        LIGHTGBM.title: model.predict_proba(test).to_numpy(),
+        LOGISTIC.title: logistic_per_product(
             train, test, products, features, config.training.seed
         ).to_numpy(),
-        "rule: popularity": PopularityBaseline.fit(train, products).predict_proba(test).to_numpy(),
+        POPULARITY.title: PopularityBaseline.fit(train, products).predict_proba(test).to_numpy(),
     }
     oracle = oracle_matrix(data_dir, test, products)
     if oracle is not None:
-        scores["oracle (truth)"] = oracle
+        scores[ORACLE.title] = oracle
     metrics, per_product = cross_sell_metrics(labels, scores, products)
     metrics |= {
         "products_modelled": float(len(products)),
@@ -241,30 +244,38 @@ def train_xsell(
         "label_rate_train": float(np.nanmean(label_matrix(train, products))),
         "label_rate_test": float(np.nanmean(labels)),
     }
-    figures = _figures(labels, scores, per_product, model, test, config.training.seed)
-    tables = {
-        "per_product.csv": per_product,
-        "evaluation_by_tier.csv": tier_table(test, labels, scores),
-    }
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
-    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
-    with mlflow.start_run(run_name="xsell") as run:
-        mlflow.log_params(tracking.flatten(config.model_dump(mode="json")))
-        tracking.log_snapshot_data(data_dir, plan, rows)
-        mlflow.log_params(
-            {
-                "model.strategy": strategy,
-                "model.products": ",".join(products),
-                "model.skipped": "; ".join(f"{k}: {v}" for k, v in skipped.items())[:6000],
-            }
-        )
-        tracking.log_fit(fit)
-        mlflow.set_tags(tracking.standard_tags(XSELL_MODEL))
-        tracking.log_evaluation(metrics, figures, tables)
-        version, aliases = register_cross_sell_model(model, test, XSELL_MODEL)
-        mlflow.set_tag("registered_version", version)
+    record = RunRecord(
+        run_name="xsell",
+        model_name=XSELL_MODEL,
+        params=tracking.flatten(config.model_dump(mode="json"))
+        | tracking.snapshot_params(data_dir, plan, rows)
+        | {
+            "model.strategy": strategy,
+            "model.products": ",".join(products),
+            "model.skipped": "; ".join(f"{k}: {v}" for k, v in skipped.items())[:6000],
+        },
+        metrics=metrics,
+        fit=fit,
+        figures=_figures(labels, scores, per_product, model, test, config.training.seed),
+        tables={
+            "per_product.csv": per_product,
+            "evaluation_by_tier.csv": tier_table(test, labels, scores),
+        },
+    )
+    registration = log_and_register(
+        record, config.training, partial(register_cross_sell_model, model, test, XSELL_MODEL)
+    )
     return XsellResult(
-        metrics, plan, run.info.run_id, version, aliases, strategy, per_product, rows, skipped
+        metrics,
+        plan,
+        registration.run_id,
+        registration.version,
+        registration.aliases,
+        strategy,
+        per_product,
+        rows,
+        skipped,
     )
 
 
@@ -274,24 +285,19 @@ def cross_sell_metrics(
     """Ranking metrics over customers, per-product ROC AUC, and probability quality over
     all (customer, product) pairs on offer (`pooled_*`); baselines and oracle prefixed."""
     metrics: dict[str, float] = {}
-    prefixes = {
-        "LightGBM": "",
-        "logistic regression": "baseline_logreg_",
-        "rule: popularity": "baseline_rule_",
-        "oracle (truth)": "oracle_",
-    }
+    contenders = {c.title: c for c in (LIGHTGBM, LOGISTIC, POPULARITY, ORACLE)}
     offered = ~np.isnan(labels)
     for name, matrix in scores.items():
-        prefix = prefixes[name]
-        metrics |= ranking_metrics(labels, matrix, prefix=prefix)
+        contender = contenders[name]
+        metrics |= ranking_metrics(labels, matrix, prefix=contender.prefix)
         pooled = binary_metrics(labels[offered], np.nan_to_num(matrix[offered]))
-        metrics |= {f"{prefix}pooled_{key}": value for key, value in pooled.items()}
+        metrics |= {contender.key(f"pooled_{key}"): value for key, value in pooled.items()}
     table = product_table(labels, scores, products)
-    for name, prefix in prefixes.items():
-        if name not in scores or name == "rule: popularity":  # one score per product: AUC 0.5
+    for name, contender in contenders.items():
+        if name not in scores or contender == POPULARITY:  # one score per product: AUC 0.5
             continue
         for pid, auc in zip(table["product_id"], table[f"roc_auc {name}"], strict=True):
-            metrics[f"{prefix}roc_auc__{pid}"] = float(auc)
+            metrics[contender.key(f"roc_auc__{pid}")] = float(auc)
     return metrics, table
 
 
@@ -329,39 +335,6 @@ def _figures(labels, scores, per_product, model: CrossSellModel, test, seed):
     return figures
 
 
-def register_cross_sell_model(
-    model: CrossSellModel, holdout: pd.DataFrame, name: str
-) -> tuple[str, list[str]]:
-    """Log the model as one pyfunc (all boosters, calibrations, product list) and register
-    it. The input example holds model features only: no ids, names or birth dates."""
-    features = list(model.features)
-    categories = {
-        column: levels
-        for part in ([model.pooled] if model.pooled else model.per_product.values())
-        for column, levels in part.schema.categories.items()
-        if column != PRODUCT_COLUMN
-    }
-    schema = ModelSchema(tuple(features), categories)
-    example = schema.prepare(holdout.head(5)).astype({column: "object" for column in categories})
-    signature = model_signature(schema)
-    signature = ModelSignature(
-        inputs=signature.inputs,
-        outputs=Schema([ColSpec("double", pid, required=False) for pid in model.products]),
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_DIR / "cross_sell.py"),
-            artifacts={"cross_sell": str(model.save(Path(folder) / "cross_sell"))},
-            signature=signature,
-            input_example=example,
-            registered_model_name=name,
-            pip_requirements=tracking.pip_requirements(),
-        )
-    version = str(info.registered_model_version)
-    return version, tracking.assign_aliases(name, version)
-
-
 def backtest_xsell(
     bank: BankData,
     data_dir: Path,
@@ -372,8 +345,6 @@ def backtest_xsell(
     """Train and test at `origins` rolling monthly origins ending at the latest one (purge
     gaps as in a normal run); one row per origin and strategy with the test MAP@7 of the
     model, the logistic and popularity baselines, and the oracle when there is one."""
-    from training.dataset import build_snapshot_frame, shift_plan
-
     strategies = strategies or (config.training.xsell_model,)
     product_ids = catalogue(bank)
     latest = plan_snapshots(bank.extracted_at, config.features, config.training)
@@ -392,18 +363,17 @@ def backtest_xsell(
         products, _ = trainable_products(train, valid, product_ids)
         labels = label_matrix(test, products)
         baselines = {
-            "logistic regression": logistic_per_product(
+            LOGISTIC: logistic_per_product(
                 train, test, products, features, config.training.seed
             ).to_numpy(),
-            "rule: popularity": PopularityBaseline.fit(train, products)
-            .predict_proba(test)
-            .to_numpy(),
+            POPULARITY: PopularityBaseline.fit(train, products).predict_proba(test).to_numpy(),
         }
         oracle = oracle_matrix(data_dir, test, products)
         if oracle is not None:
-            baselines["oracle (truth)"] = oracle
+            baselines[ORACLE] = oracle
         reference = {
-            name: ranking_metrics(labels, matrix)["map_at_7"] for name, matrix in baselines.items()
+            contender: ranking_metrics(labels, matrix)["map_at_7"]
+            for contender, matrix in baselines.items()
         }
         for strategy in strategies:
             model, fit = fit_cross_sell(train, valid, products, features, config.training, strategy)
@@ -414,9 +384,10 @@ def backtest_xsell(
                     "strategy": strategy,
                     "buyers": int(metrics["customers_ranked"]),
                     "map_at_7": metrics["map_at_7"],
-                    "baseline_logreg_map_at_7": reference["logistic regression"],
-                    "baseline_rule_map_at_7": reference["rule: popularity"],
-                    "oracle_map_at_7": reference.get("oracle (truth)", float("nan")),
+                    **{
+                        contender.key("map_at_7"): reference.get(contender, float("nan"))
+                        for contender in (LOGISTIC, POPULARITY, ORACLE)
+                    },
                     "trees": fit.best_iteration,
                 }
             )

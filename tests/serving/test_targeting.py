@@ -204,7 +204,7 @@ def test_uplift_champion_from_the_registry_serves_the_same_uplift(served, uplift
     import mlflow
 
     from training import tracking
-    from training.model import PYFUNC_DIR
+    from training.model_logging import log_pyfunc_model
 
     # A copy of the shared registry (its artifacts stay where they are), plus an uplift model.
     shutil.copy(served["root"] / "mlflow.db", tmp_path / "mlflow.db")
@@ -213,13 +213,8 @@ def test_uplift_champion_from_the_registry_serves_the_same_uplift(served, uplift
     try:
         tracking.use_tracking(uri, "uplift-targeting")
         with mlflow.start_run(), tempfile.TemporaryDirectory() as folder:
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(PYFUNC_DIR / "uplift.py"),
-                artifacts=uplift["model"].save(Path(folder)),
-                registered_model_name=UPLIFT_MODEL,
-            )
-        tracking.assign_aliases(UPLIFT_MODEL, str(info.registered_model_version))
+            version = log_pyfunc_model("uplift", uplift["model"].save(Path(folder)), UPLIFT_MODEL)
+        tracking.assign_aliases(UPLIFT_MODEL, version)
     finally:  # other tests of the session keep the registry they had
         mlflow.set_tracking_uri(before[0])
         mlflow.set_registry_uri(before[1])

@@ -1,7 +1,10 @@
-"""Models-from-code file for binary models (churn, table mode)."""
+"""Models-from-code file for binary models (churn, table mode).
+
+MLflow runs it when the model is logged and each time it is loaded; `retain_model_runtime`
+comes from the model's own `code/` folder (`training.model_logging`).
+"""
 
 from mlflow.models import set_model
-
-from training.model import CalibratedBinaryPyfunc
+from retain_model_runtime import CalibratedBinaryPyfunc
 
 set_model(CalibratedBinaryPyfunc())

@@ -1,7 +1,10 @@
-"""Models-from-code file for the cross-sell model."""
+"""Models-from-code file for the cross-sell model.
+
+MLflow runs it when the model is logged and each time it is loaded; `retain_model_runtime`
+comes from the model's own `code/` folder (`training.model_logging`).
+"""
 
 from mlflow.models import set_model
-
-from training.model import CrossSellPyfunc
+from retain_model_runtime import CrossSellPyfunc
 
 set_model(CrossSellPyfunc())
