@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from common.config import FeaturesConfig, RetainConfig, TrainingConfig
-from common.dates import add_months
+from common.dates import add_months, start_of
 from common.errors import DataError
 from common.files import write_frame
 from features import pipeline
@@ -55,7 +55,7 @@ def plan_snapshots(
     """
     horizon = timedelta(days=features.horizon_days)
     test = (extracted_at - horizon).date().replace(day=1)
-    while datetime.combine(test, datetime.min.time()) + horizon > extracted_at:
+    while start_of(test) + horizon > extracted_at:
         test = add_months(test, -1)
     gap = math.ceil(features.horizon_days / 30)
     valid = add_months(test, -gap)
