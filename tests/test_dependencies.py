@@ -47,7 +47,9 @@ def _distributions(modules) -> dict[str, set[str]]:
     """Third-party module name -> the distributions that install it (several for namespace
     packages and mlflow / mlflow-skinny); stdlib and Retain's own left out."""
     by_module = packages_distributions()
+    # The model runtime is imported by its own name inside a logged model (training/pyfunc).
     local = {*PACKAGES, "tests", "banks", "servers", "browser", "test_cli", "conftest"}
+    local |= {"retain_model_runtime"}
     local |= {path.stem for path in (ROOT / "bench").glob("*.py")}
     return {
         module: {_normalise(dist) for dist in by_module.get(module, [module])}

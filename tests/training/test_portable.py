@@ -278,8 +278,11 @@ def test_models_logged_before_their_code_travelled_still_load_here(
     (tmp_path / "entry.py").write_text(
         f"from mlflow.models import set_model\n{entry}\nset_model(Pyfunc())\n"
     )
-    mlflow.pyfunc.save_model(
-        tmp_path / "old", python_model=str(tmp_path / "entry.py"), artifacts=artifacts
+    mlflow.pyfunc.save_model(  # requirements given: MLflow would infer them in a subprocess
+        tmp_path / "old",
+        python_model=str(tmp_path / "entry.py"),
+        artifacts=artifacts,
+        pip_requirements=["mlflow"],
     )
     old_style = mlflow.pyfunc.load_model(str(tmp_path / "old"))
     frame = registry["inputs"][uri]
