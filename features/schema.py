@@ -397,6 +397,107 @@ BALANCES = Table(
     ),
 )
 
+# Customer attributes a bank changes over time; `customer_attributes` records when.
+CHANGEABLE_ATTRIBUTES = (
+    "segment",
+    "income_band",
+    "risk_appetite",
+    "preferred_channel",
+    "do_not_contact",
+    "region",
+)
+
+CUSTOMER_ATTRIBUTES = Table(
+    name="customer_attributes",
+    description="History of the customer attributes a bank changes (segment, income band, "
+    "risk appetite, preferred channel, do-not-contact, region): one row per version, in "
+    "force from `valid_from` until `valid_to`. Optional: without it, features read the "
+    "attributes in `customers` as they stood at extraction, and say so.",
+    primary_key=("customer_id", "valid_from"),
+    event_time="valid_from",
+    required=False,
+    time_order=(("valid_from", "valid_to"),),
+    columns=(
+        Column(
+            "customer_id",
+            "string",
+            "Customer.",
+            required=True,
+            nullable=False,
+            references="customers.customer_id",
+        ),
+        Column(
+            "valid_from",
+            "timestamp",
+            "When this version came into force.",
+            required=True,
+            nullable=False,
+        ),
+        Column(
+            "valid_to",
+            "timestamp",
+            "When the next version replaced it; null while it is in force.",
+            sparse=True,
+        ),
+        Column("segment", "string", "Bank's commercial segment.", allowed=SEGMENTS),
+        Column("income_band", "string", "Declared income band.", allowed=INCOME_BANDS),
+        Column(
+            "risk_appetite",
+            "int64",
+            "Risk appetite from the suitability questionnaire, 1 (cautious) to 5 (speculative).",
+            min_value=1,
+            max_value=5,
+        ),
+        Column(
+            "preferred_channel",
+            "string",
+            "Channel the customer wants to be contacted on.",
+            allowed=CONTACT_CHANNELS,
+        ),
+        Column("do_not_contact", "boolean", "The customer refused marketing contact."),
+        Column("region", "string", "Home region or district name."),
+    ),
+    notes=(
+        "Each row carries every attribute in force over [valid_from, valid_to), not only the "
+        "one that changed. Features as of D read the version in force just before D.",
+        "The first version of a customer should start when they joined; before a customer's "
+        "first version, features fall back to `customers`.",
+    ),
+)
+
+MARKET_RATES = Table(
+    name="market_rates",
+    description="Interest rates the bank records about its market: the best savings rate "
+    "competitors offer and the bank's own, as published. Optional: without it, rate "
+    "features are null.",
+    primary_key=("published_at",),
+    event_time="published_at",
+    required=False,
+    columns=(
+        Column(
+            "published_at",
+            "timestamp",
+            "When the rates were published (known from then on).",
+            required=True,
+            nullable=False,
+        ),
+        Column(
+            "market_savings_rate",
+            "float64",
+            "Best instant-access savings rate on the market, % a year.",
+            min_value=-5,
+            max_value=50,
+        ),
+        Column(
+            "bank_savings_rate",
+            "float64",
+            "The bank's own instant-access savings rate, % a year.",
+            min_value=-5,
+            max_value=50,
+        ),
+    ),
+)
+
 CONTACT_GROUPS = CAMPAIGN_GROUPS
 CONTACT_OUTCOMES = ("reached", "not_reached", "declined", "accepted_offer", "issue_resolved")
 # Every outcome but `not_reached` means the customer was spoken to.
@@ -489,7 +590,16 @@ CAMPAIGN_CONTACTS = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (CUSTOMERS, PRODUCTS, HOLDINGS, TRANSACTIONS, INTERACTIONS, BALANCES)
+TABLES: tuple[Table, ...] = (
+    CUSTOMERS,
+    PRODUCTS,
+    HOLDINGS,
+    TRANSACTIONS,
+    INTERACTIONS,
+    BALANCES,
+    CUSTOMER_ATTRIBUTES,
+    MARKET_RATES,
+)
 # Tables that come back from the CRM after a campaign, not with the bank's extract.
 OUTCOME_TABLES: tuple[Table, ...] = (CAMPAIGN_CONTACTS,)
 TABLES_BY_NAME = {table.name: table for table in TABLES + OUTCOME_TABLES}
