@@ -250,6 +250,14 @@ HOLDINGS = Table(
             "Balance or credit limit at extraction. Not a "
             "point-in-time value, so no feature uses it; month-end balances do.",
         ),
+        Column(
+            "fixed_until",
+            "date",
+            "End of the fixed-rate (or early-repayment-charge) period agreed when the "
+            "holding was opened; null where none. Known from opening, so a date after the "
+            "extraction is kept.",
+            sparse=True,
+        ),
     ),
 )
 
