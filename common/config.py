@@ -33,6 +33,55 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SynthMechanisms(_Section):
+    """What makes the synthetic bank's churn hard to predict for the right reasons.
+
+    Each mechanism is on by default; docs/synthetic-bank.md says what each does to the bank
+    and to its truth. Months are counted from the first simulated month (0).
+    """
+
+    # Fixed-rate mortgages and time deposits: churn low while the fixed period runs, a
+    # spike around its end (`holdings.fixed_until`).
+    lock_in: bool = True
+    # A complaint weighs more for new customers than for long-standing ones.
+    complaint_tenure: bool = True
+    # A market savings-rate path with a hiking cycle; the bank follows with a lag, and
+    # rate-sensitive savers leave while the gap is wide (`market_rates`).
+    market_rates: bool = True
+    # The bank raises its monthly fees at `fee_change_month`; low incomes react most.
+    fee_change: bool = True
+    fee_change_month: Annotated[int, Field(ge=1, le=240)] = 9
+    # Unobserved per-customer frailty: a log-normal multiplier on the churn hazard.
+    frailty: bool = True
+    # A competitor's launch at `regime_change_month` pulls young digital customers.
+    regime_change: bool = True
+    regime_change_month: Annotated[int, Field(ge=1, le=240)] = 18
+    # January switching, bonus months (June, December), holiday spending (December).
+    seasonality: bool = True
+    # A share of leavers go dormant (balance left below 100, own transactions stop) and
+    # never close.
+    silent_churn: bool = True
+    # Temporary dips (salary missing a month, money moved out, fewer logins) in customers
+    # who recover and stay.
+    false_alarms: bool = True
+    # Bank-initiated closures and deaths: everything closes, with no warning signs.
+    label_noise: bool = True
+    # Segment, income band, risk appetite, channel, do-not-contact and region change over
+    # time (`customer_attributes`).
+    changing_attributes: bool = True
+    # A shorter, noisier leaving countdown (fewer warned leavers, 1-3 months, each sign
+    # shown only by some); off is the older countdown (three in four warned, 2-4 months,
+    # every sign).
+    noisy_countdown: bool = True
+
+    @classmethod
+    def plain(cls) -> SynthMechanisms:
+        """Every mechanism off: the simpler bank, kept for comparison."""
+        return cls(
+            **{name: False for name, field in cls.model_fields.items() if field.annotation is bool}
+        )
+
+
 class SynthConfig(_Section):
     """The built-in synthetic bank."""
 
@@ -41,6 +90,7 @@ class SynthConfig(_Section):
     seed: int = 42
     start: date = date(2023, 1, 1)
     transactions_per_month: Annotated[float, Field(gt=0, le=500)] = 12.0
+    mechanisms: SynthMechanisms = SynthMechanisms()
 
 
 class DataConfig(_Section):

@@ -57,5 +57,6 @@ TRUTH_DIR = "_truth"
 TRUTH_CHURN = PurePosixPath(TRUTH_DIR, "churn.parquet")
 TRUTH_ADOPTION = PurePosixPath(TRUTH_DIR, "adoption.parquet")
 TRUTH_CALLS = PurePosixPath(TRUTH_DIR, "calls.parquet")
+TRUTH_DEPARTURES = PurePosixPath(TRUTH_DIR, "departures.parquet")
 # Column prefix of the adoption truth: `p_open_90d__<product_id>`.
 TRUTH_ADOPTION_PREFIX = "p_open_90d__"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation.dynamics import MAX_ADOPTION, adoption_probabilities
-from simulation.state import BankState, Population
+from simulation.state import NEVER_DECIDED, STAYING, BankState, Population
 from simulation.timeline import Calendar
 
 CALL_EFFECT_MONTHS = 3  # a call changes the hazard and the adoption for this long
@@ -51,7 +51,8 @@ class CallRecord:
     Attributes:
         called: Customer indices, sorted and unique.
         response: Each one's response, an index into RESPONSES.
-        was_leaving: In the countdown when called.
+        was_leaving: Decided to leave when called (counting down, sliding into dormancy
+            or dormant).
         saved: A leaver the call turned round.
     """
 
@@ -72,14 +73,16 @@ def call_response(
 
     Leavers with a fresh grievance (complaints show it) or whose salary or pension still
     arrives here can be turned round; other leavers (salary moved, money gone) leave
-    whatever is done. Aggrieved or new customers who have
+    whatever is done, and so do dormant customers. Aggrieved or new customers who have
     not decided, and those drifting away from their usual engagement, are persuadable;
     customers whose income is paid in elsewhere are not (the relationship has moved);
     young, app-only customers without a complaint find a call intrusive (sleeping dogs);
     for everybody else a call is a mild reassurance.
     """
-    leaving = state.leaving[who]
-    aggrieved = state.grievance[who] >= 0.5
+    # Dormant customers decided long ago: nothing a call says brings them back.
+    dormant = state.dormant[who]
+    leaving = state.leaving[who] | dormant
+    aggrieved = (state.grievance[who] >= 0.5) & ~dormant
     annoyed = ~leaving & ~aggrieved & (population.digital[who] >= 0.93) & (age[who] < 35)
     # Income paid in elsewhere: the relationship has already moved; a call changes nothing.
     moved = state.redirected[who] | (population.income_kind[who] == 0)
@@ -89,7 +92,7 @@ def call_response(
         ~leaving & ~annoyed & ~unattached & (aggrieved | drifting | (tenure_months[who] < 12))
     )
     # A leaver whose income still arrives here has not moved the relationship yet.
-    attached = leaving & ~state.redirected[who] & (population.income_kind[who] != 0)
+    attached = leaving & ~dormant & ~state.redirected[who] & (population.income_kind[who] != 0)
     kind = np.select(
         [leaving & (aggrieved | attached), leaving | unattached, annoyed, persuadable],
         [RESPONSES.index(name) for name in ("persuadable", "lost_cause", "sleeping_dog")]
@@ -190,10 +193,15 @@ def apply_calls(
     called = called[np.isin(called, who)]  # a customer who has left is not called
     position = np.searchsorted(who, called)
     reached = response.take(position)
-    leaving = state.leaving[called]
+    leaving = state.leaving[called] | state.dormant[called]
     saved = leaving & (call_rng.random(called.size) < reached.save_share)
-    state.leaving[called[saved]] = False
-    state.close_month[called[saved]] = -1
+    turned = called[saved]
+    state.leaving[turned] = False
+    state.route[turned] = STAYING
+    state.decided_month[turned] = NEVER_DECIDED
+    state.close_month[turned] = -1
+    state.gone_month[turned] = -1
+    state.signs[turned] = 0
     effective = ~leaving | saved
     state.call_until[called[effective]] = month + CALL_EFFECT_MONTHS
     state.call_hazard[called[effective]] = reached.hazard[effective]

@@ -2,8 +2,9 @@
 
 Contacts follow engagement and change it: disengaged customers complain more, slow or
 unresolved complaints leave a grievance and lower engagement, a good callback raises it a
-little. Leavers log in and come in less. The steps run in a fixed order, each drawing from
-the bank's generator.
+little. Leavers who show the sign (and customers in a dip) log in less; leavers come in
+less. Every contact falls in the customer's own window: none once they are dormant. The
+steps run in a fixed order, each drawing from the bank's generator.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class _Contacts:
 
     @cached_property
     def share(self) -> np.ndarray:
-        return self.month.window.share
+        return self.month.own.share
 
     def resolution(self, ts: np.ndarray, hours: np.ndarray) -> np.ndarray:
         """When each contact is resolved, NULL_TS if not by the extraction."""
@@ -100,7 +101,7 @@ class _Contacts:
         # Customers mostly get in touch the way they like to be contacted; else by phone.
         return np.where(
             self.rng.random(who.size) < 0.6,
-            self.population.preferred_channel[who],
+            self.state.profile.preferred_channel[who],
             CONTACT["phone"],
         )
 
@@ -158,9 +159,9 @@ def record_interactions(
 
 def _record_logins_and_visits(c: _Contacts) -> None:
     """Logins and branch visits: the digital log in, the others come in; leavers fade away."""
-    rng, window, digital = c.rng, c.month.window, c.population.digital
+    rng, window, digital = c.rng, c.month.own, c.population.digital
     counting_down = c.month.counting_down
-    fading = np.where(counting_down, 0.35, 1.0)
+    fading = np.where(c.month.fewer_logins, 0.35, 1.0)
     engagement = c.state.engagement
     logins = np.minimum(10.0 * digital**1.5 * np.exp(0.4 * engagement), 15.0) * fading * c.share
     who = event_owners(rng.poisson(logins))
@@ -179,7 +180,7 @@ def _record_complaints(c: _Contacts) -> _Complaints:
     engagement = c.state.engagement
     complaint_rate = 0.01 * np.exp(-0.9 * engagement) * np.where(c.month.counting_down, 1.5, 1.0)
     who = event_owners(rng.poisson(complaint_rate * c.share))
-    ts = c.month.window.uniform_times(rng, who)
+    ts = c.month.own.uniform_times(rng, who)
     severity = rng.choice(3, who.size, p=[0.7, 0.25, 0.05]) + 1
     median_hours = np.array([0.0, 8.0, 12.0, 3.0])[severity]
     hours = median_hours * rng.lognormal(0, 1.1, who.size)
@@ -204,7 +205,7 @@ def _record_callbacks(c: _Contacts, complaints: _Complaints) -> np.ndarray:
     Returns:
         The change of engagement they brought: up after a good call, down after a bad one.
     """
-    rng, window, population = c.rng, c.month.window, c.population
+    rng, window, population = c.rng, c.month.own, c.population
     n = population.size
     who, hours = complaints.who, complaints.hours
     # After a settled complaint the bank calls back within a week, when the month allows.
@@ -230,7 +231,7 @@ def _record_callbacks(c: _Contacts, complaints: _Complaints) -> np.ndarray:
         KIND["callback"],
         satisfaction=satisfaction,
         outcome=np.where(reached, OUTCOME["reached"], OUTCOME["not_reached"]),
-        channel=population.preferred_channel[callers],
+        channel=c.state.profile.preferred_channel[callers],
     )
     return np.bincount(
         callers,
@@ -242,7 +243,7 @@ def _record_callbacks(c: _Contacts, complaints: _Complaints) -> np.ndarray:
 def _record_service_requests_and_surveys(c: _Contacts) -> None:
     """Service requests are all settled, some with a survey afterwards; and now and then a
     survey on its own. Scores follow engagement."""
-    rng, window, digital = c.rng, c.month.window, c.population.digital
+    rng, window, digital = c.rng, c.month.own, c.population.digital
     who = event_owners(rng.poisson(0.04 * c.share))
     ts = window.uniform_times(rng, who)
     resolved = c.resolution(ts, 20 * rng.lognormal(0, 0.8, who.size))

@@ -1,15 +1,17 @@
 """The synthetic bank's customers: who they are, and what they hold when the simulation starts.
 
 `draw_population` draws every customer the bank will have: those with it at the start and
-about 1 % of them arriving every month. `initial_state` gives the customers already there
-their portfolios, balances and engagement, and puts those who decided to leave in the
-months before the start in their countdown.
+about 1 % of them arriving every month, with their attributes, habits and the unobserved
+traits (frailty, rate sensitivity) no table shows. `initial_state` gives the customers
+already there their portfolios (fixed periods included), balances and engagement, and puts
+those who decided to leave in the months before the start on their way out.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from common.config import SynthMechanisms
 from features.schema import CONTACT_CHANNELS, GENDERS
 from simulation.catalogue import (
     BOND_FUND,
@@ -30,16 +32,11 @@ from simulation.catalogue import (
     TIME_DEPOSIT,
     suitability,
 )
-from simulation.dynamics import (
-    COUNTDOWN_MONTHS,
-    COUNTDOWN_WEIGHTS,
-    SALARY_REDIRECT_SHARE,
-    WARNED_SHARE,
-    churn_hazard,
-    sigmoid,
-)
-from simulation.holdings import opening_terms
-from simulation.state import BankState, Population
+from simulation.departures import LeavingProcess, seed_leavers
+from simulation.economy import Economy
+from simulation.hazard import Bank, churn_hazard, draw_frailty, sigmoid
+from simulation.holdings import fixed_until_days, opening_terms
+from simulation.state import NEVER_DECIDED, STAYING, BankState, Population, Profile
 from simulation.timeline import (
     DAY_US,
     DAYS_PER_MONTH,
@@ -55,14 +52,46 @@ ARRIVAL_RATE = 0.01  # new customers a month, as a share of the customer base
 LOOKBACK_MONTHS = np.array([0, 600, 36, 600, 600, 84, 300, 120, 120, 300, 240, 600])
 
 
-def draw_population(rng: np.random.Generator, n_customers: int, calendar: Calendar) -> Population:
+SMALL_BUSINESS = 3
+RATE_SENSITIVE_BASE, RATE_SENSITIVE_DIGITAL = 0.1, 0.35  # chance, rising with digital use
+
+
+def draw_population(
+    rng: np.random.Generator, n_customers: int, calendar: Calendar, mechanisms: SynthMechanisms
+) -> Population:
     """Every customer the bank will have, in customer-id (joining) order."""
     joins = _draw_joins(rng, n_customers, calendar)
     age = (int(calendar.month_start_day[0]) - joins["birth_day"]) / DAYS_PER_YEAR
-    profile = _draw_profile(rng, age)
-    contact = _draw_contact_preferences(rng, age, profile["digital"])
-    habits = _draw_banking_habits(rng, age, profile["segment"])
-    return Population(**joins, **profile, **contact, **habits)
+    gender, digital, profile = _draw_profile(rng, age)
+    preferred_channel, do_not_contact = _draw_contact_preferences(rng, age, digital)
+    first_profile = Profile(
+        **profile, preferred_channel=preferred_channel, do_not_contact=do_not_contact
+    )
+    habits = _draw_banking_habits(rng, age)
+    frailty = draw_frailty(rng, n_customers, mechanisms.frailty)
+    rate_sensitive = rng.random(n_customers) < (
+        RATE_SENSITIVE_BASE + RATE_SENSITIVE_DIGITAL * digital
+    )
+    return Population(
+        **joins,
+        gender=gender,
+        first_profile=first_profile,
+        digital=digital,
+        **habits,
+        frailty=frailty,
+        rate_sensitive=rate_sensitive,
+    )
+
+
+def segment_for(income: np.ndarray, income_band: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """The segment the bank gives an income: affluent from the upper-middle band, private
+    from 9,000 a month; small businesses stay small businesses."""
+    by_income = np.where(income >= 9000, 2, np.where(income_band >= 3, 1, 0))
+    return np.where(segment == SMALL_BUSINESS, SMALL_BUSINESS, by_income).astype(np.int8)
+
+
+def income_band_for(income: np.ndarray) -> np.ndarray:
+    return np.searchsorted([1500, 2200, 3200, 5000], income, side="right").astype(np.int8)
 
 
 def _draw_joins(
@@ -101,12 +130,17 @@ def _draw_joins(
     }
 
 
-def _draw_profile(rng: np.random.Generator, age: np.ndarray) -> dict[str, np.ndarray]:
-    """Gender, region, income and segment, risk appetite and how digital each customer is.
+def _draw_profile(
+    rng: np.random.Generator, age: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Gender, how digital each customer is, and region, income, segment and risk appetite.
 
     Args:
         rng: The bank's generator.
         age: Each customer's age at the start (arrivals are adults when they join).
+
+    Returns:
+        Gender, digital (0..1), and the attributes of `Profile` but the contact preferences.
     """
     n = age.size
     gender = rng.choice(len(GENDERS), n, p=[0.49, 0.49, 0.02]).astype(np.int8)
@@ -114,34 +148,40 @@ def _draw_profile(rng: np.random.Generator, age: np.ndarray) -> dict[str, np.nda
     career = np.clip(1 - ((age - 48) / 30) ** 2, -1, 1)
     log_income = np.log(1800) + 0.4 * career + 0.15 * (region == 0) + rng.normal(0, 0.45, n)
     income = np.exp(log_income) * np.where(age >= 65, 0.75, 1.0)
-    income_band = np.searchsorted([1500, 2200, 3200, 5000], income, side="right").astype(np.int8)
-
-    segment = np.where(income_band >= 3, 1, 0)
-    segment = np.where(income >= 9000, 2, segment)
+    income_band = income_band_for(income)
     small_business = (rng.random(n) < 0.07) & (age >= 25) & (age < 70)
-    segment = np.where(small_business, 3, segment).astype(np.int8)
-
+    segment = segment_for(income, income_band, np.where(small_business, SMALL_BUSINESS, 0))
     appetite = 2.6 - 0.03 * (age - 45) + 0.35 * (income_band - 2) + rng.normal(0, 0.9, n)
-    return {
-        "gender": gender,
+    digital = sigmoid(2.0 - 0.07 * (age - 30) + rng.normal(0, 0.8, n))
+    profile = {
+        "segment": segment,
+        "income_band": income_band,
+        "risk_appetite": np.clip(np.round(appetite), 1, 5).astype(np.int8),
         "region": region,
         "income": income,
-        "income_band": income_band,
-        "segment": segment,
-        "risk_appetite": np.clip(np.round(appetite), 1, 5).astype(np.int8),
-        "digital": sigmoid(2.0 - 0.07 * (age - 30) + rng.normal(0, 0.8, n)),
     }
+    return gender, digital, profile
 
 
 def _draw_contact_preferences(
     rng: np.random.Generator, age: np.ndarray, digital: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Digital customers want the app or e-mail; the others a call, the oldest a visit."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Digital customers want the app or e-mail; the others a call, the oldest a visit.
+
+    Returns:
+        The preferred channel (index into CONTACT_CHANNELS) and do-not-contact.
+    """
     n = age.size
-    prefers_digital = rng.random(n) < digital
-    channel_draw = rng.random(n)
+    preferred = preferred_channels(rng.random(n) < digital, rng.random(n), age)
+    return preferred, rng.random(n) < 0.03
+
+
+def preferred_channels(
+    prefers_digital: np.ndarray, channel_draw: np.ndarray, age: np.ndarray
+) -> np.ndarray:
+    """The app or e-mail for digital customers; else a call, or a visit for the oldest."""
     in_person_share = np.clip(0.15 + 0.01 * (age - 40), 0.1, 0.5)
-    preferred = np.where(
+    return np.where(
         prefers_digital,
         np.where(
             channel_draw < 0.6, CONTACT_CHANNELS.index("app"), CONTACT_CHANNELS.index("email")
@@ -152,13 +192,10 @@ def _draw_contact_preferences(
             CONTACT_CHANNELS.index("phone"),
         ),
     ).astype(np.int8)
-    return {"preferred_channel": preferred, "do_not_contact": rng.random(n) < 0.03}
 
 
-def _draw_banking_habits(
-    rng: np.random.Generator, age: np.ndarray, segment: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Spending activity, engagement, income paid in, bills and the segment's fee."""
+def _draw_banking_habits(rng: np.random.Generator, age: np.ndarray) -> dict[str, np.ndarray]:
+    """Spending activity, engagement, income paid in and bills."""
     n = age.size
     activity = rng.lognormal(0, 0.35, n) * np.where(age < 40, 1.1, 1.0)
     engagement_mean = rng.normal(0, 0.5, n)
@@ -174,17 +211,22 @@ def _draw_banking_habits(
         "pay_day": pay_day.astype(np.int8),
         "n_bills": rng.choice(4, n, p=[0.15, 0.35, 0.35, 0.15]).astype(np.int8),
         "spend_ratio": rng.uniform(0.6, 0.85, n),
-        "monthly_fee": np.array([4.5, 8.0, 0.0, 12.0])[segment],
     }
 
 
 def initial_state(
-    rng: np.random.Generator, population: Population, calendar: Calendar
+    rng: np.random.Generator,
+    population: Population,
+    calendar: Calendar,
+    economy: Economy,
+    mechanisms: SynthMechanisms,
+    process: LeavingProcess,
 ) -> BankState:
     """Portfolios, balances and engagement of the customers already there at the start."""
     n = population.size
     start_us = int(calendar.month_start_us[0])
     base = population.join_month < 0
+    profile = population.first_profile.copy()
     age = population.age_on(int(calendar.month_start_day[0]))
     engagement = population.engagement_mean + rng.normal(0, 0.55, n)
     held = _starting_products(rng, population, age, engagement, base)
@@ -193,11 +235,15 @@ def initial_state(
 
     customer, product = np.nonzero(held)
     elapsed = (start_us - opened_us[customer, product]) / (DAYS_PER_MONTH * DAY_US)
-    balance_rows, terms_rows = opening_terms(rng, population, customer, product, elapsed)
+    balance_rows, terms_rows = opening_terms(rng, profile.income, customer, product, elapsed)
     balance = np.zeros((n, N_PRODUCTS))
     terms = np.zeros((n, N_PRODUCTS))
     balance[customer, product] = balance_rows
     terms[customer, product] = terms_rows
+    fixed_until_day = np.full((n, N_PRODUCTS), -1, dtype=np.int32)
+    fixed_until_day[customer, product] = fixed_until_days(
+        rng, product, opened_us[customer, product], mechanisms.lock_in
+    )
     # Engaged customers keep more on their current account.
     balance[:, CURRENT] *= np.exp(0.3 * engagement)
     account_no = np.full((n, N_PRODUCTS), -1, dtype=np.int64)
@@ -208,16 +254,27 @@ def initial_state(
     account_no[other[0], other[1] + 1] = n + 1 + np.arange(other[0].size)
 
     state = BankState(
+        profile=profile,
         held=held,
         opened_us=opened_us,
         account_no=account_no,
+        fixed_until_day=fixed_until_day,
         balance=balance,
         terms=terms,
         engagement=engagement,
         grievance=np.zeros(n),
         leaving=np.zeros(n, dtype=bool),
+        route=np.full(n, STAYING, dtype=np.int8),
+        decided_month=np.full(n, NEVER_DECIDED, dtype=np.int32),
         close_month=np.full(n, -1, dtype=np.int32),
         churn_us=np.zeros(n, dtype=np.int64),
+        gone_month=np.full(n, -1, dtype=np.int32),
+        gone_us=np.zeros(n, dtype=np.int64),
+        dormant=np.zeros(n, dtype=bool),
+        signs=np.zeros(n, dtype=np.uint8),
+        noise_cause=np.zeros(n, dtype=np.int8),
+        dip_until=np.full(n, -1, dtype=np.int32),
+        dip_signs=np.zeros(n, dtype=np.uint8),
         redirected=np.zeros(n, dtype=bool),
         churned=np.zeros(n, dtype=bool),
         next_account_no=n + 1 + other[0].size,
@@ -225,7 +282,13 @@ def initial_state(
         call_hazard=np.ones(n),
         call_adoption=np.ones(n),
     )
-    _seed_countdowns(rng, population, state, calendar)
+    bank = Bank(population, state, calendar, economy, mechanisms)
+    hazard = churn_hazard(bank, np.arange(n), 0)
+    months_draining = seed_leavers(rng, bank, process, hazard)
+    # Money has been leaving for as many months as they have been on their way out.
+    drained = 0.6**months_draining
+    state.balance[:, CURRENT] *= drained
+    state.balance[:, SAVINGS] *= drained
     return state
 
 
@@ -243,8 +306,8 @@ def _starting_products(
     mortgage), hence the fixed order.
     """
     n = population.size
-    band = population.income_band - 2.0
-    appetite = population.risk_appetite
+    band = population.first_profile.income_band - 2.0
+    appetite = population.first_profile.risk_appetite
     log_activity = np.log(population.activity)
     held = np.zeros((n, N_PRODUCTS), dtype=bool)
     held[:, CURRENT] = base
@@ -290,46 +353,3 @@ def _opening_times(rng: np.random.Generator, population: Population, start_us: i
         earliest = np.minimum(earliest, start_us - HOUR_US)
         opened_us[:, product] = earliest + whole_seconds(rng.random(n) * (start_us - earliest))
     return opened_us
-
-
-def _seed_countdowns(
-    rng: np.random.Generator, population: Population, state: BankState, calendar: Calendar
-) -> None:
-    """Put the customers who decided to leave in the months before the start in countdown.
-
-    Without them the first months would show only leavers without warning signs.
-    """
-    n = population.size
-    start_day = int(calendar.month_start_day[0])
-    age, tenure_months = population.age_on(start_day), population.tenure_months_on(start_day)
-    hazard = churn_hazard(population, state, np.arange(n), age, tenure_months)
-    # Decided j months before the start and still counting down: countdown length >= j.
-    lags = np.arange(1, COUNTDOWN_MONTHS.max() + 1)
-    still_counting = np.array(
-        [(COUNTDOWN_WEIGHTS * (lag <= COUNTDOWN_MONTHS)).sum() for lag in lags]
-    )
-    lag_chance = hazard[:, None] * WARNED_SHARE * still_counting[None, :]
-    cumulative = np.cumsum(lag_chance, axis=1)
-    draw = rng.random(n)
-    decided = (population.join_month < 0) & (draw < cumulative[:, -1])
-    lag = 1 + (draw[:, None] >= cumulative).sum(axis=1)
-    length_draw = rng.random(n)
-    length = np.zeros(n, dtype=np.int64)
-    for j in lags:
-        weights = COUNTDOWN_WEIGHTS * (j <= COUNTDOWN_MONTHS)
-        cdf = np.cumsum(weights / weights.sum())
-        picked = COUNTDOWN_MONTHS[
-            np.minimum(np.searchsorted(cdf, length_draw, side="right"), len(cdf) - 1)
-        ]
-        length = np.where(lag == j, picked, length)
-    close_month = np.where(decided, length - lag, -1)
-    redirect = rng.random(n) < SALARY_REDIRECT_SHARE
-    close_uniform = rng.random(n)
-    state.leaving[:] = decided
-    state.close_month[:] = close_month
-    state.redirected[:] = decided & redirect
-    state.churn_us[decided] = calendar.close_time_us(close_month[decided], close_uniform[decided])
-    # Money has been leaving for `lag` months already.
-    drained = np.where(decided, 0.6**lag, 1.0)
-    state.balance[:, CURRENT] *= drained
-    state.balance[:, SAVINGS] *= drained

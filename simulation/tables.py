@@ -15,8 +15,10 @@ import pyarrow.compute as pc
 from features.schema import (
     ARROW_TYPES,
     BALANCES,
+    CHANGEABLE_ATTRIBUTES,
     CONTACT_CHANNELS,
     COUNTERPARTY_TYPES,
+    CUSTOMER_ATTRIBUTES,
     CUSTOMERS,
     DIRECTIONS,
     GENDERS,
@@ -25,6 +27,7 @@ from features.schema import (
     INTERACTION_KINDS,
     INTERACTION_OUTCOMES,
     INTERACTIONS,
+    MARKET_RATES,
     PRODUCT_FAMILIES,
     PRODUCTS,
     SEGMENTS,
@@ -32,12 +35,17 @@ from features.schema import (
     TRANSACTIONS,
     Table,
 )
+from simulation.attributes import AttributeHistory
 from simulation.calls import RESPONSES, CallRecord
 from simulation.catalogue import CATALOGUE, CATEGORIES, REGIONS
+from simulation.economy import Economy
 from simulation.holdings import HoldingRows
-from simulation.state import BankState, Population
-from simulation.timeline import NULL_TS
+from simulation.state import BANK_CLOSURE, DEATH, NEVER_DECIDED, BankState, Population
+from simulation.timeline import NULL_TS, Calendar
 from simulation.truth import MonthTruth
+
+# `_truth/departures.parquet`: why a customer closed everything.
+CLOSURE_CAUSES = {0: "decided", BANK_CLOSURE: "bank_closure", DEATH: "death"}
 
 CUSTOMER_ID = CUSTOMERS.primary_key[0]
 ACCOUNT_DIGITS = 10
@@ -88,7 +96,22 @@ def date_array(days: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(days, dtype=np.int32), type=pa.date32())
 
 
-def customers_table(population: Population, customer_ids: pa.Array) -> pa.Table:
+def attribute_columns(values: Mapping[str, np.ndarray]) -> dict[str, pa.Array]:
+    """The changeable attributes as the contract's columns, from their indices."""
+    return {
+        "segment": pa.array(SEGMENTS).take(pa.array(values["segment"])),
+        "income_band": pa.array(INCOME_BANDS).take(pa.array(values["income_band"])),
+        "risk_appetite": pa.array(np.asarray(values["risk_appetite"], dtype=np.int64)),
+        "preferred_channel": pa.array(CONTACT_CHANNELS).take(pa.array(values["preferred_channel"])),
+        "do_not_contact": pa.array(np.asarray(values["do_not_contact"], dtype=bool)),
+        "region": pa.array(REGIONS).take(pa.array(values["region"])),
+    }
+
+
+def customers_table(population: Population, state: BankState, customer_ids: pa.Array) -> pa.Table:
+    """Customers, with their attributes as they stand at extraction."""
+    profile = state.profile
+    values = {name: getattr(profile, name) for name in CHANGEABLE_ATTRIBUTES}
     return to_arrow(
         CUSTOMERS,
         {
@@ -96,14 +119,36 @@ def customers_table(population: Population, customer_ids: pa.Array) -> pa.Table:
             "birth_date": date_array(population.birth_day),
             "joined_at": date_array(population.joined_day),
             "gender": pa.array(GENDERS).take(pa.array(population.gender)),
-            "region": pa.array(REGIONS).take(pa.array(population.region)),
-            "income_band": pa.array(INCOME_BANDS).take(pa.array(population.income_band)),
-            "risk_appetite": pa.array(population.risk_appetite.astype(np.int64)),
-            "preferred_channel": pa.array(CONTACT_CHANNELS).take(
-                pa.array(population.preferred_channel)
-            ),
-            "do_not_contact": pa.array(population.do_not_contact),
-            "segment": pa.array(SEGMENTS).take(pa.array(population.segment)),
+            **attribute_columns(values),
+        },
+    )
+
+
+def customer_attributes_table(
+    history: AttributeHistory, population: Population, customer_ids: pa.Array
+) -> pa.Table:
+    """Every version of the changeable attributes, with its validity."""
+    customer, valid_from, values, valid_to = history.versions(population)
+    return to_arrow(
+        CUSTOMER_ATTRIBUTES,
+        {
+            "customer_id": customer_ids.take(pa.array(customer)),
+            "valid_from": pa.array(valid_from, type=pa.timestamp("us")),
+            "valid_to": pa.array(valid_to, type=pa.timestamp("us"), mask=valid_to == NULL_TS),
+            **attribute_columns(values),
+        },
+    )
+
+
+def market_rates_table(economy: Economy, calendar: Calendar) -> pa.Table:
+    """The market's and the bank's savings rates, published at each simulated month's start."""
+    months = calendar.months
+    return to_arrow(
+        MARKET_RATES,
+        {
+            "published_at": pa.array(calendar.month_start_us[:months], type=pa.timestamp("us")),
+            "market_savings_rate": pa.array(economy.market_rate[:months]),
+            "bank_savings_rate": pa.array(economy.bank_rate[:months]),
         },
     )
 
@@ -149,6 +194,11 @@ def holdings_table(
             "closed_at": closed,
             "account_id": account_ids(holdings.account_no, current_account_ids),
             "balance_or_limit": pa.array(holdings.balance_or_limit, type=pa.float64()),
+            "fixed_until": pa.array(
+                holdings.fixed_until_day.astype(np.int32),
+                type=pa.date32(),
+                mask=holdings.fixed_until_day < 0,
+            ),
         },
     )
 
@@ -216,6 +266,7 @@ def churn_truth_table(truth: MonthTruth, month_start_day: int, customer_ids: pa.
             CUSTOMER_ID: customer_ids.take(pa.array(truth.who)),
             "month_start": date_array(np.full(truth.who.size, month_start_day)),
             "p_churn_90d": pa.array(truth.p_churn),
+            "p_leave_90d": pa.array(truth.p_leave),
             "p_churn_90d_if_called": pa.array(truth.p_churn_if_called),
             "response": pa.DictionaryArray.from_arrays(
                 pa.array(truth.response, pa.int8()), pa.array(RESPONSES)
@@ -249,5 +300,33 @@ def calls_truth_table(calls: CallRecord, month_start_day: int, customer_ids: pa.
             "response": pa.array(np.asarray(RESPONSES)[calls.response]),
             "was_leaving": pa.array(calls.was_leaving),
             "saved": pa.array(calls.saved),
+        }
+    )
+
+
+def departures_truth_table(
+    state: BankState, calendar: Calendar, customer_ids: pa.Array
+) -> pa.Table:
+    """`_truth/departures.parquet`: every customer who closed everything or went dormant by
+    the extraction, when they decided (null for a closure nobody decided), when they went
+    quiet and when they closed, and why they closed."""
+    closed = state.churned
+    quiet = state.dormant
+    who = np.flatnonzero(closed | quiet)
+    decided = state.decided_month[who]
+    undecided = decided == NEVER_DECIDED
+    first = np.datetime64(int(calendar.month_start_day[0]), "D").astype("datetime64[M]")
+    months_after = np.where(undecided, 0, decided).astype("timedelta64[M]")
+    decided_day = (first + months_after).astype("datetime64[D]")
+    cause = np.vectorize(CLOSURE_CAUSES.get, otypes=[object])(state.noise_cause[who])
+    return pa.table(
+        {
+            CUSTOMER_ID: customer_ids.take(pa.array(who)),
+            "decided_at": pa.array(
+                decided_day.astype(np.int64).astype(np.int32), type=pa.date32(), mask=undecided
+            ),
+            "dormant_at": pa.array(state.gone_us[who], type=pa.timestamp("us"), mask=~quiet[who]),
+            "closed_at": pa.array(state.churn_us[who], type=pa.timestamp("us"), mask=~closed[who]),
+            "closure_cause": pa.array(np.where(closed[who], cause, None)),
         }
     )

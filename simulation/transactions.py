@@ -1,10 +1,13 @@
 """The synthetic bank's money movements of a month, one kind of transaction per step.
 
-Salaries and pensions arrive on a fixed day unless paid elsewhere; customers spend by card
-and cash, pay bills, fees and loans, save and transfer; leavers move their money out, fewer
-purchases once they are on the way out, and sweep what is left on the day they go. The
-steps run in a fixed order: each draws from the bank's generator, and later steps read the
-current-account flow of earlier ones.
+Salaries and pensions arrive on a fixed day unless paid elsewhere (or missing in a dip),
+with a bonus in bonus months; customers spend by card and cash (more in the holidays), pay
+bills, fees and loans, save and transfer; leavers who show the signs move their money out
+and buy less, closers sweep what is left on the day they go, and silent leavers sweep all
+but a few euros on their last move. What a customer does happens in their own window of
+the month (empty once dormant); the bank's bookings (income, fees, loans, interest) in the
+account's. The steps run in a fixed order: each draws from the bank's generator, and later
+steps read the current-account flow of earlier ones.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from simulation.catalogue import (
     SPENDING_WEIGHTS,
     TIME_DEPOSIT,
 )
+from simulation.economy import Economy
 from simulation.ledger import (
     CATEGORY,
     CHANNEL,
@@ -41,6 +45,10 @@ from simulation.ledger import (
 )
 from simulation.state import BankState, Month, Population
 from simulation.timeline import DAY_US, HOUR_US, SECOND_US, Calendar, event_owners, whole_seconds
+
+BONUS_SHARE = 0.6  # salaried customers paid a bonus in a bonus month (0.3-1 x salary)
+HOLIDAY_PURCHASES, HOLIDAY_AMOUNT = 1.3, 1.15  # more and larger purchases in the holidays
+DORMANT_BALANCE_LEFT = 90.0  # a silent leaver leaves less than this on the account
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class Booking:
         held_at_start: Holdings at the month's start, before this month's closes.
         closed_at: When each holding closed this month (`holdings.Closures.closed_at`).
         transactions_per_month: Average card and cash spending transactions per customer.
+        economy: Fees, rates and seasons.
     """
 
     rng: np.random.Generator
@@ -66,6 +75,7 @@ class Booking:
     held_at_start: np.ndarray
     closed_at: np.ndarray
     transactions_per_month: float
+    economy: Economy
 
     @cached_property
     def present(self) -> np.ndarray:
@@ -75,6 +85,11 @@ class Booking:
     @cached_property
     def share(self) -> np.ndarray:
         return self.month.window.share
+
+    @cached_property
+    def own_share(self) -> np.ndarray:
+        """Share of the month in which the customer acts (0 once dormant)."""
+        return self.month.own.share
 
 
 def book_transactions(booking: Booking) -> Ledger:
@@ -101,13 +116,21 @@ def _book_income(b: Booking, ledger: Ledger) -> None:
     """Salary or pension on a fixed day, unless the customer has had it paid elsewhere."""
     rng, population, state, window = b.rng, b.population, b.state, b.month.window
     n = population.size
+    income = state.profile.income
     pay_ts = (
         window.month_start_us
         + (population.pay_day.astype(np.int64) - 1) * DAY_US
         + whole_seconds((3 + 3 * rng.random(n)) * HOUR_US)
     )
-    paid = b.present & (population.income_kind > 0) & ~state.redirected
+    paid = b.present & (population.income_kind > 0) & ~state.redirected & ~b.month.salary_missing
     paid &= window.contains(np.arange(n), pay_ts)
+    bonus = np.where(
+        b.economy.bonus[b.month.index]
+        & (population.income_kind == 1)
+        & (rng.random(n) < BONUS_SHARE),
+        rng.uniform(0.3, 1.0, n),
+        0.0,
+    )
     who = np.flatnonzero(paid)
     kind = np.where(
         population.income_kind[who] == 2, COUNTERPARTY["pension"], COUNTERPARTY["salary"]
@@ -115,7 +138,7 @@ def _book_income(b: Booking, ledger: Ledger) -> None:
     ledger.add_on_current(
         who,
         pay_ts[who],
-        population.income[who] * rng.normal(1.0, 0.01, who.size),
+        income[who] * (1 + bonus[who]) * rng.normal(1.0, 0.01, who.size),
         CREDIT,
         CHANNEL["system"],
         CATEGORY["income"],
@@ -126,11 +149,11 @@ def _book_income(b: Booking, ledger: Ledger) -> None:
 def _book_transfers_in(b: Booking, ledger: Ledger) -> None:
     """Customers paid elsewhere move part of their income in themselves, unless leaving;
     anybody now and then receives a transfer."""
-    rng, population, state, window = b.rng, b.population, b.state, b.month.window
-    income = population.income
+    rng, population, state, window = b.rng, b.population, b.state, b.month.own
+    income = state.profile.income
     paid_elsewhere = (population.income_kind == 0) | state.redirected
-    self_funded = b.present & paid_elsewhere & ~state.leaving & ~b.month.closing
-    who = np.flatnonzero(self_funded & (rng.random(population.size) < 0.9 * b.share))
+    self_funded = paid_elsewhere & ~state.leaving & ~b.month.closing
+    who = np.flatnonzero(self_funded & (rng.random(population.size) < 0.9 * b.own_share))
     ledger.add_on_current(
         who,
         window.uniform_times(rng, who),
@@ -140,7 +163,7 @@ def _book_transfers_in(b: Booking, ledger: Ledger) -> None:
         CATEGORY["transfer"],
         COUNTERPARTY["transfer_in"],
     )
-    who = event_owners(rng.poisson(0.15 * b.share))
+    who = event_owners(rng.poisson(0.15 * b.own_share))
     ledger.add_on_current(
         who,
         window.uniform_times(rng, who),
@@ -155,11 +178,12 @@ def _book_transfers_in(b: Booking, ledger: Ledger) -> None:
 def _book_spending(b: Booking, ledger: Ledger) -> None:
     """Card and cash spending: fewer purchases once a customer is on the way out."""
     rng, population, state = b.rng, b.population, b.state
-    income, per_month = population.income, b.transactions_per_month
+    income, per_month = state.profile.income, b.transactions_per_month
+    holiday = b.economy.holiday[b.month.index]
     activity = population.activity * np.exp(0.25 * state.engagement)
-    rate = per_month * activity * np.where(b.month.counting_down, 0.5, 1.0) * b.share
-    who = event_owners(rng.poisson(rate))
-    ts = b.month.window.uniform_times(rng, who)
+    rate = per_month * activity * np.where(b.month.spending_less, 0.5, 1.0) * b.own_share
+    who = event_owners(rng.poisson(rate * (HOLIDAY_PURCHASES if holiday else 1.0)))
+    ts = b.month.own.uniform_times(rng, who)
     # Customers with more on their current account than usual spend more, so that balances
     # hover around a personal level instead of growing without end.
     cushion = np.clip((state.balance[:, CURRENT] / (1.5 * income)) ** 0.5, 0.5, 2.0)
@@ -167,6 +191,8 @@ def _book_spending(b: Booking, ledger: Ledger) -> None:
         income * population.spend_ratio * cushion / np.maximum(per_month * population.activity, 1.0)
     )[who]
     amount = typical * rng.lognormal(-0.405, 0.9, who.size)  # mean 1 x typical
+    if holiday:
+        amount *= HOLIDAY_AMOUNT
     channel = spending_channel(rng, population.digital[who])
     cash = (channel == CHANNEL["atm"]) | (channel == CHANNEL["branch"])
     amount = np.where(cash, np.maximum(np.round(amount, -1), 20.0), amount)
@@ -195,27 +221,27 @@ def _book_spending(b: Booking, ledger: Ledger) -> None:
 
 
 def _book_bills_and_fees(b: Booking, ledger: Ledger) -> None:
-    """Direct debits, and the monthly fee the day before the month ends."""
+    """Direct debits while the customer uses the account, and the monthly fee the day before
+    the month ends (dormant accounts pay it too)."""
     rng, population, window = b.rng, b.population, b.month.window
     n = population.size
-    who = event_owners(rng.binomial(population.n_bills, np.clip(b.share, 0, 1)))
+    fee = b.economy.fee_by_segment[b.month.index][b.state.profile.segment]
+    who = event_owners(rng.binomial(population.n_bills, np.clip(b.own_share, 0, 1)))
     ledger.add_on_current(
         who,
-        window.uniform_times(rng, who),
-        population.income[who] * rng.uniform(0.02, 0.08, who.size),
+        b.month.own.uniform_times(rng, who),
+        b.state.profile.income[who] * rng.uniform(0.02, 0.08, who.size),
         DEBIT,
         CHANNEL["online"],
         len(SPENDING_CATEGORIES) + rng.integers(0, len(BILL_CATEGORIES), who.size),
         COUNTERPARTY["bill"],
     )
     fee_ts = window.month_end_us - DAY_US + 2 * HOUR_US
-    who = np.flatnonzero(
-        b.present & (population.monthly_fee > 0) & window.contains(np.arange(n), np.full(n, fee_ts))
-    )
+    who = np.flatnonzero(b.present & (fee > 0) & window.contains(np.arange(n), np.full(n, fee_ts)))
     ledger.add_on_current(
         who,
         np.full(who.size, fee_ts),
-        population.monthly_fee[who],
+        fee[who],
         DEBIT,
         CHANNEL["system"],
         CATEGORY["fees"],
@@ -252,12 +278,13 @@ def _book_loan_repayments(b: Booking, ledger: Ledger) -> None:
 def _book_saving(b: Booking, ledger: Ledger) -> None:
     """Savers who are staying put money aside on their savings account."""
     rng, population, state = b.rng, b.population, b.state
-    saver = b.present & state.held[:, SAVINGS] & ~b.month.counting_down & ~b.month.closing
-    who = np.flatnonzero(saver & (rng.random(population.size) < 0.35 * b.share))
-    amount = population.income[who] * rng.uniform(0.05, 0.25, who.size)
+    saver = state.held[:, SAVINGS] & ~b.month.counting_down & ~b.month.closing
+    saver &= ~b.month.going_dormant
+    who = np.flatnonzero(saver & (rng.random(population.size) < 0.35 * b.own_share))
+    amount = state.profile.income[who] * rng.uniform(0.05, 0.25, who.size)
     ledger.add_on_current(
         who,
-        b.month.window.uniform_times(rng, who),
+        b.month.own.uniform_times(rng, who),
         amount,
         DEBIT,
         self_service_channel(rng, population.digital[who]),
@@ -268,21 +295,21 @@ def _book_saving(b: Booking, ledger: Ledger) -> None:
 
 
 def _book_transfers_out(b: Booking, ledger: Ledger) -> None:
-    """Everyone now and then pays another bank; leavers move their money out there."""
-    rng, population, state, window = b.rng, b.population, b.state, b.month.window
+    """Everyone now and then pays another bank; leavers and dips move money out there."""
+    rng, population, state, window = b.rng, b.population, b.state, b.month.own
     n = population.size
-    who = event_owners(rng.poisson(0.08 * b.share))
+    who = event_owners(rng.poisson(0.08 * b.own_share))
     ledger.add_on_current(
         who,
         window.uniform_times(rng, who),
-        population.income[who] * rng.uniform(0.05, 0.4, who.size),
+        state.profile.income[who] * rng.uniform(0.05, 0.4, who.size),
         DEBIT,
         self_service_channel(rng, population.digital[who]),
         CATEGORY["transfer"],
         COUNTERPARTY["transfer_out_other_bank"],
     )
     moves = rng.poisson(0.5, n) + 1
-    who = event_owners(np.where(b.month.counting_down, moves, 0))
+    who = event_owners(np.where(b.month.moving_money, moves, 0))
     moved_share = rng.uniform(0.3, 0.7, n)
     cash_now = np.maximum(state.balance[:, CURRENT] + ledger.current_flow, 0.0)
     ledger.add_on_current(
@@ -297,15 +324,15 @@ def _book_transfers_out(b: Booking, ledger: Ledger) -> None:
 
 
 def _book_savings_withdrawals(b: Booking, ledger: Ledger) -> None:
-    """Leavers move part of their savings to another bank, from the savings account."""
+    """Leavers and dips move part of their savings to another bank, from the savings account."""
     rng, state = b.rng, b.state
     withdraw = np.flatnonzero(
-        b.month.counting_down & state.held[:, SAVINGS] & (state.balance[:, SAVINGS] > 1.0)
+        b.month.moving_money & state.held[:, SAVINGS] & (state.balance[:, SAVINGS] > 1.0)
     )
     amount = np.round(state.balance[withdraw, SAVINGS] * rng.uniform(0.3, 0.7, withdraw.size), 2)
     ledger.add(
         withdraw,
-        b.month.window.uniform_times(rng, withdraw),
+        b.month.own.uniform_times(rng, withdraw),
         amount,
         DEBIT,
         self_service_channel(rng, b.population.digital[withdraw]),
@@ -317,14 +344,10 @@ def _book_savings_withdrawals(b: Booking, ledger: Ledger) -> None:
 
 
 def _book_interest(b: Booking, ledger: Ledger) -> None:
-    """Quarterly interest on savings, booked on the savings account."""
+    """Quarterly interest on savings at the bank's published rate, on the savings account."""
     state, window = b.state, b.month.window
     n = b.population.size
-    month_start_day = int(b.calendar.month_start_day[b.month.index])
-    calendar_month = (
-        np.datetime64(month_start_day, "D").astype("datetime64[M]").astype(int) % 12
-    ) + 1
-    if calendar_month % 3 != 0:
+    if b.economy.calendar_month[b.month.index] % 3 != 0:
         return
     interest_ts = window.month_end_us - DAY_US + HOUR_US
     who = np.flatnonzero(
@@ -332,7 +355,8 @@ def _book_interest(b: Booking, ledger: Ledger) -> None:
         & (state.balance[:, SAVINGS] >= 4.0)
         & window.contains(np.arange(n), np.full(n, interest_ts))
     )
-    amount = np.round(state.balance[who, SAVINGS] * 0.0025, 2)
+    quarterly = b.economy.bank_rate[b.month.index] / 100 / 4
+    amount = np.round(state.balance[who, SAVINGS] * quarterly, 2)
     ledger.add(
         who,
         np.full(who.size, interest_ts),
@@ -347,18 +371,23 @@ def _book_interest(b: Booking, ledger: Ledger) -> None:
 
 
 def _book_final_sweep(b: Booking, ledger: Ledger) -> None:
-    """A leaver's last act: what is left on the current account goes to the new bank."""
+    """A leaver's last act: what is left on the current account goes to the new bank, all of
+    it for a closer, all but a few euros for a silent leaver."""
     state = b.state
     n = b.population.size
     cash_now = state.balance[:, CURRENT] + ledger.current_flow
-    sweep_ts = state.churn_us - SECOND_US
+    left_behind = np.where(b.month.going_dormant, b.rng.uniform(0.0, DORMANT_BALANCE_LEFT, n), 0.0)
+    sweep_ts = np.where(b.month.going_dormant, state.gone_us, state.churn_us) - SECOND_US
+    leaving_now = b.month.closing | b.month.going_dormant
     who = np.flatnonzero(
-        b.month.closing & (cash_now >= 0.01) & b.month.window.contains(np.arange(n), sweep_ts)
+        leaving_now
+        & (cash_now - left_behind >= 0.01)
+        & b.month.window.contains(np.arange(n), sweep_ts)
     )
     ledger.add_on_current(
         who,
         sweep_ts[who],
-        cash_now[who],
+        (cash_now - left_behind)[who],
         DEBIT,
         self_service_channel(b.rng, b.population.digital[who]),
         CATEGORY["transfer"],
@@ -379,7 +408,7 @@ def _move_balances(
     balance[:, EQUITY_FUND] *= np.maximum(1 + equity_market + rng.normal(0, 0.03, n), 0.3)
     balance[:, PENSION_PLAN] = (
         balance[:, PENSION_PLAN] * (1 + 0.5 * equity_market)
-        + 0.03 * population.income * state.held[:, PENSION_PLAN]
+        + 0.03 * state.profile.income * state.held[:, PENSION_PLAN]
     )
     balance[~state.held] = 0.0
     np.round(balance, 2, out=balance)

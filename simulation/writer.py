@@ -16,19 +16,29 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, TRUTH_CALLS, TRUTH_CHURN
+from common.names import (
+    TRUTH_ADOPTION,
+    TRUTH_ADOPTION_PREFIX,
+    TRUTH_CALLS,
+    TRUTH_CHURN,
+    TRUTH_DEPARTURES,
+)
 from features.schema import (
     BALANCES,
+    CUSTOMER_ATTRIBUTES,
     CUSTOMERS,
     HOLDINGS,
     INTERACTIONS,
     MANIFEST_FILE,
+    MARKET_RATES,
     PRODUCTS,
     TABLES,
     TRANSACTIONS,
 )
+from simulation.attributes import AttributeHistory
 from simulation.calls import CallRecord
 from simulation.catalogue import SNAPSHOT_PRODUCTS
+from simulation.economy import Economy
 from simulation.holdings import HoldingRows
 from simulation.state import BankState, Population
 from simulation.tables import (
@@ -37,10 +47,13 @@ from simulation.tables import (
     balances_table,
     calls_truth_table,
     churn_truth_table,
+    customer_attributes_table,
     customers_table,
+    departures_truth_table,
     holdings_table,
     id_strings,
     interactions_table,
+    market_rates_table,
     products_table,
     transactions_table,
 )
@@ -127,9 +140,23 @@ class BankWriter:
         """Rows written so far per contract table, by table name."""
         return {table.name: self.sinks.rows.get(table.name, 0) for table in TABLES}
 
-    def write_customers_and_products(self, population: Population) -> None:
-        self.sinks.write(CUSTOMERS.name, customers_table(population, self.customer_ids))
+    def write_products_and_rates(self, economy: Economy) -> None:
         self.sinks.write(PRODUCTS.name, products_table())
+        self.sinks.write(MARKET_RATES.name, market_rates_table(economy, self.calendar))
+
+    def write_customers(
+        self, population: Population, state: BankState, history: AttributeHistory
+    ) -> None:
+        """Customers as they stand at extraction, and every version of their attributes."""
+        self.sinks.write(CUSTOMERS.name, customers_table(population, state, self.customer_ids))
+        self.sinks.write(
+            CUSTOMER_ATTRIBUTES.name,
+            customer_attributes_table(history, population, self.customer_ids),
+        )
+
+    def write_departures(self, state: BankState) -> None:
+        table = departures_truth_table(state, self.calendar, self.customer_ids)
+        self.sinks.write(str(TRUTH_DEPARTURES), table)
 
     def write_truth(self, month: int, truth: MonthTruth) -> None:
         day = self.calendar.month_start_day[month]
