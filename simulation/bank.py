@@ -150,34 +150,20 @@ def generate_bank(
     out_dir = Path(out_dir)
     (out_dir / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
 
-    rng = np.random.Generator(np.random.PCG64(seed))
-    calendar = Calendar.starting(start, months, SPARE_MONTHS)
-    # Outside events and attribute changes draw from their own generators, so switching
-    # them leaves the bank's draws alone; the calls' own keeps the months before a call.
-    economy = draw_economy(np.random.Generator(np.random.PCG64([seed, 2])), calendar, mechanisms)
-    process = leaving_process(mechanisms)
-    population = draw_population(rng, n_customers, calendar, mechanisms)
-    state = initial_state(rng, population, calendar, economy, mechanisms, process)
-    called = calls_by_month(calls or {}, calendar, population.size)
-    sim = Simulation(
-        rng=rng,
-        call_rng=np.random.Generator(np.random.PCG64([seed, 1])),
-        attribute_rng=np.random.Generator(np.random.PCG64([seed, 3])),
-        bank=Bank(population, state, calendar, economy, mechanisms),
-        process=process,
-        attributes=AttributeHistory(),
-        transactions_per_month=transactions_per_month,
-    )
+    sim = _new_simulation(seed, n_customers, months, start, transactions_per_month, mechanisms)
+    bank = sim.bank
+    called = calls_by_month(calls or {}, bank.calendar, bank.population.size)
 
-    with BankWriter(out_dir, calendar, population.size) as writer:
-        writer.write_products_and_rates(economy)
+    with BankWriter(out_dir, bank.calendar, bank.population.size) as writer:
+        writer.write_products_and_rates(bank.economy)
         rates = _simulate_months(sim, writer, called, progress)
-        writer.write_holdings(open_holding_rows(state))
-        writer.write_customers(population, state, sim.attributes)
-        writer.write_departures(state)
+        writer.write_holdings(open_holding_rows(bank.state))
+        writer.write_customers(bank.population, bank.state, sim.attributes)
+        writer.write_departures(bank.state)
         row_counts = writer.row_counts()
 
-    extracted_at = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=calendar.extracted_us)
+    extracted_us = bank.calendar.extracted_us
+    extracted_at = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=extracted_us)
     manifest = {
         "extracted_at": extracted_at.isoformat(),
         "source": SOURCE,
@@ -193,6 +179,34 @@ def generate_bank(
         annual_churn_rate=churn_rate,
         annual_leave_rate=leave_rate,
         seconds=time.perf_counter() - began,
+    )
+
+
+def _new_simulation(
+    seed: int,
+    n_customers: int,
+    months: int,
+    start: dt.date,
+    transactions_per_month: float,
+    mechanisms: SynthMechanisms,
+) -> Simulation:
+    """The customers, their state at the start and the generators of one run."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    calendar = Calendar.starting(start, months, SPARE_MONTHS)
+    # Outside events and attribute changes draw from their own generators, so switching
+    # them leaves the bank's draws alone; the calls' own keeps the months before a call.
+    economy = draw_economy(np.random.Generator(np.random.PCG64([seed, 2])), calendar, mechanisms)
+    process = leaving_process(mechanisms)
+    population = draw_population(rng, n_customers, calendar, mechanisms)
+    state = initial_state(rng, population, calendar, economy, mechanisms, process)
+    return Simulation(
+        rng=rng,
+        call_rng=np.random.Generator(np.random.PCG64([seed, 1])),
+        attribute_rng=np.random.Generator(np.random.PCG64([seed, 3])),
+        bank=Bank(population, state, calendar, economy, mechanisms),
+        process=process,
+        attributes=AttributeHistory(),
+        transactions_per_month=transactions_per_month,
     )
 
 

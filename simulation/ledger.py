@@ -1,4 +1,5 @@
-"""One month's transactions in the synthetic bank, gathered as numpy columns.
+"""One month's transactions in the synthetic bank, gathered as numpy columns, and what the
+month's booking steps read (`Booking`).
 
 Rows carry indices into the contract's categories (`features.schema.DIRECTIONS`,
 `TRANSACTION_CHANNELS`, `COUNTERPARTY_TYPES`) and `catalogue.CATEGORIES`; the writer turns
@@ -7,10 +8,16 @@ them into the contract's strings once a month.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 
 from features.schema import COUNTERPARTY_TYPES, DIRECTIONS, TRANSACTION_CHANNELS
 from simulation.catalogue import CATEGORIES
+from simulation.economy import Economy
+from simulation.state import BankState, Month, Population
+from simulation.timeline import Calendar
 
 DEBIT = DIRECTIONS.index("debit")
 CREDIT = DIRECTIONS.index("credit")
@@ -123,3 +130,44 @@ def self_service_channel(rng: np.random.Generator, digital: np.ndarray) -> np.nd
         CHANNEL["mobile"],
         np.where(u < 0.9 * digital + 0.05, CHANNEL["online"], CHANNEL["branch"]),
     ).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What the month's bookings read and change.
+
+    Attributes:
+        rng: The bank's generator.
+        population: The customers.
+        state: The bank's state; balances change as money moves.
+        calendar: The simulation's months.
+        month: The month simulated.
+        held_at_start: Holdings at the month's start, before this month's closes.
+        closed_at: When each holding closed this month (`holdings.Closures.closed_at`).
+        transactions_per_month: Average card and cash spending transactions per customer.
+        economy: Fees, rates and seasons.
+    """
+
+    rng: np.random.Generator
+    population: Population
+    state: BankState
+    calendar: Calendar
+    month: Month
+    held_at_start: np.ndarray
+    closed_at: np.ndarray
+    transactions_per_month: float
+    economy: Economy
+
+    @cached_property
+    def present(self) -> np.ndarray:
+        """There for some of the month: the customer's window is not empty."""
+        return self.month.window.end_us > self.month.window.start_us
+
+    @cached_property
+    def share(self) -> np.ndarray:
+        return self.month.window.share
+
+    @cached_property
+    def own_share(self) -> np.ndarray:
+        """Share of the month in which the customer acts (0 once dormant)."""
+        return self.month.own.share

@@ -6,14 +6,12 @@ bills, fees and loans, save and transfer; leavers who show the signs move their 
 and buy less, closers sweep what is left on the day they go, and silent leavers sweep all
 but a few euros on their last move. What a customer does happens in their own window of
 the month (empty once dormant); the bank's bookings (income, fees, loans, interest) in the
-account's. The steps run in a fixed order: each draws from the bank's generator, and later
-steps read the current-account flow of earlier ones.
+account's. Money leaving for other banks is booked by `outflows`. The steps run in a fixed
+order: each draws from the bank's generator, and later steps read the current-account flow
+of earlier ones.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -32,64 +30,23 @@ from simulation.catalogue import (
     SPENDING_WEIGHTS,
     TIME_DEPOSIT,
 )
-from simulation.economy import Economy
 from simulation.ledger import (
     CATEGORY,
     CHANNEL,
     COUNTERPARTY,
     CREDIT,
     DEBIT,
+    Booking,
     Ledger,
     self_service_channel,
     spending_channel,
 )
-from simulation.state import BankState, Month, Population
-from simulation.timeline import DAY_US, HOUR_US, SECOND_US, Calendar, event_owners, whole_seconds
+from simulation.outflows import book_final_sweep, book_savings_withdrawals, book_transfers_out
+from simulation.state import BankState, Population
+from simulation.timeline import DAY_US, HOUR_US, event_owners, whole_seconds
 
 BONUS_SHARE = 0.6  # salaried customers paid a bonus in a bonus month (0.3-1 x salary)
 HOLIDAY_PURCHASES, HOLIDAY_AMOUNT = 1.3, 1.15  # more and larger purchases in the holidays
-DORMANT_BALANCE_LEFT = 90.0  # a silent leaver leaves less than this on the account
-
-
-@dataclass(frozen=True)
-class Booking:
-    """What the month's bookings read and change.
-
-    Attributes:
-        rng: The bank's generator.
-        population: The customers.
-        state: The bank's state; balances change as money moves.
-        calendar: The simulation's months.
-        month: The month simulated.
-        held_at_start: Holdings at the month's start, before this month's closes.
-        closed_at: When each holding closed this month (`holdings.Closures.closed_at`).
-        transactions_per_month: Average card and cash spending transactions per customer.
-        economy: Fees, rates and seasons.
-    """
-
-    rng: np.random.Generator
-    population: Population
-    state: BankState
-    calendar: Calendar
-    month: Month
-    held_at_start: np.ndarray
-    closed_at: np.ndarray
-    transactions_per_month: float
-    economy: Economy
-
-    @cached_property
-    def present(self) -> np.ndarray:
-        """There for some of the month: the customer's window is not empty."""
-        return self.month.window.end_us > self.month.window.start_us
-
-    @cached_property
-    def share(self) -> np.ndarray:
-        return self.month.window.share
-
-    @cached_property
-    def own_share(self) -> np.ndarray:
-        """Share of the month in which the customer acts (0 once dormant)."""
-        return self.month.own.share
 
 
 def book_transactions(booking: Booking) -> Ledger:
@@ -102,10 +59,10 @@ def book_transactions(booking: Booking) -> Ledger:
         _book_bills_and_fees,
         _book_loan_repayments,
         _book_saving,
-        _book_transfers_out,
-        _book_savings_withdrawals,
+        book_transfers_out,
+        book_savings_withdrawals,
         _book_interest,
-        _book_final_sweep,
+        book_final_sweep,
     ):
         step(booking, ledger)
     _move_balances(booking.rng, booking.population, booking.state, ledger.current_flow)
@@ -294,55 +251,6 @@ def _book_saving(b: Booking, ledger: Ledger) -> None:
     state.balance[who, SAVINGS] += np.round(np.maximum(amount, 0.01), 2)
 
 
-def _book_transfers_out(b: Booking, ledger: Ledger) -> None:
-    """Everyone now and then pays another bank; leavers and dips move money out there."""
-    rng, population, state, window = b.rng, b.population, b.state, b.month.own
-    n = population.size
-    who = event_owners(rng.poisson(0.08 * b.own_share))
-    ledger.add_on_current(
-        who,
-        window.uniform_times(rng, who),
-        state.profile.income[who] * rng.uniform(0.05, 0.4, who.size),
-        DEBIT,
-        self_service_channel(rng, population.digital[who]),
-        CATEGORY["transfer"],
-        COUNTERPARTY["transfer_out_other_bank"],
-    )
-    moves = rng.poisson(0.5, n) + 1
-    who = event_owners(np.where(b.month.moving_money, moves, 0))
-    moved_share = rng.uniform(0.3, 0.7, n)
-    cash_now = np.maximum(state.balance[:, CURRENT] + ledger.current_flow, 0.0)
-    ledger.add_on_current(
-        who,
-        window.uniform_times(rng, who),
-        (cash_now * moved_share / moves)[who],
-        DEBIT,
-        self_service_channel(rng, population.digital[who]),
-        CATEGORY["transfer"],
-        COUNTERPARTY["transfer_out_other_bank"],
-    )
-
-
-def _book_savings_withdrawals(b: Booking, ledger: Ledger) -> None:
-    """Leavers and dips move part of their savings to another bank, from the savings account."""
-    rng, state = b.rng, b.state
-    withdraw = np.flatnonzero(
-        b.month.moving_money & state.held[:, SAVINGS] & (state.balance[:, SAVINGS] > 1.0)
-    )
-    amount = np.round(state.balance[withdraw, SAVINGS] * rng.uniform(0.3, 0.7, withdraw.size), 2)
-    ledger.add(
-        withdraw,
-        b.month.own.uniform_times(rng, withdraw),
-        amount,
-        DEBIT,
-        self_service_channel(rng, b.population.digital[withdraw]),
-        CATEGORY["transfer"],
-        COUNTERPARTY["transfer_out_other_bank"],
-        state.account_no[withdraw, SAVINGS],
-    )
-    state.balance[withdraw, SAVINGS] -= np.maximum(amount, 0.01)
-
-
 def _book_interest(b: Booking, ledger: Ledger) -> None:
     """Quarterly interest on savings at the bank's published rate, on the savings account."""
     state, window = b.state, b.month.window
@@ -368,31 +276,6 @@ def _book_interest(b: Booking, ledger: Ledger) -> None:
         state.account_no[who, SAVINGS],
     )
     state.balance[who, SAVINGS] += np.maximum(amount, 0.01)
-
-
-def _book_final_sweep(b: Booking, ledger: Ledger) -> None:
-    """A leaver's last act: what is left on the current account goes to the new bank, all of
-    it for a closer, all but a few euros for a silent leaver."""
-    state = b.state
-    n = b.population.size
-    cash_now = state.balance[:, CURRENT] + ledger.current_flow
-    left_behind = np.where(b.month.going_dormant, b.rng.uniform(0.0, DORMANT_BALANCE_LEFT, n), 0.0)
-    sweep_ts = np.where(b.month.going_dormant, state.gone_us, state.churn_us) - SECOND_US
-    leaving_now = b.month.closing | b.month.going_dormant
-    who = np.flatnonzero(
-        leaving_now
-        & (cash_now - left_behind >= 0.01)
-        & b.month.window.contains(np.arange(n), sweep_ts)
-    )
-    ledger.add_on_current(
-        who,
-        sweep_ts[who],
-        (cash_now - left_behind)[who],
-        DEBIT,
-        self_service_channel(b.rng, b.population.digital[who]),
-        CATEGORY["transfer"],
-        COUNTERPARTY["transfer_out_other_bank"],
-    )
 
 
 def _move_balances(

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, TRUTH_CHURN
+from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, TRUTH_CHURN, TRUTH_DEPARTURES
 from features.schema import ARROW_TYPES, CUSTOMERS, MANIFEST_FILE, PRODUCTS, TABLES
 from simulation.bank import CATALOGUE, SynthMechanisms, SynthSummary, generate_bank
 
@@ -64,7 +64,7 @@ def old_countdown(tmp_path_factory) -> Path:
 
 def all_frames(folder: Path) -> dict[str, pd.DataFrame]:
     frames = {table.name: read(folder, table.name) for table in TABLES}
-    for path in (TRUTH_CHURN, TRUTH_ADOPTION):
+    for path in (TRUTH_CHURN, TRUTH_ADOPTION, TRUTH_DEPARTURES):
         frames[path.name] = pd.read_parquet(folder / path)
     return frames
 
@@ -144,6 +144,39 @@ def test_every_foreign_key_is_known(folder, table, column):
     parent_table, parent_column = column.references.split(".")
     known = set(read(folder, parent_table)[parent_column])
     assert set(read(folder, table.name)[column.name]) <= known
+
+
+@pytest.fixture(scope="module")
+def load_reports(folder, tmp_path_factory) -> dict:
+    from common.config import DataConfig, FeaturesConfig
+    from features import engine
+    from features.validation import load_bank
+
+    quarantine = tmp_path_factory.mktemp("quarantine")
+    bank = load_bank(engine.connect(FeaturesConfig()), folder, DataConfig(), quarantine)
+    return {report.table: report for report in bank.reports}
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        pytest.param(
+            t,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="features.staging still holds holdings.fixed_until to the extraction "
+                "time, though the contract keeps a fixed period ending after it",
+            ),
+        )
+        if t.name == "holdings"
+        else t
+        for t in TABLES
+    ],
+    ids=lambda table: table.name,
+)
+def test_the_extract_loads_without_a_quarantined_row(load_reports, table):
+    report = load_reports[table.name]
+    assert report.rows_quarantined == 0, report.reasons
 
 
 def test_transaction_amounts_are_positive_cents(folder):
