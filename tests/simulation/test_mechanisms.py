@@ -363,13 +363,18 @@ def test_the_noisy_countdown_leaves_fewer_churners_already_leaving(make):
 
 
 def test_the_truth_matches_the_churn_it_produced(make):
-    """Mean probability against the realised rate, pooled over every observed month.
+    """Mean probability against the realised rate, pooled over every observed month, on
+    every row and on the rows of customers who have not decided yet (the hard part).
 
-    About 700 rows close everything within 90 days on this bank (and 1,400 are gone), so
-    the binomial error of the realised rate is about 4 % of it; a churner's rows of
-    consecutive months are correlated, which roughly doubles that. 15 % is about two of
-    those doubled errors: wide enough not to flake, narrow enough that a truth ignoring a
-    mechanism (label noise alone is 12 % of closures, silent churn 20 % of leavers) fails.
+    About 700 rows of this bank close everything within 90 days (580 undecided), from some
+    280 churners whose consecutive monthly rows are correlated. On three banks of this size
+    (seeds 3, 42, 7) mean p_churn / realised rate was 1.00, 0.98, 1.08 (undecided: 1.00,
+    0.98, 1.10): a spread of some 6 %, so 15 % is about two and a half of it. It catches a
+    truth off by more than that, such as one in which every decider closed at once (no
+    countdown, no silent leaver); single mechanisms move it less (leaving out the label
+    noise by 12-15 %, the silent leavers' share of p_leave by 10 %, the months ahead of the
+    horizon by less still) and their own tests check them (`p_leave_90d` above
+    `p_churn_90d`, no probability of 0, January and the fee rise ahead).
     """
     folder = make(months=12)
     rows = truth(folder)
@@ -381,5 +386,7 @@ def test_the_truth_matches_the_churn_it_produced(make):
     churns = (closed >= rows["month_start"]) & (closed < end)
     left = churns | (quiet < end)
     assert churns.sum() > 500
-    assert rows["p_churn_90d"].mean() == pytest.approx(churns.mean(), rel=0.15)
-    assert rows["p_leave_90d"].mean() == pytest.approx(left.mean(), rel=0.15)
+    for subset in (rows.index, rows.index[~rows["leaving"]]):
+        p_churn, p_leave = rows.loc[subset, "p_churn_90d"], rows.loc[subset, "p_leave_90d"]
+        assert p_churn.mean() == pytest.approx(churns[subset].mean(), rel=0.15)
+        assert p_leave.mean() == pytest.approx(left[subset].mean(), rel=0.15)
