@@ -136,6 +136,7 @@ class DemoRun:
             start=settings.start,
             transactions_per_month=settings.transactions_per_month,
             calls=self.calls,
+            mechanisms=settings.mechanisms,
         )
         self.con = engine.connect(config.features)
         quarantine = config.output_dir / "quarantine"

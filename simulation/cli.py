@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from common.config import SynthConfig, with_overrides
+from common.config import SynthConfig, SynthMechanisms, with_overrides
 from common.console import make_console
 
 console = make_console()
@@ -22,10 +22,25 @@ def synth_command(
     months: Annotated[int | None, typer.Option(help="Months of history to simulate.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same bank).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: data_dir).")] = None,
+    plain: Annotated[
+        bool,
+        typer.Option(
+            "--plain",
+            help="Switch every mechanism of docs/synthetic-bank.md off (synth.mechanisms): "
+            "the simpler bank, to compare against.",
+        ),
+    ] = False,
 ) -> None:
-    """Generate the synthetic bank: every contract table plus the generator's truth."""
+    """Generate the synthetic bank: every contract table plus the generator's truth.
+
+    The mechanisms that make its churn hard to predict are set in synth.mechanisms
+    (e.g. RETAIN_SYNTH__MECHANISMS__SILENT_CHURN=false); docs/synthetic-bank.md
+    says what each one does to the bank and to its truth.
+    """
     config = ctx.obj
     settings = with_overrides(config, "synth", customers=customers, months=months, seed=seed).synth
+    if plain:
+        settings = settings.model_copy(update={"mechanisms": SynthMechanisms.plain()})
     target = out or config.data_dir
     summary = generate(settings, target)
     table = RichTable(title=f"Synthetic bank in {target}")
@@ -36,7 +51,9 @@ def synth_command(
     console.print(table)
     console.print(
         f"extracted at {summary.extracted_at:%Y-%m-%d}, realised annual churn "
-        f"{summary.annual_churn_rate:.1%}, generated in {summary.seconds:.1f} s"
+        f"{summary.annual_churn_rate:.1%} (closed everything; "
+        f"{summary.annual_leave_rate:.1%} with those gone dormant), "
+        f"generated in {summary.seconds:.1f} s"
     )
 
 
@@ -52,4 +69,5 @@ def generate(settings: SynthConfig, target: Path):
         start=settings.start,
         transactions_per_month=settings.transactions_per_month,
         progress=True,
+        mechanisms=settings.mechanisms,
     )

@@ -34,7 +34,6 @@ MARKET_NOISE = 0.12
 # months late: the gap is the margin in calm times and widens while rates rise.
 BANK_LAG_MONTHS = 2
 BANK_ADJUSTMENT = 0.25
-BANK_PASS_THROUGH = 1.0
 BANK_MARGIN = 0.6
 FLAT_MARKET_RATE, FLAT_BANK_RATE = 2.0, 1.5  # without the market mechanism
 
@@ -121,8 +120,8 @@ def _rate_paths(
         deviation[month] = MARKET_REVERSION * deviation[month - 1] + noise[month]
     market = np.maximum(MARKET_LEVEL + cycle + deviation, 0.05)
     bank = np.zeros(n_months)
-    bank[0] = BANK_PASS_THROUGH * market[0] - BANK_MARGIN
+    bank[0] = market[0] - BANK_MARGIN
     for month in range(1, n_months):
-        target = BANK_PASS_THROUGH * market[max(month - BANK_LAG_MONTHS, 0)] - BANK_MARGIN
+        target = market[max(month - BANK_LAG_MONTHS, 0)] - BANK_MARGIN
         bank[month] = bank[month - 1] + BANK_ADJUSTMENT * (target - bank[month - 1])
     return np.round(market, 2), np.round(np.maximum(bank, 0.05), 2)

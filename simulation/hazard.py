@@ -142,8 +142,9 @@ def _lock_in(bank: Bank, who: np.ndarray, day: int) -> np.ndarray | float:
     if not bank.mechanisms.lock_in:
         return 0.0
     state = bank.state
-    fixed = state.fixed_until_day[who][:, LOCKED_PRODUCTS]
-    has_fixed = state.held[who][:, LOCKED_PRODUCTS] & (fixed >= 0)
+    locked = list(LOCKED_PRODUCTS)
+    fixed = state.fixed_until_day[:, locked][who]
+    has_fixed = state.held[:, locked][who] & (fixed >= 0)
     months_left = (fixed - day) / DAYS_PER_MONTH
     running = has_fixed & (months_left > NEAR_END_BEFORE)
     near_end = has_fixed & (months_left <= NEAR_END_BEFORE) & (months_left > -NEAR_END_AFTER)
