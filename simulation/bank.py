@@ -57,10 +57,10 @@ from simulation.calls import CALL_EFFECT_MONTHS, RESPONSES, calls_by_month
 from simulation.catalogue import CATALOGUE, ProductSpec
 from simulation.departures import LONGEST_COUNTDOWN, leaving_process
 from simulation.economy import draw_economy
-from simulation.hazard import Bank
 from simulation.holdings import open_holding_rows
 from simulation.month import Simulation, simulate_month
 from simulation.population import draw_population, initial_state
+from simulation.state import Bank
 from simulation.timeline import Calendar
 from simulation.truth import ADOPTION_HORIZON_MONTHS
 from simulation.writer import BankWriter, write_manifest

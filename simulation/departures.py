@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.config import SynthMechanisms
-from simulation.hazard import Bank, death_share
+from simulation.hazard import death_share
 from simulation.state import (
     BANK_CLOSURE,
     CLOSING,
@@ -29,6 +29,7 @@ from simulation.state import (
     SALARY_SIGN,
     SPENDING_SIGN,
     STAYING,
+    Bank,
     BankState,
 )
 
@@ -172,8 +173,7 @@ def decide_departures(
     # paid elsewhere, so that a stopped salary is a strong sign of leaving, not proof.
     job_change = free & ~decides & (u[11] < JOB_CHANGE_RATE)
     state.redirected[who[job_change & (bank.population.income_kind[who] == 1)]] = True
-    if bank.mechanisms.false_alarms:
-        _start_dips(rng, state, month, who[free & ~decides])
+    _start_dips(rng, state, month, who[free & ~decides], bank.mechanisms.false_alarms)
 
 
 def _close_this_month(state: BankState, close_us: np.ndarray, who: np.ndarray, month: int) -> None:
@@ -199,10 +199,12 @@ def _signs(uniforms: np.ndarray, shares: np.ndarray) -> np.ndarray:
     return bits
 
 
-def _start_dips(rng: np.random.Generator, state: BankState, month: int, who: np.ndarray) -> None:
+def _start_dips(
+    rng: np.random.Generator, state: BankState, month: int, who: np.ndarray, on: bool
+) -> None:
     """Some customers who stay start a dip of a month or two, with some of the signs."""
-    u = rng.random((6, who.size))
-    starts = (state.dip_until[who] <= month) & (u[0] < DIP_RATE)
+    u = rng.random((6, who.size))  # drawn either way: the same stream with dips off
+    starts = on & (state.dip_until[who] <= month) & (u[0] < DIP_RATE)
     dippers = who[starts]
     state.dip_until[dippers] = month + _pick(DIP_MONTHS, DIP_WEIGHTS, u[1][starts])
     state.dip_signs[dippers] = _signs(u[2:6][:, starts], DIP_SIGN_SHARES)

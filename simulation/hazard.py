@@ -16,15 +16,13 @@ attributes) as it is now. The truth's 90-day probabilities are built on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from common.config import SynthMechanisms
 from simulation.catalogue import MORTGAGE, SAVINGS, TIME_DEPOSIT
-from simulation.economy import FEES, RAISED_FEES, Economy
-from simulation.state import BankState, Population
-from simulation.timeline import DAYS_PER_MONTH, Calendar
+from simulation.economy import FEES, RAISED_FEES
+from simulation.state import Bank
+from simulation.timeline import DAYS_PER_MONTH
 
 HAZARD_INTERCEPT = -5.5  # chosen on seeds 42 and 7 for an annual churn near 10 %
 ENGAGEMENT_WEIGHT = 0.8
@@ -60,17 +58,6 @@ FRAILTY_SIGMA = 0.6
 # customer, debt) whatever the customer does.
 DEATH_LOG_INTERCEPT, DEATH_PER_YEAR_OF_AGE = -10.4, 0.094
 BANK_CLOSURE_RATE = 0.0004
-
-
-@dataclass(frozen=True)
-class Bank:
-    """What the hazard reads: the customers, their state and the calendar of events."""
-
-    population: Population
-    state: BankState
-    calendar: Calendar
-    economy: Economy
-    mechanisms: SynthMechanisms
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

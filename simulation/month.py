@@ -17,10 +17,10 @@ from simulation.attributes import AttributeHistory, change_attributes
 from simulation.calls import apply_calls, call_response, with_call_effects
 from simulation.departures import LeavingProcess, decide_departures
 from simulation.dynamics import end_month
-from simulation.hazard import Bank, churn_hazard, noise_hazard
+from simulation.hazard import churn_hazard, noise_hazard
 from simulation.holdings import close_holdings, open_holdings
 from simulation.interactions import record_interactions
-from simulation.state import LOGINS_SIGN, MONEY_SIGN, SALARY_SIGN, SPENDING_SIGN, Month
+from simulation.state import LOGINS_SIGN, MONEY_SIGN, SALARY_SIGN, SPENDING_SIGN, Bank, Month
 from simulation.timeline import Window
 from simulation.transactions import Booking, book_transactions
 from simulation.truth import month_truth
@@ -127,7 +127,8 @@ def _month_after_decisions(bank: Bank, month: int, at_risk: np.ndarray) -> Month
     arriving = population.join_month == month
     closing = at_risk & (state.close_month == month)
     going_dormant = at_risk & (state.gone_month == month) & ~closing
-    dormant = at_risk & state.dormant & ~closing
+    # Dormant customers do nothing themselves, even in a month label noise closes them.
+    dormant = at_risk & state.dormant
     counting_down = at_risk & state.leaving & ~closing & ~going_dormant
     in_dip = at_risk & (state.dip_until > month) & ~state.leaving & ~state.dormant & ~closing
     showing = counting_down | going_dormant

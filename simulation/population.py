@@ -34,9 +34,9 @@ from simulation.catalogue import (
 )
 from simulation.departures import LeavingProcess, seed_leavers
 from simulation.economy import Economy
-from simulation.hazard import Bank, churn_hazard, draw_frailty, sigmoid
+from simulation.hazard import churn_hazard, draw_frailty, sigmoid
 from simulation.holdings import fixed_until_days, opening_terms
-from simulation.state import NEVER_DECIDED, STAYING, BankState, Population, Profile
+from simulation.state import NEVER_DECIDED, STAYING, Bank, BankState, Population, Profile
 from simulation.timeline import (
     DAY_US,
     DAYS_PER_MONTH,

@@ -11,15 +11,16 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from simulation.timeline import DAYS_PER_MONTH, DAYS_PER_YEAR, Window
+from common.config import SynthMechanisms
+from simulation.economy import Economy
+from simulation.timeline import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar, Window
 
 # Routes out of the bank once a customer has decided to leave.
 STAYING, CLOSING, GOING_DORMANT = 0, 1, 2
 # Warning signs, bits of `BankState.signs` (leavers) and `BankState.dip_signs` (dips).
 SALARY_SIGN, MONEY_SIGN, LOGINS_SIGN, SPENDING_SIGN = 1, 2, 4, 8
-ALL_SIGNS = SALARY_SIGN | MONEY_SIGN | LOGINS_SIGN | SPENDING_SIGN
 # Why a customer closed everything without deciding to: `BankState.noise_cause`.
-NO_NOISE, BANK_CLOSURE, DEATH = 0, 1, 2
+BANK_CLOSURE, DEATH = 1, 2  # 0: none
 NEVER_DECIDED = -(1 << 30)  # `BankState.decided_month` of a customer not leaving
 
 
@@ -117,6 +118,18 @@ class BankState:
 
 
 @dataclass(frozen=True)
+class Bank:
+    """The bank being simulated: its customers, their state, its calendar of months and of
+    outside events, and the mechanisms switched on."""
+
+    population: Population
+    state: BankState
+    calendar: Calendar
+    economy: Economy
+    mechanisms: SynthMechanisms
+
+
+@dataclass(frozen=True)
 class Month:
     """Where every customer stands in the month being simulated, once churn is decided.
 
@@ -126,7 +139,8 @@ class Month:
         arriving: Joins the bank during the month.
         closing: Closes their last holding during the month.
         going_dormant: Makes their last own move this month and goes silent.
-        dormant: Silent since an earlier month: only the bank's own bookings run on.
+        dormant: Silent since an earlier month: only the bank's own bookings run on (also
+            in a month label noise closes them).
         counting_down: Leaving, but not gone this month: may show warning signs.
         salary_missing: A dip keeps this month's salary or pension away.
         moving_money: Moves money to another bank (a leaver's sign, or a dip).

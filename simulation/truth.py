@@ -24,8 +24,8 @@ import numpy as np
 
 from simulation.calls import CALL_EFFECT_MONTHS, Response
 from simulation.departures import LeavingProcess
-from simulation.hazard import Bank, decision_logit, noise_hazard, sigmoid
-from simulation.state import CLOSING, GOING_DORMANT
+from simulation.hazard import decision_logit, noise_hazard, sigmoid
+from simulation.state import CLOSING, GOING_DORMANT, Bank
 from simulation.timeline import DAY_US, SECOND_US
 
 CHURN_HORIZON_DAYS = 90

@@ -350,6 +350,23 @@ def test_attributes_change_over_time_and_keep_their_history(make):
     unchanged = read(off, "customer_attributes")
     assert unchanged["customer_id"].is_unique and unchanged["valid_to"].isna().all()
 
+    # Behaviour follows the version in force: the monthly fee is the segment's from the
+    # month after a change until the month the next version starts.
+    history["previous"] = history.groupby("customer_id")["segment"].shift()
+    moved = history[history["previous"].notna() & (history["segment"] != history["previous"])]
+    assert len(moved) > 10
+    fees = read(on, "transactions").query("counterparty_type == 'fee'")
+    fees = fees.assign(month=fees["ts"].dt.to_period("M"))
+    fee_of = {"mass": 4.5, "affluent": 8.0, "private": 0.0, "small_business": 12.0}
+    checked = 0
+    for change in moved.itertuples():
+        first = change.valid_from.to_period("M") + 1
+        last = change.valid_to.to_period("M") if pd.notna(change.valid_to) else fees["month"].max()
+        own = fees[(fees["customer_id"] == change.customer_id) & fees["month"].between(first, last)]
+        assert (own["amount"] == fee_of[change.segment]).all(), change
+        checked += len(own)
+    assert checked > 10
+
 
 def test_the_noisy_countdown_leaves_fewer_churners_already_leaving(make):
     shares = {}
