@@ -208,7 +208,10 @@ def build_command(
         str | None, typer.Option(help="Spark master URL, e.g. local[2] or spark://host:7077.")
     ] = None,
 ) -> None:
-    """Build point-in-time features (and labels) for every customer at each as-of date."""
+    """Build point-in-time features (and labels) for every customer at each as-of date.
+
+    The summary says, per date, the share of rows whose customer attributes are the values
+    at extraction (no `customer_attributes` version in force before the date)."""
     from features import pipeline
     from features.report import summary_table
     from features.validation import as_date
@@ -222,7 +225,10 @@ def build_command(
     console.print(
         f"{build.rows:,} rows × {build.columns} columns → {build.path} in {build.seconds:.1f} s"
     )
-    console.print(summary_table(build.path))
+    console.print(summary_table(build.path, build.attributes))
+    coverage = build.attributes
+    style = "" if coverage.has_history and not coverage.share_as_of_extraction else "yellow"
+    console.print(coverage.describe(), style=style, highlight=False)
 
 
 @features_app.command("list")

@@ -83,7 +83,9 @@ def _column_row(column: Column) -> str:
         rules.append(f"≤ {column.max_value:g}")
     if column.dtype == "float64":
         rules.append("finite")
-    if column.is_temporal:
+    if column.agreed_ahead:
+        rules.append("may be after extraction (agreed in advance)")
+    elif column.is_temporal:
         rules.append("not after extraction")
     if column.references:
         rules.append(f"known in `{column.references}`")

@@ -10,9 +10,10 @@ single customer's records for real-time scoring. Rules that keep it honest:
   cover the whole horizon, or where the question does not apply (a product already held).
 
 Each family of features lives in its own module, its declarations (`features.spec.Feature`)
-beside the expressions: `customers`, `transactions`, `products`, `interactions`, `balances`,
-`value`, and `labels`. This module joins them into one row per customer and as-of date, and
-every build checks that each family computes exactly the columns it declares.
+beside the expressions: `customers` (with `attributes`, the attributes in force at D),
+`transactions`, `products`, `interactions`, `balances`, `market`, `value`, and `labels`.
+This module joins them into one row per customer and as-of date, and every build checks
+that each family computes exactly the columns it declares.
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ import ibis.expr.types as ir
 
 from common.config import FeaturesConfig
 from common.dates import start_of
-from features import balances, customers, interactions, labels, products, transactions, value
+from features import (
+    balances,
+    customers,
+    interactions,
+    labels,
+    market,
+    products,
+    transactions,
+    value,
+)
 from features.expressions import DAY_SECONDS, KEYS, epoch, left_join
 from features.labels import LABEL_CHURN, LABEL_XSELL_PREFIX, LABELS
 from features.products import held_column
@@ -55,13 +65,14 @@ FAMILIES: tuple[FeatureFamily, ...] = (
     products.FAMILY,
     interactions.FAMILY,
     balances.FAMILY,
+    market.FAMILY,
     value.FAMILY,
 )
 
 
 @dataclass(frozen=True)
 class FeatureInputs:
-    """The typed contract tables the definitions read (`balances` may be None)."""
+    """The typed contract tables the definitions read (the optional ones may be None)."""
 
     customers: ir.Table
     products: ir.Table
@@ -69,6 +80,8 @@ class FeatureInputs:
     transactions: ir.Table
     interactions: ir.Table
     balances: ir.Table | None = None
+    customer_attributes: ir.Table | None = None
+    market_rates: ir.Table | None = None
 
     @classmethod
     def from_tables(cls, tables: dict[str, ir.Table]) -> FeatureInputs:
@@ -172,7 +185,7 @@ def _joined_aggregates(inputs, as_of, config, product_ids) -> tuple[ir.Table, di
     Returns:
         The joined table, and the feature columns each family aggregated, by family name.
     """
-    people = customers.customer_features(inputs.customers, as_of)
+    people = customers.customer_features(inputs.customers, as_of, inputs.customer_attributes)
     holdings = products.holding_features(inputs.holdings, inputs.products, as_of, product_ids)
     parts = {
         customers.FAMILY.name: people,
@@ -188,15 +201,20 @@ def _joined_aggregates(inputs, as_of, config, product_ids) -> tuple[ir.Table, di
         parts[balances.FAMILY.name] = balances.balance_features(
             inputs.balances, inputs.products, as_of
         )
+    if inputs.market_rates is not None:
+        parts[market.FAMILY.name] = market.market_features(inputs.market_rates, as_of)
     table = _population(people, holdings, config)
     for family in (transactions.FAMILY, interactions.FAMILY, balances.FAMILY):
         if family.name in parts:
             table = left_join(table, parts[family.name])
+    table = market.join_market(table, parts.get(market.FAMILY.name))
     aggregated = {name: computed_names(part.columns) for name, part in parts.items()}
     if inputs.balances is None:
         nulls = balances.without_balances()
         table = table.mutate(**nulls)
         aggregated[balances.FAMILY.name] = list(nulls)
+    if inputs.market_rates is None:
+        aggregated[market.FAMILY.name] = [column.name for column in market.FAMILY.columns((), ())]
     return table, aggregated
 
 

@@ -34,12 +34,22 @@ at D, or closed their last product within `features.tiers.churned_lookback_days`
 - A second timestamp counts only if it is before D too: a holding closed on or after D is
   open as of D; a complaint resolved on or after D is open as of D.
 - A month-end balance dated E is known from E + 1 day.
-- Customer attributes (gender, region, income band, risk appetite, preferred channel,
-  segment, do-not-contact) are taken as static: the contract asks banks not to export a
-  column they update when a customer leaves.
+- Market rates count from `published_at`; a holding's `fixed_until` is agreed at opening,
+  so it is known from `opened_at` on, even when it falls after D.
+- The attributes a bank changes (segment, income band, risk appetite, preferred channel,
+  do-not-contact, region) are those of the `customer_attributes` version in force just
+  before D: `valid_from` before D, `valid_to` null or on or after D; where versions
+  overlap, the latest `valid_from` wins. Where no version is in force (an extract without
+  the table, a date before the customer's first version, a gap), they are the `customers`
+  values, which hold the values *at extraction*: a do-not-contact flag set after D would
+  show in the features as of D. `retain features build` prints, per as-of date, the share
+  of rows whose attributes are as of extraction; a training run logs
+  `data.customer_attributes` = `point_in_time` or `as_of_extraction`. Gender and birth
+  date come from `customers`.
 
 `tests/features/test_definitions.py::test_no_leakage…` changes, adds and deletes every kind of
-record stamped at or after D and asserts that every feature is unchanged.
+record stamped at or after D (a new attribute version at D, with `customers` updated to it
+as a bank's extract would, among them) and asserts that every feature is unchanged.
 """
 
 LABELS_TEXT = """## Labels (`--labels`)

@@ -22,20 +22,39 @@ from common.errors import DataError
 from features import definitions
 from features.definitions import FeatureInputs
 from features.model_frame import to_model_frame
-from features.schema import ARROW_TYPES, TABLES, Table
+from features.schema import ARROW_TYPES, MARKET_RATES, PRODUCTS, TABLES, Table
 from features.staging import BAD_VALUE, REASON, stage_table
 
 # A request has no extraction time: records at or after the as-of date are ignored by the
 # point-in-time definitions anyway, so only the other rules apply.
 _NO_EXTRACTION_LIMIT = datetime(9999, 12, 31)
 _PREFIX = "online_"
+# The bank's tables, not the customer's: given once when the queries are compiled.
+_REFERENCE_TABLES = (PRODUCTS.name, MARKET_RATES.name)
 
 
 class CustomerFeatures:
     """Compiled feature queries for one customer at a time. Not thread-safe: hold one per
-    worker thread, and build a new one when the product catalogue changes."""
+    worker thread, and build a new one when the product catalogue or the market rates
+    change."""
 
-    def __init__(self, products: pd.DataFrame, config: FeaturesConfig) -> None:
+    def __init__(
+        self,
+        products: pd.DataFrame,
+        config: FeaturesConfig,
+        market_rates: pd.DataFrame | None = None,
+    ) -> None:
+        """Compile the queries.
+
+        Args:
+            products: the catalogue (contract `products`).
+            config: feature settings.
+            market_rates: the bank's `market_rates` publications; None = rate features
+                null, as in a batch over an extract without the table.
+
+        Raises:
+            DataError: a market-rate row breaks the data contract.
+        """
         self.config = config
         self._con = ibis.duckdb.connect()
         # One request is tiny: a single thread avoids scheduling overhead per query.
@@ -48,7 +67,8 @@ class CustomerFeatures:
             )
             for spec in TABLES
         }
-        self._fill("products", _typed_arrow(products, TABLES[1]))
+        self._fill(PRODUCTS.name, _typed_arrow(products, PRODUCTS))
+        self._fill(MARKET_RATES.name, _typed_arrow(market_rates, MARKET_RATES))
         as_of = self._con.create_table(
             f"{_PREFIX}as_of", schema=ibis.schema({"as_of": "timestamp"}), temp=True
         )
@@ -75,6 +95,8 @@ class CustomerFeatures:
             f"PREPARE {_PREFIX}problems AS " + self._con.compile(ibis.union(*problems).limit(5))
         )
         raw.execute(f"PREPARE {_PREFIX}features AS " + self._con.compile(features))
+        if market_rates is not None:
+            self._raise_problems()  # only the bank's tables are filled yet
 
     def compute(
         self, records: Mapping[str, pd.DataFrame | Sequence[Mapping]], as_of: date
@@ -83,7 +105,9 @@ class CustomerFeatures:
 
         Args:
             records: contract tables of this customer: `customers` (one row) and any of
-                `holdings`, `transactions`, `interactions`, `balances` (missing = none).
+                `holdings`, `transactions`, `interactions`, `balances`,
+                `customer_attributes` (missing = none: the attributes are then those of
+                `customers`).
             as_of: cut-off date.
 
         Returns:
@@ -96,18 +120,28 @@ class CustomerFeatures:
             name: pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
             for name, rows in records.items()
         }
-        unknown = sorted(set(frames) - {spec.name for spec in TABLES} - {"products"})
+        unknown = sorted(set(frames) - {spec.name for spec in TABLES})
         if unknown:
             raise DataError(f"customer record: unknown table(s) {', '.join(unknown)}")
+        if MARKET_RATES.name in frames:
+            raise DataError(
+                "customer record: market_rates are the bank's, not the customer's: give "
+                "them to CustomerFeatures when compiling"
+            )
         if len(frames.get("customers", ())) != 1:
             raise DataError("customer record: expected exactly one row in 'customers'")
         for spec in TABLES:
-            if spec.name != "products":
+            if spec.name not in _REFERENCE_TABLES:
                 self._fill(spec.name, _typed_arrow(frames.get(spec.name), spec))
         self._fill(
             "as_of",
             pa.table({"as_of": pa.array([start_of(as_of)], pa.timestamp("us"))}),
         )
+        self._raise_problems()
+        frame = self._con.con.execute(f"EXECUTE {_PREFIX}features").df()
+        return to_model_frame(frame, self.config)
+
+    def _raise_problems(self) -> None:
         problems = self._con.con.execute(f"EXECUTE {_PREFIX}problems").fetchall()
         if problems:
             raise DataError(
@@ -115,8 +149,6 @@ class CustomerFeatures:
                     f"{table}: {reason} (value {value!r})" for table, reason, value in problems
                 )
             )
-        frame = self._con.con.execute(f"EXECUTE {_PREFIX}features").df()
-        return to_model_frame(frame, self.config)
 
     def _fill(self, name: str, table: pa.Table) -> None:
         raw = self._con.con
@@ -192,10 +224,11 @@ def customer_features(
     products: pd.DataFrame,
     as_of: date,
     config: FeaturesConfig,
+    market_rates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features of one customer from that customer's raw records, by the batch definitions.
 
     Convenience for notebooks and tests; a service keeps a compiled `CustomerFeatures` per
     thread instead of compiling per call.
     """
-    return CustomerFeatures(products, config).compute(records, as_of)
+    return CustomerFeatures(products, config, market_rates).compute(records, as_of)

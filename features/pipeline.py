@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -17,6 +18,7 @@ from common.config import FeaturesConfig
 from common.errors import DataError
 from common.files import atomic_path
 from features import definitions
+from features.attributes import AttributeCoverage, attribute_coverage
 from features.definitions import KEYS, FeatureInputs
 from features.model_frame import to_model_frame
 from features.validation import BankData
@@ -31,6 +33,8 @@ FEATURE_CODE = (
     "expressions",
     "spec",
     "customers",
+    "attributes",
+    "market",
     "transactions",
     "products",
     "interactions",
@@ -54,13 +58,14 @@ def feature_code_digest() -> str:
 
 @dataclass(frozen=True)
 class FeatureBuild:
-    """What `build_feature_file` wrote."""
+    """What `build_feature_file` wrote, and where its customer attributes came from."""
 
     path: Path
     rows: int
     columns: int
     as_of_dates: tuple[date, ...]
     seconds: float
+    attributes: AttributeCoverage
 
 
 def catalogue(bank: BankData) -> list[str]:
@@ -97,12 +102,17 @@ def build_feature_file(
         with_labels: add the churn and cross-sell labels.
 
     Returns:
-        Where it went, its size and how long it took.
+        Where it went, its size, how long it took (the attribute count included), and how
+        many rows read their attributes as of extraction.
     """
     started = time.perf_counter()
     expr = _feature_expression(bank, as_of_dates, config, with_labels)
     with atomic_path(out) as partial:
         expr.to_parquet(partial)
+        # Over the written keys, not the query: counting on the query would compute it
+        # again. Read before the rewrite below: Spark reads its own parts, not pyarrow's.
+        keys = ibis.get_backend(expr).read_parquet(str(partial))
+        coverage = attribute_coverage(keys, bank.tables.get("customer_attributes"))
         if partial.is_dir():  # Spark writes a folder of parts; keep one file for everyone else.
             parts = pq.read_table(partial)
             shutil.rmtree(partial)
@@ -114,6 +124,7 @@ def build_feature_file(
         metadata.num_columns,
         tuple(sorted(set(as_of_dates))),
         time.perf_counter() - started,
+        coverage,
     )
 
 

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-from features.expressions import KEYS, count_if, days, epoch, within
+from features.expressions import KEYS, count_if, days, epoch, value_if, within
 from features.schema import PRODUCT_FAMILIES
 from features.spec import Feature, FeatureFamily
 
+FIXED_RATE_ENDED_DAYS = 180
 HELD = Feature(
     "held__{product_id}",
     "1 if that catalogue product is open at D, else 0: inputs of the cross-sell model, and "
@@ -21,7 +22,8 @@ FAMILY = FeatureFamily(
     name="products",
     description=(
         "From `holdings`: a holding counts from its `opened_at`; one closed on or after D is "
-        "still open as of D."
+        "still open as of D. Its `fixed_until`, agreed at opening, is known from `opened_at` "
+        "on, even when it falls after D."
     ),
     features=(
         Feature("products_held", "products open at D", missing="zero"),
@@ -32,6 +34,18 @@ FAMILY = FeatureFamily(
         Feature("days_since_last_product_closed", "recency (null = never closed one)"),
         Feature("days_since_last_product_opened", "recency"),
         Feature("product_tenure_days", "days since the first product was opened"),
+        Feature(
+            "days_to_fixed_rate_end",
+            "days from D to the nearest `fixed_until` on or after D among the holdings open "
+            "at D (null = none fixed): lock-in that is about to end",
+        ),
+        Feature(
+            "fixed_rate_ended_180d",
+            "1 if a holding open at D had its fixed-rate period end in the 180 days before D "
+            "(free to leave without a charge), else 0",
+            window_days=FIXED_RATE_ENDED_DAYS,
+            missing="zero",
+        ),
         HELD,
     ),
 )
@@ -47,8 +61,8 @@ def holding_features(
 ) -> ir.Table:
     """Products held, opened and closed as of D, per customer and as-of date.
 
-    Helpers `_first_opened_s`, `_last_opened_s` and `_last_closed_s` (epoch seconds) feed the
-    population rule and the recencies.
+    Helpers `_first_opened_s`, `_last_opened_s`, `_last_closed_s` and `_next_fixed_end_s`
+    (epoch seconds) feed the population rule and the recencies.
     """
     h = holdings.join(products.select("product_id", "family"), "product_id")
     h = h.cross_join(as_of)
@@ -60,6 +74,15 @@ def holding_features(
     is_open = ~closed_before
     age_open = h.as_of_s - opened_s
     age_closed = h.as_of_s - closed_s
+    # `fixed_until` is agreed at opening: known for every holding opened before D.
+    fixed_s = epoch(h.fixed_until.cast("timestamp"))
+    fixed_ahead = is_open & h.fixed_until.notnull() & (fixed_s >= h.as_of_s)
+    fixed_ended = (
+        is_open
+        & h.fixed_until.notnull()
+        & (fixed_s < h.as_of_s)
+        & within(h.as_of_s - fixed_s, FIXED_RATE_ENDED_DAYS)
+    )
     return h.group_by(*KEYS).aggregate(
         products_held=count_if(is_open),
         **{
@@ -69,7 +92,9 @@ def holding_features(
         products_closed_90d=count_if(closed_before & within(age_closed, 90)),
         products_closed_365d=count_if(closed_before & within(age_closed, 365)),
         products_opened_365d=count_if(within(age_open, 365)),
+        fixed_rate_ended_180d=ibis.cases((fixed_ended, 1), else_=0).max(),
         **{held_column(pid): count_if(is_open & (h.product_id == pid)) for pid in product_ids},
+        _next_fixed_end_s=value_if(fixed_ahead, fixed_s).min(),
         _first_opened_s=opened_s.min(),
         _last_opened_s=opened_s.max(),
         _last_closed_s=closed_s.max(),
@@ -77,9 +102,10 @@ def holding_features(
 
 
 def derived_features(t: ir.Table) -> dict[str, ir.Value]:
-    """Recencies from the holdings' helpers."""
+    """Recencies, and the time to the next end of a fixed rate, from the holdings' helpers."""
     return {
         "days_since_last_product_closed": days(t.as_of_s - t["_last_closed_s"]),
         "days_since_last_product_opened": days(t.as_of_s - t["_last_opened_s"]),
         "product_tenure_days": days(t.as_of_s - t["_first_opened_s"]),
+        "days_to_fixed_rate_end": days(t["_next_fixed_end_s"] - t.as_of_s),
     }

@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from rich.table import Table as RichTable
 
+from features.attributes import AttributeCoverage
 from features.definitions import LABEL_CHURN, LABEL_XSELL_PREFIX
 from features.schema import TABLES_BY_NAME
 from features.validation import BankData
@@ -58,8 +59,9 @@ def write_data_quality(frame: pd.DataFrame, output_dir: Path) -> Path:
     return path
 
 
-def summary_table(features_file: Path) -> RichTable:
-    """Per as-of date: customers, tier mix, and label rates where labels were built."""
+def summary_table(features_file: Path, attributes: AttributeCoverage | None = None) -> RichTable:
+    """Per as-of date: customers, tier mix, label rates where labels were built, and with
+    `attributes` the share of rows whose customer attributes are as of extraction."""
     columns = pq.read_schema(features_file).names
     wanted = ["as_of", "tier", "salary_stopped", "complaint_open"] + [
         name for name in columns if name == LABEL_CHURN or name.startswith(LABEL_XSELL_PREFIX)
@@ -76,6 +78,8 @@ def summary_table(features_file: Path) -> RichTable:
     if has_labels:
         table.add_column("churn rate", justify="right")
         table.add_column("any product opened", justify="right")
+    if attributes is not None:
+        table.add_column("attributes as of extraction", justify="right")
     xsell = [name for name in frame if name.startswith(LABEL_XSELL_PREFIX)]
     for as_of, group in frame.groupby("as_of"):
         tiers = group["tier"].value_counts(normalize=True)
@@ -96,5 +100,9 @@ def summary_table(features_file: Path) -> RichTable:
                 f"{churn.mean():.1%}" if churn.notna().any() else "not yet observable",
                 f"{opened.mean():.1%}" if opened.notna().any() else "not yet observable",
             ]
+        if attributes is not None:
+            day = as_of.date()
+            rows = attributes.rows.get(day, 0)
+            row.append(f"{attributes.as_of_extraction.get(day, 0) / rows:.1%}" if rows else "")
         table.add_row(*row)
     return table

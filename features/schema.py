@@ -87,6 +87,9 @@ class Column:
     # A date after the extraction time is a plan, not a fact (a deposit's maturity): read as
     # null (still open), not quarantined.
     scheduled: bool = False
+    # A date agreed in advance and known from the row's own start (the end of a fixed-rate
+    # period): one after the extraction time is a fact about the future, kept as it is.
+    agreed_ahead: bool = False
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -167,13 +170,18 @@ CUSTOMERS = Table(
         Column(
             "segment",
             "string",
-            "Bank's commercial segment (static, not churn status).",
+            "Bank's commercial segment at extraction (not churn status).",
             allowed=SEGMENTS,
         ),
     ),
     notes=(
-        "Attributes are taken as static. Do not export a column that the bank updates when a "
-        "customer leaves (e.g. a 'closed' segment): it would leak the label into features.",
+        "Region, income band, risk appetite, preferred channel, do-not-contact and segment "
+        "hold the values at extraction. Where the bank records when they change, give the "
+        "history in `customer_attributes`: features as of D then read the version in force "
+        "before D. Without it, features read these values at every date, and the feature "
+        "build and the training run say so (attributes as of extraction).",
+        "Do not export a column that the bank updates when a customer leaves (e.g. a "
+        "'closed' segment): it would leak the label into features.",
     ),
 )
 
@@ -257,6 +265,7 @@ HOLDINGS = Table(
             "holding was opened; null where none. Known from opening, so a date after the "
             "extraction is kept.",
             sparse=True,
+            agreed_ahead=True,
         ),
     ),
 )
@@ -467,9 +476,14 @@ CUSTOMER_ATTRIBUTES = Table(
     ),
     notes=(
         "Each row carries every attribute in force over [valid_from, valid_to), not only the "
-        "one that changed. Features as of D read the version in force just before D.",
-        "The first version of a customer should start when they joined; before a customer's "
-        "first version, features fall back to `customers`.",
+        "one that changed. Features as of D read the version in force just before D: "
+        "`valid_from` before D and `valid_to` null or on or after D. Where versions overlap, "
+        "the one with the latest `valid_from` wins (a version the bank forgot to close is "
+        "superseded, not quarantined).",
+        "The first version of a customer should start when they joined. Where no version is "
+        "in force just before D (before a customer's first version, or in a gap between "
+        "versions), features fall back to `customers`, the values at extraction, and the "
+        "feature build reports the share of rows that did.",
     ),
 )
 

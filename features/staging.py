@@ -215,7 +215,7 @@ def _value_rules(col: Column, value: ir.Column, shown: ir.Column, extracted_at: 
         yield present & (value < col.min_value), f"{col.name}: below {col.min_value:g}", shown
     if col.max_value is not None:
         yield present & (value > col.max_value), f"{col.name}: above {col.max_value:g}", shown
-    if col.is_temporal:
+    if col.is_temporal and not col.agreed_ahead:
         limit = extracted_at.date() if col.dtype == "date" else extracted_at
         yield (
             present & (value > ibis.literal(limit)),

@@ -19,7 +19,7 @@ from ibis.backends import BaseBackend
 from common.config import DataConfig
 from common.errors import DataError
 from features import engine
-from features.schema import MANIFEST_FILE, TABLES
+from features.schema import CUSTOMER_ATTRIBUTES, MANIFEST_FILE, TABLES
 from features.staging import (
     PARENT_TABLES,
     TableReport,
@@ -52,6 +52,14 @@ def find_table_file(data_dir: Path, table: str) -> Path | None:
         if candidate.exists():
             return candidate
     return None
+
+
+def attribute_source(data_dir: Path) -> str:
+    """Where an extract's changeable customer attributes come from, as a training run logs
+    it: `point_in_time` (it has `customer_attributes`) or `as_of_extraction` (only the
+    `customers` values). The feature build reports the exact share of rows that fell back."""
+    has_history = find_table_file(data_dir, CUSTOMER_ATTRIBUTES.name) is not None
+    return "point_in_time" if has_history else "as_of_extraction"
 
 
 def read_extracted_at(data_dir: Path, config: DataConfig) -> datetime:

@@ -160,6 +160,60 @@ def tiny_bank_frames() -> dict[str, pd.DataFrame]:
     }
 
 
+def tiny_bank_with_history() -> dict[str, pd.DataFrame]:
+    """The tiny bank with the optional point-in-time tables and fixed-rate periods.
+
+    customer_attributes: C1 moved from income band lower_middle (risk 2, email) to middle
+        (risk 3, phone) on 2023-09-15; C2 asked not to be contacted on 2024-01-12, two days
+        after the complaint; C3 has one version from joining; C4 has none (falls back to
+        `customers`). `customers` holds the last version, as a bank's extract would.
+    market_rates: published on the 1st of each month at 09:00, 2023-01 to 2024-12; the market
+        rate rises 0.1 a month from 3.0, the bank's stays at 2.5.
+    holdings.fixed_until: C1's current account until 2024-02-10, C1's mortgage until
+        2029-03-10 (after the extraction: agreed at opening), C2's savings until 2023-12-01.
+    """
+    frames = tiny_bank_frames()
+    versions = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C1", "C2", "C2", "C3"],
+            "valid_from": [
+                ts("2010-01-01"),
+                ts("2023-09-15 10:30"),
+                ts("2015-06-01"),
+                ts("2024-01-12 16:00"),
+                ts("2024-06-01"),
+            ],
+            "valid_to": [ts("2023-09-15 10:30"), None, ts("2024-01-12 16:00"), None, None],
+            "segment": ["mass", "mass", "mass", "mass", "affluent"],
+            "income_band": ["lower_middle", "middle", "low", "low", "high"],
+            "risk_appetite": [2, 3, 2, 2, 5],
+            "preferred_channel": ["email", "phone", "app", "app", "email"],
+            "do_not_contact": [False, False, False, True, False],
+            "region": ["North", "North", "South", "South", "North"],
+        }
+    )
+    customers = frames["customers"].set_index("customer_id")
+    current = versions[versions["valid_to"].isna()].set_index("customer_id")
+    customers.update(current.drop(columns=["valid_from", "valid_to"]))
+    frames["customers"] = customers.reset_index().astype({"risk_appetite": "int64"})
+    frames["customer_attributes"] = versions
+    months = pd.date_range("2023-01-01", periods=24, freq="MS") + pd.Timedelta(hours=9)
+    frames["market_rates"] = pd.DataFrame(
+        {
+            "published_at": months,
+            "market_savings_rate": [round(3.0 + 0.1 * k, 2) for k in range(24)],
+            "bank_savings_rate": 2.5,
+        }
+    )
+    fixed = {("C1", "P01"): date(2024, 2, 10), ("C1", "P03"): date(2029, 3, 10)}
+    fixed[("C2", "P04")] = date(2023, 12, 1)
+    holdings = frames["holdings"]
+    holdings["fixed_until"] = [
+        fixed.get((row.customer_id, row.product_id)) for row in holdings.itertuples()
+    ]
+    return frames
+
+
 def write_bank(frames: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():

@@ -99,6 +99,9 @@ def test_validate_then_build_from_the_command_line(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "6 rows" in result.stdout
+    # No customer_attributes in this extract: the build says its attributes are as of
+    # extraction.
+    assert "customer attributes: as of extraction for every row" in result.stdout
     import pandas as pd
 
     frame = pd.read_parquet(out)

@@ -118,8 +118,11 @@ def log_evaluation(metrics: dict[str, float], figures: dict, tables: dict) -> No
 
 def snapshot_params(data_dir: Path, plan, rows: dict[str, int]) -> dict[str, Any]:
     """Which extract and which snapshots a run trained, validated and tested on."""
+    from features.validation import attribute_source
+
     return {
         "data.fingerprint": data_fingerprint(data_dir),
+        "data.customer_attributes": attribute_source(data_dir),
         "data.train_snapshots": ",".join(map(str, plan.train)),
         "data.valid_snapshot": str(plan.valid),
         "data.test_snapshot": str(plan.test),

@@ -7,7 +7,12 @@ One row per customer per month (`fecha_dato`): 24 customer attributes and 24 pro
   before that month (the middle of the possible year, so ± 6 months); joined at
   `fecha_alta`; gender from `sexo` (H → F, V → M, read as *hembra* / *varón*: the
   competition does not document the codes); region `nomprov`; segment from `segmento`;
-  income band = the quintile of `renta` among the extract's customers;
+  income band = the quintile of `renta` among the extract's customers (their latest rows);
+* customer_attributes: the monthly rows are snapshots, so region, income band (each row's
+  `renta` on the same quintiles) and segment get a new version in the month a customer's
+  sound row first shows a change; the first version runs from `fecha_alta` (the first row's
+  values are taken to hold since joining: nothing earlier is known). The last version is
+  the customers row;
 * products: the 24 flags, with readable names and contract families (`CATALOGUE`);
 * holdings: a product held in a customer's month m and not in their previous month is
   opened in m and closed in the first later month without it. Held in the customer's
@@ -72,6 +77,13 @@ FLAGS = tuple(product.product_id for product in CATALOGUE)
 ATTRIBUTES = ("fecha_dato", "ncodpers", "sexo", "age", "fecha_alta", "nomprov", "renta", "segmento")
 GENDER = {"H": "F", "V": "M"}
 SEGMENT = {"01 - TOP": "affluent", "02 - PARTICULARES": "mass", "03 - UNIVERSITARIO": "mass"}
+NOTES = (
+    "birth dates are estimated from age (± 6 months); income band = renta quintile",
+    "customer_attributes: a version from each month whose row changes region, income "
+    "band or segment; the first from fecha_alta (the first month's values are taken to "
+    "hold since joining); risk appetite, channel and do-not-contact are not in the source",
+    "no transactions, balances or interactions in the source: those features are 0 or null",
+)
 MAX_AGE = 120
 DAYS_PER_YEAR = 365.25
 
@@ -164,40 +176,108 @@ def import_santander(source: tuple[str, pd.DataFrame]) -> ImportedExtract:
         f"{month.nunique()} month(s) of product flags; holdings held in a customer's first "
         "month are dated at fecha_alta (the earliest possible: the true opening date is "
         "unknown); a month whose row is quarantined neither opens nor closes a holding",
-        "birth dates are estimated from age (± 6 months); income band = renta quintile",
-        "no transactions, balances or interactions in the source: those features are 0 or null",
+        *NOTES,
     )
-    return assemble(
-        f"{SOURCE}: {name}",
-        triage,
-        {"customers": customers_frame(rows), "holdings": holdings_frame(rows, held, seen)},
-        CATALOGUE,
-        end_of_day(month.max()),
-        notes,
-    )
+    tables = {"holdings": holdings_frame(rows, held, seen), **customer_tables(rows)}
+    return assemble(f"{SOURCE}: {name}", triage, tables, CATALOGUE, end_of_day(month.max()), notes)
 
 
-def customers_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """One customer per `ncodpers`, from their latest sound row."""
+def customer_tables(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """`customers` (the latest sound row) and `customer_attributes` (its history)."""
+    attributes = attribute_rows(rows)
+    customers = customers_frame(rows, attributes)
+    return {
+        "customers": customers,
+        "customer_attributes": attribute_versions(attributes, customers),
+    }
+
+
+def customers_frame(rows: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
+    """One customer per `ncodpers`, from their latest sound row.
+
+    Args:
+        rows: sound rows.
+        attributes: `attribute_rows(rows)`.
+    """
     latest = rows.sort_values("month").groupby("customer_id").tail(1)
     # Age in whole years at the month: born between age + 1 and age years before it, so
     # the middle, age + ½ years before; never after joining.
     born = latest["month"] - pd.to_timedelta((latest["age"] + 0.5) * DAYS_PER_YEAR, unit="D")
     born = born.where(born <= latest["joined_at"], latest["joined_at"])
-    renta = latest["renta"]
-    quintile = np.ceil(renta.rank(pct=True) * len(INCOME_BANDS)).clip(1, len(INCOME_BANDS))
-    band = quintile.map(lambda q: INCOME_BANDS[int(q) - 1], na_action="ignore")
+    shown = attributes.loc[latest.index]
     return pd.DataFrame(
         {
             "customer_id": latest["customer_id"],
             "birth_date": born.dt.normalize(),
             "joined_at": latest["joined_at"],
             "gender": latest["sexo"].map(GENDER),
-            "region": latest["region"].replace("", None),
-            "income_band": band,
-            "segment": latest["segmento"].map(SEGMENT),
+            "region": shown["region"],
+            "income_band": shown["income_band"],
+            "segment": shown["segment"],
         }
     ).reset_index(drop=True)
+
+
+def attribute_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The changeable attributes each sound row shows (region, income band, segment),
+    aligned with `rows`. Income bands are the quintiles of the customers' latest `renta`,
+    so a row's band is where its `renta` falls among them."""
+    latest = rows.sort_values("month").groupby("customer_id").tail(1)
+    return pd.DataFrame(
+        {
+            "customer_id": rows["customer_id"],
+            "month": rows["month"],
+            "region": rows["region"].replace("", None),
+            "income_band": income_bands(rows["renta"], latest["renta"]),
+            "segment": rows["segmento"].map(SEGMENT),
+        },
+        index=rows.index,
+    )
+
+
+def income_bands(renta: pd.Series, reference: pd.Series) -> pd.Series:
+    """Income band of each `renta`: its quintile among `reference`, by pandas' average rank
+    (a value of the reference gets exactly `reference.rank(pct=True)`; one between two
+    values, half a rank above the lower). Null where `renta` is."""
+    known = np.sort(reference.dropna().to_numpy(dtype=float))
+    values = renta.to_numpy(dtype=float)
+    below = np.searchsorted(known, values, side="left")
+    equal = np.searchsorted(known, values, side="right") - below
+    rank = np.where(equal > 0, below + (equal + 1) / 2, below + 0.5)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        quintile = np.ceil(rank / len(known) * len(INCOME_BANDS)).clip(1, len(INCOME_BANDS))
+    bands = [
+        None if np.isnan(value) or not len(known) else INCOME_BANDS[int(q) - 1]
+        for value, q in zip(values, quintile, strict=True)
+    ]
+    return pd.Series(bands, index=renta.index, dtype="object")
+
+
+def attribute_versions(attributes: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """`customer_attributes` from monthly snapshots: a version from each month whose row
+    shows other attributes than the customer's previous sound row; the first from joining.
+
+    Args:
+        attributes: `attribute_rows` of the sound rows.
+        customers: `customers_frame` (for `joined_at`).
+    """
+    ordered = attributes.sort_values(["customer_id", "month"])
+    shown = ordered[["region", "income_band", "segment"]].astype("object")
+    shown = shown.where(shown.notna(), "\0")  # compare a missing value equal to itself
+    same_customer = ordered["customer_id"].eq(ordered["customer_id"].shift())
+    changed = ~same_customer | shown.ne(shown.shift()).any(axis=1)
+    versions = ordered[changed].copy()
+    joined = customers.set_index("customer_id")["joined_at"]
+    first = ~same_customer[changed]
+    versions["valid_from"] = versions["month"].where(
+        ~first, joined.reindex(versions["customer_id"]).to_numpy()
+    )
+    following = versions["valid_from"].shift(-1)
+    versions["valid_to"] = following.where(
+        versions["customer_id"].eq(versions["customer_id"].shift(-1))
+    )
+    columns = ["customer_id", "valid_from", "valid_to", "region", "income_band", "segment"]
+    return versions[columns].reset_index(drop=True)
 
 
 def holdings_frame(rows: pd.DataFrame, held: pd.DataFrame, seen: pd.DataFrame) -> pd.DataFrame:

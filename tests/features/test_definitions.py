@@ -7,7 +7,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from banks import tiny_bank_frames, write_bank
+from banks import tiny_bank_frames, tiny_bank_with_history, write_bank
 
 from common.config import ChurnDefinition, DataConfig, FeaturesConfig
 from features import engine, interactions, labels, pipeline, products, transactions
@@ -229,18 +229,87 @@ def perturb_after(frames: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict
     b = out["balances"]
     late = pd.to_datetime(b["snapshot_date"]) >= cutoff
     b.loc[late, "balance"] = 0.0
+    if "customer_attributes" in out:
+        out = change_attributes_at(out, cutoff)
+    if "market_rates" in out:
+        r = out["market_rates"]
+        late = r["published_at"] >= cutoff
+        r.loc[late, "market_savings_rate"] = 9.0
+        extra = pd.DataFrame(
+            {"published_at": [cutoff], "market_savings_rate": [12.0], "bank_savings_rate": [0.1]}
+        )
+        out["market_rates"] = pd.concat([r[~late | (r.index % 2 == 0)], extra], ignore_index=True)
     return out
 
 
+NEW_ATTRIBUTES = {
+    "segment": "private",
+    "income_band": "high",
+    "risk_appetite": 5,
+    "preferred_channel": "in_person",
+    "do_not_contact": True,
+    "region": "West",
+}
+
+
+def change_attributes_at(frames: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict:
+    """C1 and C2 change every attribute at the cut-off, as a bank's extract records it: the
+    version in force ends there, a new one starts there, later versions take the new values,
+    and `customers` holds the new (current) values. C4 has no history: its attributes are
+    as of extraction by design (and reported), so it is left alone."""
+    out = dict(frames)
+    v = frames["customer_attributes"].copy()
+    movers = v["customer_id"].isin(["C1", "C2"])
+    open_at_cutoff = v["valid_to"].isna() | (v["valid_to"] >= cutoff)
+    in_force = movers & (v["valid_from"] < cutoff) & open_at_cutoff
+    v.loc[in_force, "valid_to"] = cutoff
+    later = movers & (v["valid_from"] >= cutoff)
+    for name, value in NEW_ATTRIBUTES.items():
+        v.loc[later, name] = value
+    new = pd.DataFrame({"customer_id": ["C1", "C2"], "valid_from": [cutoff] * 2})
+    # The new version runs until a later one, if the customer already had one.
+    ends = [v.loc[later & (v.customer_id == c), "valid_from"].min() for c in ("C1", "C2")]
+    new = new.assign(valid_to=ends)
+    out["customer_attributes"] = pd.concat([v, new.assign(**NEW_ATTRIBUTES)], ignore_index=True)
+    c = frames["customers"].copy()
+    for name, value in NEW_ATTRIBUTES.items():
+        c.loc[c["customer_id"].isin(["C1", "C2"]), name] = value
+    out["customers"] = c
+    return out
+
+
+@pytest.mark.parametrize("bank", [tiny_bank_frames, tiny_bank_with_history])
 @pytest.mark.parametrize("as_of", [date(2023, 11, 1), date(2024, 1, 20), date(2024, 2, 1)])
-def test_no_leakage_records_at_or_after_the_cutoff_change_nothing(tmp_path, as_of):
-    frames = tiny_bank_frames()
+def test_no_leakage_records_at_or_after_the_cutoff_change_nothing(tmp_path, as_of, bank):
+    frames = bank()
     cutoff = pd.Timestamp(as_of)
     changed = perturb_after(frames, cutoff)
     assert not changed["transactions"].equals(frames["transactions"])
+    if "customer_attributes" in frames:
+        assert not changed["customers"].equals(frames["customers"])
     before = features_of(frames, [as_of], labels=False, tmp_path=tmp_path / "a")
     after = features_of(changed, [as_of], labels=False, tmp_path=tmp_path / "b")
     pd.testing.assert_frame_equal(before.sort_index(), after.sort_index())
+
+
+def test_without_the_history_an_attribute_changed_after_d_moves_the_features(tmp_path):
+    """The leakage test has teeth: read from `customers` alone (the fallback, reported as
+    "as of extraction"), the same change after D shows in the features before D."""
+    as_of = date(2024, 1, 20)
+    frames = tiny_bank_with_history()
+    changed = change_attributes_at(frames, pd.Timestamp(as_of))
+    without = [
+        {name: frame for name, frame in bank.items() if name != "customer_attributes"}
+        for bank in (frames, changed)
+    ]
+    before = features_of(without[0], [as_of], labels=False, tmp_path=tmp_path / "a")
+    after = features_of(without[1], [as_of], labels=False, tmp_path=tmp_path / "b")
+    assert after.loc[("C1", as_of), "segment"] == "private"
+    assert before.loc[("C1", as_of), "segment"] == "mass"
+    assert (before.loc[("C2", as_of), "income_band"], after.loc[("C2", as_of), "income_band"]) == (
+        "low",
+        "high",
+    )
 
 
 def test_output_columns_and_dtypes_are_fixed(tiny_features):
@@ -251,22 +320,38 @@ def test_output_columns_and_dtypes_are_fixed(tiny_features):
     assert frame["txn_count_30d"].dtype == "float64"
 
 
-def test_one_customer_from_raw_records_matches_the_batch(tmp_path, tiny_features):
-    frames = tiny_bank_frames()
-    as_of = date(2024, 2, 15)
-    for customer in ("C1", "C2"):
+@pytest.mark.parametrize("bank", [tiny_bank_frames, tiny_bank_with_history])
+@pytest.mark.parametrize("as_of", [date(2023, 9, 1), date(2024, 1, 12), date(2024, 2, 15)])
+def test_one_customer_from_raw_records_matches_the_batch(tmp_path, bank, as_of):
+    frames = bank()
+    batch_features = features_of(frames, [as_of], labels=False, tmp_path=tmp_path)
+    market_rates = frames.get("market_rates")
+    for customer in ("C1", "C2", "C4"):
         records = {
             name: frame[frame["customer_id"] == customer]
             for name, frame in frames.items()
-            if name != "products"
+            if name not in ("products", "market_rates")
         }
-        single = customer_features(records, frames["products"], as_of, CONFIG)
+        single = customer_features(records, frames["products"], as_of, CONFIG, market_rates)
         batch = to_model_frame(
-            tiny_features.loc[[(customer, as_of)]].reset_index(level=1, drop=True).reset_index(),
+            batch_features.loc[[(customer, as_of)]].reset_index(level=1, drop=True).reset_index(),
             CONFIG,
         )
         columns = ["customer_id", *feature_names(CONFIG)]
         pd.testing.assert_frame_equal(single[columns], batch[columns], check_categorical=False)
+
+
+def test_one_customer_takes_market_rates_from_the_bank_not_the_request(tiny_frames):
+    from common.errors import DataError
+    from features.online import CustomerFeatures
+
+    frames = tiny_bank_with_history()
+    bad = frames["market_rates"].assign(market_savings_rate=99.0)
+    with pytest.raises(DataError, match="market_rates: market_savings_rate: above 50"):
+        CustomerFeatures(frames["products"], CONFIG, bad)
+    records = {"customers": frames["customers"].iloc[[0]], "market_rates": frames["market_rates"]}
+    with pytest.raises(DataError, match="market_rates are the bank's"):
+        CustomerFeatures(frames["products"], CONFIG).compute(records, date(2024, 2, 1))
 
 
 def test_one_customer_with_a_bad_record_is_refused(tiny_frames):
@@ -364,6 +449,12 @@ def tiny_loaded(tmp_path_factory):
     return load_bank(engine.connect(CONFIG), folder, DataConfig(max_quarantine_share=0.9))
 
 
+@pytest.fixture(scope="module")
+def history_loaded(tmp_path_factory):
+    folder = write_bank(tiny_bank_with_history(), tmp_path_factory.mktemp("pit") / "bank")
+    return load_bank(engine.connect(CONFIG), folder, DataConfig())
+
+
 def build_declared(bank, config=CONFIG, balances=True):
     tables = {name: t for name, t in bank.tables.items() if balances or name != "balances"}
     return build_features(
@@ -393,10 +484,14 @@ def build_declared(bank, config=CONFIG, balances=True):
         ),
     ],
 )
-def test_the_output_is_exactly_the_declared_columns(tiny_loaded, config, balances):
+@pytest.mark.parametrize("history", [False, True])
+def test_the_output_is_exactly_the_declared_columns(
+    tiny_loaded, history_loaded, config, balances, history
+):
     # Building runs `check_computed` on every family: it raises on any drift.
-    table = build_declared(tiny_loaded, config, balances)
-    product_ids = pipeline.catalogue(tiny_loaded)
+    bank = history_loaded if history else tiny_loaded
+    table = build_declared(bank, config, balances)
+    product_ids = pipeline.catalogue(bank)
     declared = [column.name for column in feature_columns(config, product_ids)]
     label_names = [column.name for column in labels.LABELS.columns((), product_ids)]
     assert list(table.columns) == [*KEYS, *declared, *label_names]
@@ -493,3 +588,145 @@ def test_feature_code_holds_every_module_the_definitions_import():
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("features."):
                 todo.append(node.module.split(".")[1])
     assert seen <= set(pipeline.FEATURE_CODE), sorted(seen - set(pipeline.FEATURE_CODE))
+
+
+@pytest.fixture(scope="module")
+def history_features(tmp_path_factory):
+    return features_of(
+        tiny_bank_with_history(),
+        [date(2023, 9, 1), date(2023, 9, 16), date(2024, 1, 12), date(2024, 2, 1)],
+        labels=False,
+        tmp_path=tmp_path_factory.mktemp("history"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("customer", "as_of", "column", "expected"),
+    [
+        # C1's first version until 2023-09-15 10:30, then the current one.
+        ("C1", date(2023, 9, 1), "income_band", "lower_middle"),
+        ("C1", date(2023, 9, 1), "risk_appetite", 2.0),
+        ("C1", date(2023, 9, 1), "preferred_channel", "email"),
+        ("C1", date(2023, 9, 16), "income_band", "middle"),
+        ("C1", date(2023, 9, 16), "risk_appetite", 3.0),
+        # C2 asked not to be contacted on 2024-01-12 16:00: not yet known at its start.
+        ("C2", date(2024, 1, 12), "do_not_contact", 0.0),
+        ("C2", date(2024, 2, 1), "do_not_contact", 1.0),
+        # C4 has no history: the customers value (as of extraction).
+        ("C4", date(2024, 2, 1), "do_not_contact", 1.0),
+        ("C4", date(2024, 2, 1), "income_band", "upper_middle"),
+        # Days since the version in force began; null while it is the first version.
+        ("C1", date(2023, 9, 1), "days_since_attribute_change", None),
+        ("C1", date(2023, 9, 16), "days_since_attribute_change", 13.5 / 24),
+        ("C2", date(2024, 2, 1), "days_since_attribute_change", 19 + 8 / 24),
+        ("C4", date(2024, 2, 1), "days_since_attribute_change", None),
+    ],
+)
+def test_attributes_are_those_in_force_just_before_d(
+    history_features, customer, as_of, column, expected
+):
+    value = history_features.loc[(customer, as_of), column]
+    if expected is None:
+        assert pd.isna(value), (customer, as_of, column, value)
+    elif isinstance(expected, float):
+        assert value == pytest.approx(expected), (customer, as_of, column, value)
+    else:
+        assert value == expected, (customer, as_of, column, value)
+
+
+@pytest.mark.parametrize(
+    ("versions", "expected"),
+    [
+        # Overlap: the first version was never closed; the latest valid_from wins.
+        ([("2010-01-01", None, "mass"), ("2023-06-01", None, "private")], "private"),
+        # Replaced exactly at D: still in force as of D (D means the start of that day).
+        ([("2010-01-01", "2024-02-01", "mass"), ("2024-02-01", None, "private")], "mass"),
+        # A gap at D: nothing in force, so the value at extraction (customers: affluent).
+        ([("2010-01-01", "2023-06-01", "mass"), ("2024-03-01", None, "private")], "affluent"),
+        # Only a version that starts after D: the value at extraction.
+        ([("2024-03-01", None, "private")], "affluent"),
+    ],
+)
+def test_the_version_in_force_is_the_latest_started_and_not_yet_ended(tmp_path, versions, expected):
+    frames = tiny_bank_frames()
+    frames["customers"].loc[frames["customers"].customer_id == "C1", "segment"] = "affluent"
+    frames["customer_attributes"] = pd.DataFrame(
+        {
+            "customer_id": "C1",
+            "valid_from": [pd.Timestamp(start) for start, _, _ in versions],
+            "valid_to": [pd.Timestamp(end) if end else pd.NaT for _, end, _ in versions],
+            "segment": [segment for _, _, segment in versions],
+        }
+    )
+    frame = features_of(frames, [date(2024, 2, 1)], labels=False, tmp_path=tmp_path)
+    assert frame.loc[("C1", date(2024, 2, 1)), "segment"] == expected
+
+
+def test_a_version_with_an_unknown_attribute_does_not_borrow_the_value_at_extraction(tmp_path):
+    frames = tiny_bank_with_history()
+    versions = frames["customer_attributes"]
+    versions.loc[versions.customer_id == "C1", "income_band"] = None
+    frame = features_of(frames, [date(2024, 2, 1)], labels=False, tmp_path=tmp_path)
+    assert pd.isna(frame.loc[("C1", date(2024, 2, 1)), "income_band"])
+
+
+@pytest.mark.parametrize(
+    ("customer", "as_of", "column", "expected"),
+    [
+        # Published on the 1st at 09:00: as of 2024-02-01 the latest is 2024-01-01 (4.2);
+        # 90 days before D is 2023-11-03, when the latest was 2023-11-01 (4.0).
+        ("C1", date(2024, 2, 1), "market_savings_rate", 4.2),
+        ("C4", date(2024, 2, 1), "savings_rate_gap", 1.7),
+        ("C2", date(2024, 2, 1), "savings_rate_gap_change_90d", 0.2),
+        ("C1", date(2023, 9, 1), "market_savings_rate", 3.7),
+        # C1's current account is fixed until 2024-02-10, the mortgage until 2029-03-10
+        # (not yet held on 2024-02-01); C2's savings ended their fixed rate on 2023-12-01.
+        ("C1", date(2024, 2, 1), "days_to_fixed_rate_end", 9.0),
+        ("C1", date(2024, 2, 1), "fixed_rate_ended_180d", 0.0),
+        ("C2", date(2024, 2, 1), "fixed_rate_ended_180d", 1.0),
+        ("C2", date(2024, 2, 1), "days_to_fixed_rate_end", None),
+        ("C2", date(2023, 9, 1), "days_to_fixed_rate_end", 91.0),
+        ("C4", date(2024, 2, 1), "fixed_rate_ended_180d", 0.0),
+    ],
+)
+def test_market_rate_and_fixed_rate_features(history_features, customer, as_of, column, expected):
+    value = history_features.loc[(customer, as_of), column]
+    if expected is None:
+        assert pd.isna(value), (customer, as_of, column, value)
+    else:
+        assert value == pytest.approx(expected), (customer, as_of, column, value)
+
+
+def test_after_the_fixed_period_and_without_the_tables(tmp_path):
+    as_of = date(2024, 7, 1)
+    frame = features_of(tiny_bank_with_history(), [as_of], labels=False, tmp_path=tmp_path / "a")
+    c1 = frame.loc[("C1", as_of)]
+    assert c1["days_to_fixed_rate_end"] == 1713.0  # the mortgage, fixed until 2029-03-10
+    assert c1["fixed_rate_ended_180d"] == 1.0  # the current account's ended 2024-02-10
+    frames = tiny_bank_frames()  # no market_rates, no fixed_until
+    plain = features_of(frames, [as_of], labels=False, tmp_path=tmp_path / "b")
+    assert plain[["market_savings_rate", "savings_rate_gap_change_90d"]].isna().all().all()
+    assert plain["days_to_fixed_rate_end"].isna().all()
+    assert (plain["fixed_rate_ended_180d"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("bank", "has_history", "fallback"),
+    [
+        (tiny_bank_frames, False, {date(2024, 2, 1): 3}),
+        (tiny_bank_with_history, True, {date(2024, 2, 1): 1}),
+    ],
+)
+def test_the_build_counts_rows_whose_attributes_are_as_of_extraction(
+    tmp_path, bank, has_history, fallback
+):
+    folder = write_bank(bank(), tmp_path / "bank")
+    loaded = load_bank(engine.connect(CONFIG), folder, DataConfig())
+    built = pipeline.build_feature_file(loaded, [date(2024, 2, 1)], CONFIG, tmp_path / "f.parquet")
+    coverage = built.attributes
+    assert coverage.has_history is has_history
+    assert coverage.rows == {date(2024, 2, 1): 3}  # C1, C2 and C4
+    assert coverage.as_of_extraction == fallback  # with history, C4 only: it has none
+    assert ("as of extraction for every row" in coverage.describe()) is not has_history
+    if has_history:
+        assert "except 33.3% of rows as of extraction" in coverage.describe()

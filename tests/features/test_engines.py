@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from banks import write_bank
+from banks import tiny_bank_frames, tiny_bank_with_history, write_bank
 
 from common.config import DataConfig, FeaturesConfig
 from features import engine, pipeline
@@ -32,13 +32,16 @@ def test_duckdb_and_spark_agree_on_the_small_synthetic_bank(tmp_path, small_synt
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False, rtol=1e-9)
 
 
-def test_duckdb_and_spark_agree_on_hand_made_cases(tmp_path, tiny_frames):
+@pytest.mark.parametrize("bank", [tiny_bank_frames, tiny_bank_with_history])
+def test_duckdb_and_spark_agree_on_hand_made_cases(tmp_path, bank):
+    frames = bank()
     # Sub-second timestamps: DuckDB keeps the fraction of epoch seconds, Spark drops it.
-    tx = tiny_frames["transactions"]
+    tx = frames["transactions"]
     extra = tx.iloc[[0]].assign(ts=pd.Timestamp("2024-01-31 23:59:59.750"), amount=12.5)
-    tiny_frames["transactions"] = pd.concat([tx, extra], ignore_index=True)
-    folder = write_bank(tiny_frames, tmp_path / "bank")
-    as_of_dates = [date(2023, 10, 1), date(2024, 2, 1), date(2024, 2, 15)]
+    frames["transactions"] = pd.concat([tx, extra], ignore_index=True)
+    folder = write_bank(frames, tmp_path / "bank")
+    # Dates on both sides of an attribute change, a fixed-rate end and a rate publication.
+    as_of_dates = [date(2023, 9, 1), date(2023, 10, 1), date(2024, 2, 1), date(2024, 2, 15)]
     duck = build(folder, tmp_path / "duck.parquet", "duckdb", as_of_dates)
     spark = build(folder, tmp_path / "spark.parquet", "spark", as_of_dates)
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False, rtol=1e-9)

@@ -34,7 +34,7 @@ from features.importers.extract import (
 )
 from features.schema import COUNTERPARTY_TYPES, DIRECTIONS, MANIFEST_FILE, TRANSACTION_CHANNELS
 from features.staging import REASON
-from features.validation import load_bank
+from features.validation import attribute_source, load_bank
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "berka-pkdd99"
 TRANSACTIONS_FILE = "trans_small.asc"
@@ -413,6 +413,8 @@ def test_written_extract_validates_clean(small, tmp_path):
         ["customers", "products", "holdings", "transactions", "interactions", "balances"], 0
     )
     assert bank.extracted_at == datetime(1994, 3, 30, 23, 59, 59)
+    # Berka has no attribute history: features read `customers` as of extraction, and say so.
+    assert attribute_source(tmp_path / "bank") == "as_of_extraction"
     # A loan's end after the extraction is a plan: open as far as the extract knows.
     holdings = bank.tables["holdings"].to_pandas()
     assert holdings["closed_at"].notna().sum() == 1

@@ -246,3 +246,58 @@ def test_attribute_columns_are_the_ones_documented():
     text = (Path(__file__).resolve().parents[2] / "docs" / "data-import.md").read_text()
     missing = [name for name in (*ATTRIBUTES, *FLAGS) if f"`{name}`" not in text]
     assert not missing, f"docs/data-import.md does not mention {missing}"
+
+
+def test_attribute_versions_start_in_the_month_a_change_shows(tmp_path):
+    rows = [
+        # 21: moves from Madrid to Sevilla in February, becomes TOP in March.
+        row(JAN, "21", [CCO], renta="30000.0"),
+        row(FEB, "21", [CCO], renta="30000.0", nomprov="SEVILLA"),
+        row(MAR, "21", [CCO], renta="30000.0", nomprov="SEVILLA", segmento="01 - TOP"),
+        # 22: nothing changes (renta unknown throughout): one version, from joining.
+        row(JAN, "22", [CCO], renta="   NA", joined="2014-05-05"),
+        row(FEB, "22", [CCO], renta="   NA", joined="2014-05-05"),
+        # 23: renta rises from the bottom to the top of the extract's quintiles in March;
+        # February's row is bad (age NA): unknown, so no version starts there.
+        row(JAN, "23", [CCO], renta="10000.0"),
+        row(FEB, "23", [CCO], age=" NA", renta="10000.0"),
+        row(MAR, "23", [CCO], renta="90000.0"),
+        row(MAR, "24", [CCO], renta="50000.0"),
+    ]
+    path = tmp_path / "train_ver2.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    extract = import_santander(read_santander(path))
+    versions = extract.tables["customer_attributes"]
+    got = [
+        (
+            v.customer_id,
+            f"{v.valid_from:%Y-%m-%d}",
+            None if pd.isna(v.valid_to) else f"{v.valid_to:%Y-%m-%d}",
+            v.region,
+            v.income_band,
+            v.segment,
+        )
+        for v in versions.itertuples()
+    ]
+    # Bands are quintiles of the latest renta (30,000, 50,000, 90,000: lower_middle,
+    # upper_middle, high); January's 10,000 is below them all: low.
+    assert got == [
+        ("21", "2012-08-03", FEB, "MADRID", "lower_middle", "mass"),
+        ("21", FEB, MAR, "SEVILLA", "lower_middle", "mass"),
+        ("21", MAR, None, "SEVILLA", "lower_middle", "affluent"),
+        ("22", "2014-05-05", None, "MADRID", None, "mass"),
+        ("23", "2012-08-03", MAR, "MADRID", "low", "mass"),
+        ("23", MAR, None, "MADRID", "high", "mass"),
+        ("24", "2012-08-03", None, "MADRID", "upper_middle", "mass"),
+    ]
+    # customers = the last version, as a bank's extract holds them.
+    customers = extract.tables["customers"].set_index("customer_id")
+    last = versions[versions["valid_to"].isna()].set_index("customer_id")
+    for column in ("region", "income_band", "segment"):
+        pd.testing.assert_series_equal(
+            customers[column].sort_index(), last[column].sort_index(), check_dtype=False
+        )
+    write_extract(extract, tmp_path / "bank")
+    bank = load_bank(engine.connect(FeaturesConfig()), tmp_path / "bank", DataConfig())
+    assert all(report.rows_quarantined == 0 for report in bank.reports)
+    assert bank.tables["customer_attributes"].count().execute() == 7

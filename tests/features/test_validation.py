@@ -7,13 +7,13 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from banks import EXTRACTED_AT, tiny_bank_frames, write_bank
+from banks import EXTRACTED_AT, tiny_bank_frames, tiny_bank_with_history, write_bank
 
 from common.config import DataConfig, FeaturesConfig
 from common.errors import DataError
 from features import engine
 from features.report import data_quality_frame
-from features.validation import load_bank
+from features.validation import attribute_source, load_bank
 
 LENIENT = DataConfig(max_quarantine_share=0.9)
 
@@ -245,3 +245,60 @@ def test_an_empty_interactions_table_is_allowed_but_empty_customers_is_not(tmp_p
     frames["customers"] = frames["customers"].iloc[:0]
     with pytest.raises(DataError, match="table customers .* has no rows"):
         load(write_bank(frames, tmp_path / "b"))
+
+
+def test_the_point_in_time_tables_load_with_nothing_quarantined(tmp_path):
+    # C1's mortgage is fixed until 2029, after the extraction: agreed at opening, so kept.
+    bank = load(write_bank(tiny_bank_with_history(), tmp_path / "bank"), LENIENT)
+    assert {r.table: r.rows_quarantined for r in bank.reports} == dict.fromkeys(
+        [
+            "customers",
+            "products",
+            "holdings",
+            "transactions",
+            "interactions",
+            "balances",
+            "customer_attributes",
+            "market_rates",
+        ],
+        0,
+    )
+    holdings = bank.tables["holdings"].to_pandas().set_index(["customer_id", "product_id"])
+    assert holdings.loc[("C1", "P03"), "fixed_until"] == pd.Timestamp("2029-03-10")
+    assert attribute_source(tmp_path / "bank") == "point_in_time"
+    assert attribute_source(write_bank(tiny_bank_frames(), tmp_path / "b")) == "as_of_extraction"
+
+
+def test_bad_attribute_versions_are_quarantined_with_their_reason(tmp_path):
+    frames = tiny_bank_with_history()
+    versions = frames["customer_attributes"]
+    backwards = versions.iloc[[0]].assign(
+        valid_from=pd.Timestamp("2012-05-01"), valid_to=pd.Timestamp("2011-05-01")
+    )
+    stranger = versions.iloc[[0]].assign(customer_id="C999")
+    copy = versions.iloc[[2]].assign(income_band="high")  # same (customer, valid_from) key
+    unknown_band = versions.iloc[[4]].assign(
+        valid_from=pd.Timestamp("2024-08-01"), income_band="rich"
+    )
+    frames["customer_attributes"] = pd.concat(
+        [versions, backwards, stranger, copy, unknown_band], ignore_index=True
+    )
+    bank = load(write_bank(frames, tmp_path / "bank"), quarantine=tmp_path / "q")
+    report = {r.table: r for r in bank.reports}["customer_attributes"]
+    assert report.reasons == {
+        "valid_to: before valid_from": 1,
+        "customer_id: unknown in customers": 1,
+        "customer_id, valid_from: duplicate key": 2,
+        "income_band: not one of low, lower_middle, middle, upper_middle, high": 1,
+    }
+    assert len(pd.read_parquet(tmp_path / "q" / "customer_attributes.parquet")) == 5
+    # The customers table keeps its own attributes, whatever the history says.
+    assert {r.table: r.rows_quarantined for r in bank.reports}["customers"] == 0
+
+
+def test_a_fixed_rate_end_after_the_extraction_is_kept_but_other_dates_are_not(tmp_path):
+    frames = tiny_bank_with_history()
+    frames["holdings"].loc[1, "opened_at"] = pd.Timestamp("2025-06-01")
+    bank = load(write_bank(frames, tmp_path / "bank"))
+    report = {r.table: r for r in bank.reports}["holdings"]
+    assert report.reasons == {f"opened_at: after the extraction time {EXTRACTED_AT.isoformat()}": 1}
