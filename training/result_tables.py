@@ -7,12 +7,14 @@ from rich.table import Table as RichTable
 
 from common.names import UPLIFT_MODEL
 from training.contenders import (
+    FEATURE_ORACLE,
     INACTIVITY,
     LIGHTGBM,
     LOGISTIC,
     ORACLE,
     POPULARITY,
     RULE_PREFIX,
+    SALARY_OR_OUTFLOW,
     Contender,
     rule,
 )
@@ -23,29 +25,39 @@ BINARY_KEYS = (
     "log_loss",
     "brier",
     "ece",
+    "calibration_slope",
+    "calibration_intercept",
     "lift_at_10pct",
     "capture_at_10pct",
 )
+# On the synthetic bank: the customers not yet leaving at the as-of date (training.truth).
+NOT_LEAVING_KEYS = ("not_leaving_roc_auc", "not_leaving_pr_auc")
 CROSS_SELL_KEYS = (
     "map_at_7",
     "precision_at_3",
     "recall_at_3",
+    "served_precision_at_1",
+    "served_margin_precision_at_1",
     "pooled_roc_auc",
     "pooled_brier",
     "pooled_ece",
+    "pooled_calibration_slope",
 )
 
 
 def binary_table(
     metrics: dict[str, float],
     title: str,
-    rule_baseline: Contender,
+    rules: tuple[Contender, ...],
     keys: tuple[str, ...] = BINARY_KEYS,
 ) -> RichTable:
-    """A model's test metrics beside its baselines (and the oracle if known)."""
+    """A model's test metrics beside its baselines (and the oracles if known); a metric no
+    contender has is left out."""
     table = RichTable(title=title)
-    table.add_column("metric")
-    columns = [LIGHTGBM, LOGISTIC, rule_baseline, ORACLE]
+    table.add_column("metric", no_wrap=True)
+    columns = [LIGHTGBM, LOGISTIC, *rules, FEATURE_ORACLE, ORACLE]
+    columns = [c for c in columns if any(c.key(key) in metrics for key in keys)]
+    keys = tuple(key for key in keys if any(c.key(key) in metrics for c in columns))
     for contender in columns:
         table.add_column(contender.title, justify="right")
     for key in keys:
@@ -60,14 +72,42 @@ def binary_table(
 
 
 def churn_table(metrics: dict[str, float], rows: dict[str, int], plan) -> RichTable:
-    """Test-period metrics of the churn model beside its baselines and the oracle."""
+    """Test-period metrics of the churn model beside its baselines and the oracles; on a
+    synthetic bank also on the customers not yet leaving at the as-of date."""
     return binary_table(
         metrics,
         f"Churn, test snapshot {plan.test} ({rows['test']:,} customers; trained on "
         f"{rows['train']:,} rows from {plan.train[0]} to {plan.train[-1]}, validated on "
         f"{plan.valid})",
-        rule_baseline=INACTIVITY,
+        rules=(INACTIVITY, SALARY_OR_OUTFLOW),
+        keys=BINARY_KEYS + NOT_LEAVING_KEYS,
     )
+
+
+def churn_truth_lines(metrics: dict[str, float], notes: dict[str, str]) -> list[str]:
+    """What the truth says of a churn run, in sentences (nothing on a real bank)."""
+    lines = []
+    if "not_leaving_share" in metrics:
+        lines.append(
+            f"not yet leaving at the as-of date: {metrics['not_leaving_share']:.0%} of the test "
+            f"customers, churn rate {metrics['not_leaving_label_rate']:.2%} "
+            f"(all: {metrics['label_rate_test']:.2%}); rows not_leaving_*"
+        )
+    if "headroom_share" in metrics:
+        share = metrics["headroom_share"]
+        lines.append(
+            "headroom share (LightGBM − logistic) ÷ (oracle − logistic), ROC AUC: "
+            + (f"{share:.2f}" if share == share else f"none: {notes.get('headroom_share', '')}")
+        )
+    if FEATURE_ORACLE.key("roc_auc") in metrics:
+        lines.append(
+            f"feature-limited oracle ROC AUC {metrics[FEATURE_ORACLE.key('roc_auc')]:.3f} "
+            f"against the oracle's {metrics[ORACLE.key('roc_auc')]:.3f} (the ceiling given "
+            f"Retain's features; {notes.get('feature_oracle', '')})"
+        )
+    if "truth" in notes:
+        lines.append(notes["truth"])
+    return lines
 
 
 def table_mode_table(result, name: str) -> RichTable:
@@ -77,7 +117,7 @@ def table_mode_table(result, name: str) -> RichTable:
         result.metrics,
         f"{name}: test, {result.split} ({rows['test']:,} rows; trained on "
         f"{rows['train']:,}, validated on {rows['valid']:,})",
-        rule_baseline=rule(result.rule_feature),
+        rules=(rule(result.rule_feature),),
     )
 
 
@@ -90,7 +130,7 @@ def cross_sell_table(result) -> RichTable:
         f"{plan.test}: {rows['test']:,} customers, "
         f"{int(result.metrics['customers_ranked']):,} of them opened a product; trained on "
         f"{rows['train']:,} customer-snapshots from {plan.train[0]} to {plan.train[-1]}",
-        rule_baseline=POPULARITY,
+        rules=(POPULARITY,),
         keys=CROSS_SELL_KEYS,
     )
 
