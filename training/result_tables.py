@@ -30,8 +30,6 @@ BINARY_KEYS = (
     "lift_at_10pct",
     "capture_at_10pct",
 )
-# On the synthetic bank: the customers not yet leaving at the as-of date (training.truth).
-NOT_LEAVING_KEYS = ("not_leaving_roc_auc", "not_leaving_pr_auc")
 CROSS_SELL_KEYS = (
     "map_at_7",
     "precision_at_3",
@@ -72,38 +70,70 @@ def binary_table(
 
 
 def churn_table(metrics: dict[str, float], rows: dict[str, int], plan) -> RichTable:
-    """Test-period metrics of the churn model beside its baselines and the oracles; on a
-    synthetic bank also on the customers not yet leaving at the as-of date."""
+    """Test-period metrics of the churn model beside its baselines and the oracle."""
     return binary_table(
-        metrics,
+        {k: v for k, v in metrics.items() if not k.startswith(FEATURE_ORACLE.prefix)},
         f"Churn, test snapshot {plan.test} ({rows['test']:,} customers; trained on "
         f"{rows['train']:,} rows from {plan.train[0]} to {plan.train[-1]}, validated on "
         f"{plan.valid})",
         rules=(INACTIVITY, SALARY_OR_OUTFLOW),
-        keys=BINARY_KEYS + NOT_LEAVING_KEYS,
     )
 
 
-def churn_truth_lines(metrics: dict[str, float], notes: dict[str, str]) -> list[str]:
-    """What the truth says of a churn run, in sentences (nothing on a real bank)."""
-    lines = []
-    if "not_leaving_share" in metrics:
-        lines.append(
-            f"not yet leaving at the as-of date: {metrics['not_leaving_share']:.0%} of the test "
-            f"customers, churn rate {metrics['not_leaving_label_rate']:.2%} "
-            f"(all: {metrics['label_rate_test']:.2%}); rows not_leaving_*"
+def churn_truth_table(metrics: dict[str, float]) -> RichTable | None:
+    """On a synthetic bank: every contender's ranking on all test customers and on those
+    not yet leaving at the as-of date, and as a share of the oracle's (None elsewhere)."""
+    oracle = ORACLE.key("roc_auc")
+    if oracle not in metrics or ORACLE.key("not_leaving_roc_auc") not in metrics:
+        return None
+    table = RichTable(
+        title=f"Against the truth: all test customers, and the {metrics['not_leaving_share']:.0%} "
+        f"not yet leaving at the as-of date (churn rate {metrics['not_leaving_label_rate']:.2%} "
+        f"against {metrics['label_rate_test']:.2%})"
+    )
+    headings = (
+        "ranking",
+        "ROC AUC",
+        "÷ oracle",
+        "not leaving: ROC AUC",
+        "÷ oracle",
+        "not leaving: PR AUC",
+    )
+    for heading in headings:
+        table.add_column(heading, justify="left" if heading == "ranking" else "right")
+    contenders = (LIGHTGBM, LOGISTIC, INACTIVITY, SALARY_OR_OUTFLOW, FEATURE_ORACLE, ORACLE)
+    not_leaving = ORACLE.key("not_leaving_roc_auc")
+    for contender in contenders:
+        if contender.key("roc_auc") not in metrics:
+            continue
+        auc, subgroup = (
+            metrics[contender.key("roc_auc")],
+            metrics[contender.key("not_leaving_roc_auc")],
         )
+        table.add_row(
+            contender.title,
+            f"{auc:.3f}",
+            f"{auc / metrics[oracle]:.2f}",
+            f"{subgroup:.3f}",
+            f"{subgroup / metrics[not_leaving]:.2f}",
+            f"{metrics[contender.key('not_leaving_pr_auc')]:.3f}",
+        )
+    return table
+
+
+def churn_truth_lines(metrics: dict[str, float], notes: dict[str, str]) -> list[str]:
+    """What the truth says of a churn run beyond the table, in sentences."""
+    lines = []
     if "headroom_share" in metrics:
         share = metrics["headroom_share"]
         lines.append(
-            "headroom share (LightGBM − logistic) ÷ (oracle − logistic), ROC AUC: "
+            "headroom share, (LightGBM − logistic) ÷ (oracle − logistic) on ROC AUC: "
             + (f"{share:.2f}" if share == share else f"none: {notes.get('headroom_share', '')}")
         )
-    if FEATURE_ORACLE.key("roc_auc") in metrics:
+    if "feature_oracle" in notes:
         lines.append(
-            f"feature-limited oracle ROC AUC {metrics[FEATURE_ORACLE.key('roc_auc')]:.3f} "
-            f"against the oracle's {metrics[ORACLE.key('roc_auc')]:.3f} (the ceiling given "
-            f"Retain's features; {notes.get('feature_oracle', '')})"
+            "feature-limited oracle (the ceiling given Retain's features): "
+            + notes["feature_oracle"]
         )
     if "truth" in notes:
         lines.append(notes["truth"])
