@@ -184,7 +184,10 @@ class TrainingConfig(_Section):
     # Weight of positives: sqrt(negatives/positives) keeps rare churners visible without
     # the distortion of full balancing; calibration restores probabilities either way.
     positive_weight: Literal["none", "sqrt_balanced", "balanced"] = "sqrt_balanced"
-    calibration: Literal["isotonic", "platt"] = "isotonic"
+    # Raw scores to probabilities, fitted on the validation period: bounded isotonic, Platt,
+    # or `auto`: whichever has the lower cross-validated log loss inside that period (the
+    # choice is logged as `fit.calibration`). Neither ever gives exactly 0 or 1.
+    calibration: Literal["auto", "isotonic", "platt"] = "auto"
     lightgbm: LightGBMParams = LightGBMParams()
     seed: int = 42
     # MLflow tracking store; None = $MLFLOW_TRACKING_URI, else sqlite under ./mlruns.

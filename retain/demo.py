@@ -69,7 +69,7 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
     )
     console.print(summary_table(out))
 
-    console.print(Rule("4. Churn model: out-of-time test against baselines and the oracle"))
+    console.print(Rule("4. Churn model: out-of-time test against baselines, rules and the truth"))
     from training.churn import train_churn
     from training.cli import print_churn_result
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from common.config import ServingConfig
+from features.suitability import CAUTIOUS_APPETITE, suitable_products
 from serving.actions import CROSS_SELL_OFFER
 from serving.models import Champions
 from serving.reasons import phrase
@@ -61,19 +62,16 @@ def rank_products(
 
 
 def _eligible(scores: np.ndarray, listed: pd.DataFrame, rows: FeatureRows) -> np.ndarray:
-    """Products a customer may be offered: never a held product (no propensity), product
-    risk within the customer's risk appetite, minimum age met (unknown age: only products
-    without one)."""
+    """Products a customer may be offered: never a held product (no propensity), and only
+    what the suitability rule allows (`features.suitability`: risk within the customer's
+    risk appetite, minimum age met)."""
     ids = listed.index
-    risk = listed["risk_level"].to_numpy(dtype="float64")
-    min_age = listed.get("min_age", pd.Series(0, index=ids)).fillna(0)
-    appetite = rows.numeric("risk_appetite", 1.0)
-    age = rows.numeric("age_years")
-    eligible = ~np.isnan(scores)
-    eligible &= risk[None, :] <= appetite[:, None]
-    eligible &= ~(age[:, None] < min_age.to_numpy(dtype="float64")[None, :])
-    eligible &= ~(np.isnan(age)[:, None] & (min_age.to_numpy()[None, :] > 0))
-    return eligible
+    return ~np.isnan(scores) & suitable_products(
+        listed["risk_level"].to_numpy(dtype="float64"),
+        listed.get("min_age", pd.Series(0, index=ids)).fillna(0).to_numpy(dtype="float64"),
+        rows.numeric("risk_appetite", CAUTIOUS_APPETITE),
+        rows.numeric("age_years"),
+    )
 
 
 def top_products(ranking: ProductRanking, chosen: np.ndarray, n: int) -> list[list[dict]]:

@@ -11,6 +11,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -27,6 +29,8 @@ class FitReport:
     train_rows: int
     valid_rows: int
     tuned: dict | None = None  # LightGBM settings Optuna chose, when tuning was on
+    calibration: str = "isotonic"  # the calibration used (several: "isotonic 7, platt 3")
+    calibration_cv_log_loss: dict | None = None  # per method, when `auto` chose
 
 
 def positive_weight(labels: np.ndarray, rule: str) -> float:
@@ -93,26 +97,106 @@ def fit_lightgbm(
     )
     booster.free_dataset()
     raw_valid = booster.predict(schema.prepare(valid), num_iteration=booster.best_iteration)
-    calibration = fit_calibration(raw_valid, y_valid, config.calibration)
+    calibration, choice = choose_calibration(raw_valid, y_valid, config.calibration, config.seed)
     model = BinaryModel(_keep_best(booster), calibration, schema)
-    return model, FitReport(booster.best_iteration, weight, len(train), len(valid), tuned)
+    return model, FitReport(
+        booster.best_iteration,
+        weight,
+        len(train),
+        len(valid),
+        tuned,
+        choice.method,
+        choice.cv_log_loss,
+    )
+
+
+@dataclass(frozen=True)
+class CalibrationChoice:
+    """Which calibration a model got, and on what evidence."""
+
+    method: str  # isotonic or platt
+    cv_log_loss: dict[str, float] | None = None  # per method, when `auto` compared them
+    note: str = ""
+
+
+def describe_calibration(fit: FitReport) -> str:
+    """The calibration a fit used, and the evidence when `auto` chose it."""
+    if not fit.calibration_cv_log_loss:
+        return f"{fit.calibration} (bounded)"
+    losses = ", ".join(
+        f"{method} {loss:.4f}" for method, loss in fit.calibration_cv_log_loss.items()
+    )
+    return (
+        f"{fit.calibration} (bounded), chosen by auto: {CALIBRATION_FOLDS}-fold cross-validated "
+        f"log loss in the validation period {losses}"
+    )
+
+
+# Folds of the validation period over which `auto` compares the two calibrations.
+CALIBRATION_FOLDS = 5
+
+
+def choose_calibration(
+    raw_scores: np.ndarray, labels: np.ndarray, setting: str, seed: int
+) -> tuple[Calibration, CalibrationChoice]:
+    """The calibration `setting` asks for; with `auto`, whichever of bounded isotonic and
+    Platt has the lower log loss in a stratified `CALIBRATION_FOLDS`-fold cross-validation
+    inside the validation period (the test period is never seen). Isotonic wins ties.
+    With fewer than two positives (or negatives) there is nothing to cross-validate:
+    Platt, which has two parameters to isotonic's one per step."""
+    if setting != "auto":
+        return fit_calibration(raw_scores, labels, setting), CalibrationChoice(setting)
+    smaller_class = int(min(labels.sum(), len(labels) - labels.sum()))
+    if smaller_class < 2:
+        note = f"{smaller_class} of the smaller class in validation: no cross-validation"
+        return fit_calibration(raw_scores, labels, "platt"), CalibrationChoice("platt", None, note)
+    folds = StratifiedKFold(min(CALIBRATION_FOLDS, smaller_class), shuffle=True, random_state=seed)
+    losses = {"isotonic": 0.0, "platt": 0.0}
+    for fit_rows, held_rows in folds.split(raw_scores.reshape(-1, 1), labels):
+        for method in losses:
+            calibration = fit_calibration(raw_scores[fit_rows], labels[fit_rows], method)
+            predicted = calibration.apply(raw_scores[held_rows])
+            losses[method] += len(held_rows) * log_loss(labels[held_rows], predicted, labels=[0, 1])
+    losses = {method: total / len(labels) for method, total in losses.items()}
+    method = "isotonic" if losses["isotonic"] <= losses["platt"] else "platt"
+    return fit_calibration(raw_scores, labels, method), CalibrationChoice(method, losses)
 
 
 def fit_calibration(raw_scores: np.ndarray, labels: np.ndarray, method: str) -> Calibration:
-    """Isotonic regression from raw scores to probabilities (`isotonic`), else Platt
-    scaling of the scores' log-odds (`platt`); fitted on a period the trees never saw."""
+    """Bounded isotonic regression from raw scores to probabilities (`isotonic`), else
+    Platt scaling of the scores' log-odds (`platt`); fitted on a period the trees never saw.
+
+    Neither ever says 0 or 1: a step of isotonic regression with no churner among its n
+    customers means "under about 1 in n", not "never". The lowest step is kept at or above
+    1 / (n_lowest + 2) and the highest at or below 1 − 1 / (n_highest + 2) (Laplace's rule
+    of succession on the rows of the end steps); Platt's curve within 1 / (n + 2) of 0 and
+    1 for n validation rows.
+    """
+    labels = np.asarray(labels, dtype=float)
     if method == "isotonic":
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        iso.fit(raw_scores, labels)
+        fitted = iso.fit(raw_scores, labels).predict(raw_scores)
+        lower = 1 / (int((fitted == fitted.min()).sum()) + 2)
+        upper = 1 - 1 / (int((fitted == fitted.max()).sum()) + 2)
         return Calibration(
             "isotonic",
             tuple(map(float, iso.X_thresholds_)),
-            tuple(map(float, iso.y_thresholds_)),
+            tuple(map(float, np.clip(iso.y_thresholds_, lower, upper))),
+            lower=lower,
+            upper=upper,
         )
-    logit = np.log(np.clip(raw_scores, 1e-7, 1 - 1e-7) / (1 - np.clip(raw_scores, 1e-7, 1 - 1e-7)))
+    if method != "platt":
+        raise ValueError(f"calibration: expected auto, isotonic or platt, got {method!r}")
+    clipped = np.clip(raw_scores, 1e-7, 1 - 1e-7)
+    logit = np.log(clipped / (1 - clipped))
     platt = LogisticRegression(C=1e6).fit(logit.reshape(-1, 1), labels)
+    bound = 1 / (len(labels) + 2)
     return Calibration(
-        "platt", slope=float(platt.coef_[0, 0]), intercept=float(platt.intercept_[0])
+        "platt",
+        slope=float(platt.coef_[0, 0]),
+        intercept=float(platt.intercept_[0]),
+        lower=bound,
+        upper=1 - bound,
     )
 
 
@@ -216,35 +300,3 @@ def logistic_scores(model: Pipeline, frame: pd.DataFrame, features: list[str]) -
         if isinstance(data[name].dtype, pd.CategoricalDtype):
             data[name] = data[name].astype("object")
     return model.predict_proba(data)[:, 1]
-
-
-@dataclass(frozen=True)
-class RuleBaseline:
-    """A one-feature rule a retention team might use without a model; its scores become
-    probabilities through the churn rate of each score decile on the training period."""
-
-    feature: str
-    edges: tuple[float, ...]
-    rates: tuple[float, ...]
-
-    @classmethod
-    def fit(cls, train: pd.DataFrame, label: str, feature: str) -> RuleBaseline:
-        scores = cls._score(train, feature)
-        edges = tuple(np.unique(np.quantile(scores, np.linspace(0.1, 0.9, 9))))
-        bins = np.searchsorted(edges, scores, side="right")
-        labels = train[label].to_numpy(dtype=float)
-        overall = labels.mean()
-        rates = tuple(
-            float(labels[bins == b].mean()) if (bins == b).any() else overall
-            for b in range(len(edges) + 1)
-        )
-        return cls(feature, edges, rates)
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        bins = np.searchsorted(self.edges, self._score(frame, self.feature), side="right")
-        return np.asarray(self.rates)[bins]
-
-    @staticmethod
-    def _score(frame: pd.DataFrame, feature: str) -> np.ndarray:
-        # Never seen = as inactive as can be.
-        return frame[feature].astype("float64").fillna(1e6).to_numpy()

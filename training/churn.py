@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from common.config import RetainConfig
-from common.names import CHURN_MODEL, TRUTH_CHURN
+from common.names import CHURN_MODEL
 from features.definitions import LABEL_CHURN, feature_names
 from features.validation import BankData
 from training import report, tracking
-from training.contenders import INACTIVITY, LIGHTGBM
+from training.binary import describe_calibration
+from training.contenders import LIGHTGBM, LOGISTIC
 from training.dataset import (
     SnapshotPlan,
     build_snapshot_frame,
@@ -25,6 +25,7 @@ from training.dataset import (
     shift_plan,
     snapshot_cache,
 )
+from training.feature_oracle import FeatureOracle, fit_feature_oracle
 from training.model_logging import register_binary_model
 from training.model_run import (
     BinaryComparison,
@@ -34,9 +35,17 @@ from training.model_run import (
     largest_shifts,
     log_and_register,
 )
+from training.rules import CHURN_RULES
+from training.truth import (
+    ChurnTruth,
+    align_truth,
+    judge_against_truth,
+    read_churn_truth,
+    truth_is_complete,
+)
 
-# Inactivity: what a retention team without a model would ring first.
-RULE_FEATURE = "days_since_last_txn"
+# The source of the feature-limited oracle in a normal run.
+OWN_TRAINING_ROWS = "this run's training rows (early stopping on its validation rows)"
 
 
 @dataclass
@@ -51,6 +60,7 @@ class ChurnResult:
     rows: dict[str, int] = field(default_factory=dict)
     drift_warning: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    notes: dict[str, str] = field(default_factory=dict)  # what the truth said, calibration
 
 
 def churn_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -58,20 +68,19 @@ def churn_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame[LABEL_CHURN].notna()]
 
 
-def oracle_scores(data_dir: Path, test: pd.DataFrame) -> np.ndarray | None:
-    """The synthetic generator's own churn probability for the test rows, if it left one."""
-    path = data_dir / TRUTH_CHURN
-    if not path.exists():
-        return None
-    truth = pd.read_parquet(path, columns=["customer_id", "month_start", "p_churn_90d"])
-    truth["as_of"] = pd.to_datetime(truth["month_start"])
-    merged = test[["customer_id", "as_of"]].merge(truth, on=["customer_id", "as_of"], how="left")
-    return None if merged["p_churn_90d"].isna().any() else merged["p_churn_90d"].to_numpy()
-
-
-def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnResult:
+def train_churn(
+    bank: BankData,
+    data_dir: Path,
+    config: RetainConfig,
+    feature_oracle: FeatureOracle | None = None,
+) -> ChurnResult:
     """Build snapshots, fit LightGBM and baselines, evaluate on the test period, log and
-    register in MLflow as a challenger (champion too if the name is new)."""
+    register in MLflow as a challenger (champion too if the name is new).
+
+    On a synthetic bank (`_truth/` present) the run is also judged against the truth
+    (`training.truth`); `feature_oracle` is a feature-limited oracle fitted elsewhere (on
+    a larger bank) to apply instead of fitting one on this run's training rows.
+    """
     timings: dict[str, float] = {}
     with tracking.stage(timings, "features"):
         plan = plan_snapshots(bank.extracted_at, config.features, config.training)
@@ -83,17 +92,16 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
         train, valid, test = (frame[frame["split"] == name] for name in ("train", "valid", "test"))
         del frame
     comparison = compare_binary(
-        train,
-        valid,
-        test,
-        LABEL_CHURN,
-        features,
-        config.training,
-        RULE_FEATURE,
-        INACTIVITY,
-        oracle=oracle_scores(data_dir, test),
-        timings=timings,
+        train, valid, test, LABEL_CHURN, features, config.training, CHURN_RULES, timings=timings
     )
+    notes = {"calibration": describe_calibration(comparison.fit)}
+    truth = read_churn_truth(data_dir, config.features.churn.kind)
+    if truth is not None:
+        with tracking.stage(timings, "truth"):
+            comparison, truth_notes = _judge(
+                comparison, truth, train, valid, test, features, config, feature_oracle
+            )
+        notes |= truth_notes
     with tracking.stage(timings, "evaluation"):
         figures = binary_figures(comparison, test, config.training.seed)
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
@@ -111,6 +119,7 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
             ),
             "feature_drift.csv": comparison.drift,
         },
+        tags={f"note.{key}": value[:5000] for key, value in notes.items()},
     )
     with tracking.stage(timings, "mlflow"):
         registration = log_and_register(
@@ -128,7 +137,45 @@ def train_churn(bank: BankData, data_dir: Path, config: RetainConfig) -> ChurnRe
         rows,
         drift_warning(comparison),
         timings,
+        notes,
     )
+
+
+def _judge(
+    comparison: BinaryComparison,
+    truth: ChurnTruth,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+    features: list[str],
+    config: RetainConfig,
+    feature_oracle: FeatureOracle | None,
+) -> tuple[BinaryComparison, dict[str, str]]:
+    """The comparison judged against the truth, with notes on what was read and fitted."""
+    notes = {"truth": truth.note or f"oracle: {truth.column}"}
+    test_truth = align_truth(test, truth)
+    if not truth_is_complete(test_truth):
+        notes["truth"] = "the truth lacks some test rows: no oracle metrics"
+        return comparison, notes
+    if feature_oracle is None:
+        train_truth, valid_truth = align_truth(train, truth), align_truth(valid, truth)
+        known_train = train_truth["probability"].notna().to_numpy()
+        known_valid = valid_truth["probability"].notna().to_numpy()
+        feature_oracle = fit_feature_oracle(
+            train[known_train],
+            train_truth["probability"].to_numpy()[known_train],
+            valid[known_valid],
+            valid_truth["probability"].to_numpy()[known_valid],
+            features,
+            config.training.seed,
+            OWN_TRAINING_ROWS,
+        )
+    notes["feature_oracle"] = f"fitted on {feature_oracle.source}"
+    contenders = (LIGHTGBM, LOGISTIC, *(rule.contender for rule in CHURN_RULES))
+    judged, headroom_notes = judge_against_truth(
+        comparison, test_truth, contenders, feature_oracle.predict_proba(test)
+    )
+    return judged, notes | headroom_notes
 
 
 def drift_warning(comparison: BinaryComparison) -> str | None:

@@ -56,6 +56,13 @@ def print_churn_result(result) -> None:
     from common.names import CHURN_MODEL
 
     console.print(result_tables.churn_table(result.metrics, result.rows, result.plan))
+    truth = result_tables.churn_truth_table(result.metrics)
+    if truth is not None:
+        console.print(truth)
+    for line in result_tables.churn_truth_lines(result.metrics, result.notes):
+        console.print(line)
+    if "calibration" in result.notes:
+        console.print(f"calibration: {result.notes['calibration']}")
     if result.drift_warning:
         console.print(f"[yellow]warning:[/] {result.drift_warning}")
     console.print(

@@ -26,6 +26,8 @@ class Contender:
 LIGHTGBM = Contender("LightGBM", "")
 LOGISTIC = Contender("logistic regression", "baseline_logreg_")
 ORACLE = Contender("oracle (truth)", "oracle_")  # the synthetic bank's own probabilities
+# A model fitted to the truth's probabilities from Retain's features: the ceiling given them.
+FEATURE_ORACLE = Contender("feature-limited oracle", "feature_oracle_")
 RULE_PREFIX = "baseline_rule_"
 
 
@@ -38,3 +40,5 @@ def rule(what: str) -> Contender:
 # is the column that ranks best on its training part.
 INACTIVITY = rule("inactivity")
 POPULARITY = rule("popularity")
+# Churn's second rule, the one a retention team would use (training.rules): its own prefix.
+SALARY_OR_OUTFLOW = Contender("rule: salary stopped or money leaving", "baseline_salary_outflow_")

@@ -19,15 +19,10 @@ import pandas as pd
 from common.config import TrainingConfig
 from evaluation.metrics import binary_metrics
 from training import report, tracking
-from training.binary import (
-    FitReport,
-    RuleBaseline,
-    fit_lightgbm,
-    fit_logistic_baseline,
-    logistic_scores,
-)
-from training.contenders import LIGHTGBM, LOGISTIC, ORACLE, Contender
+from training.binary import FitReport, fit_lightgbm, fit_logistic_baseline, logistic_scores
+from training.contenders import LIGHTGBM, LOGISTIC
 from training.model import BinaryModel
+from training.rules import Rule, RuleBaseline
 
 # The oracle's metrics worth comparing: its probabilities are not fitted to be calibrated.
 ORACLE_METRICS = ("roc_auc", "pr_auc")
@@ -52,22 +47,18 @@ def compare_binary(
     label: str,
     features: list[str],
     config: TrainingConfig,
-    rule_feature: str,
-    rule: Contender,
-    oracle: np.ndarray | None = None,
+    rules: tuple[Rule, ...],
     timings: dict[str, float] | None = None,
 ) -> BinaryComparison:
     """Fit LightGBM (early stopping and calibration on `valid`), the logistic baseline and
-    a rule on one feature; score `test` with each.
+    the rule baselines; score `test` with each.
 
     Args:
         train: training rows, `valid` the later validation rows, `test` the rows judged.
         label: the 0/1 outcome column.
         features: model inputs.
         config: tree settings, seed, calibration.
-        rule_feature: the rule baseline's one feature.
-        rule: its title and metric prefix.
-        oracle: true probabilities for the test rows, when a simulator knows them.
+        rules: the rule baselines (`training.rules`), each with its title and prefix.
         timings: wall time per stage (`lightgbm`, `baselines`, `evaluation`) added here.
 
     Returns:
@@ -81,23 +72,17 @@ def compare_binary(
     labels = test[label].to_numpy(dtype=float)
     with tracking.stage(timings, "baselines"):
         logistic = fit_logistic_baseline(train, label, features, config.seed)
-        rule_baseline = RuleBaseline.fit(train, label, rule_feature)
+        rule_baselines = [RuleBaseline.fit(train, label, rule) for rule in rules]
     with tracking.stage(timings, "evaluation"):
         scores = {
             LIGHTGBM.title: model.predict_proba(test),
             LOGISTIC.title: logistic_scores(logistic, test, features),
-            rule.title: rule_baseline.predict_proba(test),
         }
+        for rule, baseline in zip(rules, rule_baselines, strict=True):
+            scores[rule.contender.title] = baseline.predict_proba(test)
         metrics: dict[str, float] = {}
-        for contender in (LIGHTGBM, LOGISTIC, rule):
+        for contender in (LIGHTGBM, LOGISTIC, *(rule.contender for rule in rules)):
             metrics |= binary_metrics(labels, scores[contender.title], prefix=contender.prefix)
-        if oracle is not None:
-            scores[ORACLE.title] = oracle
-            metrics |= {
-                ORACLE.key(key): value
-                for key, value in binary_metrics(labels, oracle).items()
-                if key in ORACLE_METRICS
-            }
         # Drift between the periods the model learnt from and the one it is judged on.
         drift = report.population_stability(train, test, features)
         metrics |= {
@@ -133,6 +118,7 @@ class RunRecord:
     fit: FitReport | None = None
     figures: dict = field(default_factory=dict)  # PNG plots by name
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # CSV files by name
+    tags: dict[str, str] = field(default_factory=dict)  # notes, e.g. why a metric is missing
 
 
 @dataclass(frozen=True)
@@ -156,7 +142,7 @@ def log_and_register(
         mlflow.log_params(record.params)
         if record.fit is not None:
             tracking.log_fit(record.fit)
-        mlflow.set_tags(tracking.standard_tags(record.model_name))
+        mlflow.set_tags(tracking.standard_tags(record.model_name) | record.tags)
         tracking.log_evaluation(record.metrics, record.figures, record.tables)
         version, aliases = register()
         mlflow.set_tag("registered_version", version)

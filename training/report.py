@@ -11,13 +11,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve  # noqa: E402
 
+from evaluation.metrics import calibration_slope_intercept  # noqa: E402
 from training.model import BinaryModel  # noqa: E402
 
 PSI_WARNING = 0.25  # the usual rule of thumb: above 0.25 a population has shifted
 
 
 def curve_figures(labels: np.ndarray, scores: dict[str, np.ndarray]) -> dict[str, plt.Figure]:
-    """ROC, precision-recall, calibration and cumulative gains, every model on one axis."""
+    """ROC, precision-recall, calibration (reliability: realised rate against the mean
+    prediction of equal-count deciles, each model's recalibration slope and intercept in
+    the legend) and cumulative gains, every model on one axis."""
     figures = {
         name: plt.subplots(figsize=(6, 5))
         for name in ("roc", "precision_recall", "calibration", "cumulative_gains")
@@ -28,7 +31,13 @@ def curve_figures(labels: np.ndarray, scores: dict[str, np.ndarray]) -> dict[str
         precision, recall, _ = precision_recall_curve(labels, score)
         figures["precision_recall"][1].plot(recall, precision, label=model)
         predicted, realised = _reliability(labels, score)
-        figures["calibration"][1].plot(predicted, realised, marker="o", label=model)
+        slope, intercept = calibration_slope_intercept(labels, score)
+        figures["calibration"][1].plot(
+            predicted,
+            realised,
+            marker="o",
+            label=f"{model} (slope {slope:.2f}, intercept {intercept:+.2f})",
+        )
         order = np.argsort(-score, kind="stable")
         gains = np.cumsum(labels[order]) / max(labels.sum(), 1)
         figures["cumulative_gains"][1].plot(

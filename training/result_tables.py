@@ -7,12 +7,14 @@ from rich.table import Table as RichTable
 
 from common.names import UPLIFT_MODEL
 from training.contenders import (
+    FEATURE_ORACLE,
     INACTIVITY,
     LIGHTGBM,
     LOGISTIC,
     ORACLE,
     POPULARITY,
     RULE_PREFIX,
+    SALARY_OR_OUTFLOW,
     Contender,
     rule,
 )
@@ -23,6 +25,8 @@ BINARY_KEYS = (
     "log_loss",
     "brier",
     "ece",
+    "calibration_slope",
+    "calibration_intercept",
     "lift_at_10pct",
     "capture_at_10pct",
 )
@@ -30,22 +34,28 @@ CROSS_SELL_KEYS = (
     "map_at_7",
     "precision_at_3",
     "recall_at_3",
+    "served_precision_at_1",
+    "served_margin_precision_at_1",
     "pooled_roc_auc",
     "pooled_brier",
     "pooled_ece",
+    "pooled_calibration_slope",
 )
 
 
 def binary_table(
     metrics: dict[str, float],
     title: str,
-    rule_baseline: Contender,
+    rules: tuple[Contender, ...],
     keys: tuple[str, ...] = BINARY_KEYS,
 ) -> RichTable:
-    """A model's test metrics beside its baselines (and the oracle if known)."""
+    """A model's test metrics beside its baselines (and the oracles if known); a metric no
+    contender has is left out."""
     table = RichTable(title=title)
-    table.add_column("metric")
-    columns = [LIGHTGBM, LOGISTIC, rule_baseline, ORACLE]
+    table.add_column("metric", no_wrap=True)
+    columns = [LIGHTGBM, LOGISTIC, *rules, FEATURE_ORACLE, ORACLE]
+    columns = [c for c in columns if any(c.key(key) in metrics for key in keys)]
+    keys = tuple(key for key in keys if any(c.key(key) in metrics for c in columns))
     for contender in columns:
         table.add_column(contender.title, justify="right")
     for key in keys:
@@ -62,12 +72,72 @@ def binary_table(
 def churn_table(metrics: dict[str, float], rows: dict[str, int], plan) -> RichTable:
     """Test-period metrics of the churn model beside its baselines and the oracle."""
     return binary_table(
-        metrics,
+        {k: v for k, v in metrics.items() if not k.startswith(FEATURE_ORACLE.prefix)},
         f"Churn, test snapshot {plan.test} ({rows['test']:,} customers; trained on "
         f"{rows['train']:,} rows from {plan.train[0]} to {plan.train[-1]}, validated on "
         f"{plan.valid})",
-        rule_baseline=INACTIVITY,
+        rules=(INACTIVITY, SALARY_OR_OUTFLOW),
     )
+
+
+def churn_truth_table(metrics: dict[str, float]) -> RichTable | None:
+    """On a synthetic bank: every contender's ranking on all test customers and on those
+    not yet leaving at the as-of date, and as a share of the oracle's (None elsewhere)."""
+    oracle = ORACLE.key("roc_auc")
+    if oracle not in metrics or ORACLE.key("not_leaving_roc_auc") not in metrics:
+        return None
+    table = RichTable(
+        title=f"Against the truth: all test customers, and the {metrics['not_leaving_share']:.0%} "
+        f"not yet leaving at the as-of date (churn rate {metrics['not_leaving_label_rate']:.2%} "
+        f"against {metrics['label_rate_test']:.2%})"
+    )
+    headings = (
+        "ranking",
+        "ROC AUC",
+        "÷ oracle",
+        "not leaving: ROC AUC",
+        "÷ oracle",
+        "not leaving: PR AUC",
+    )
+    for heading in headings:
+        table.add_column(heading, justify="left" if heading == "ranking" else "right")
+    contenders = (LIGHTGBM, LOGISTIC, INACTIVITY, SALARY_OR_OUTFLOW, FEATURE_ORACLE, ORACLE)
+    not_leaving = ORACLE.key("not_leaving_roc_auc")
+    for contender in contenders:
+        if contender.key("roc_auc") not in metrics:
+            continue
+        auc, subgroup = (
+            metrics[contender.key("roc_auc")],
+            metrics[contender.key("not_leaving_roc_auc")],
+        )
+        table.add_row(
+            contender.title,
+            f"{auc:.3f}",
+            f"{auc / metrics[oracle]:.2f}",
+            f"{subgroup:.3f}",
+            f"{subgroup / metrics[not_leaving]:.2f}",
+            f"{metrics[contender.key('not_leaving_pr_auc')]:.3f}",
+        )
+    return table
+
+
+def churn_truth_lines(metrics: dict[str, float], notes: dict[str, str]) -> list[str]:
+    """What the truth says of a churn run beyond the table, in sentences."""
+    lines = []
+    if "headroom_share" in metrics:
+        share = metrics["headroom_share"]
+        lines.append(
+            "headroom share, (LightGBM − logistic) ÷ (oracle − logistic) on ROC AUC: "
+            + (f"{share:.2f}" if share == share else f"none: {notes.get('headroom_share', '')}")
+        )
+    if "feature_oracle" in notes:
+        lines.append(
+            "feature-limited oracle (the ceiling given Retain's features): "
+            + notes["feature_oracle"]
+        )
+    if "truth" in notes:
+        lines.append(notes["truth"])
+    return lines
 
 
 def table_mode_table(result, name: str) -> RichTable:
@@ -77,7 +147,7 @@ def table_mode_table(result, name: str) -> RichTable:
         result.metrics,
         f"{name}: test, {result.split} ({rows['test']:,} rows; trained on "
         f"{rows['train']:,}, validated on {rows['valid']:,})",
-        rule_baseline=rule(result.rule_feature),
+        rules=(rule(result.rule_feature),),
     )
 
 
@@ -90,7 +160,7 @@ def cross_sell_table(result) -> RichTable:
         f"{plan.test}: {rows['test']:,} customers, "
         f"{int(result.metrics['customers_ranked']):,} of them opened a product; trained on "
         f"{rows['train']:,} customer-snapshots from {plan.train[0]} to {plan.train[-1]}",
-        rule_baseline=POPULARITY,
+        rules=(POPULARITY,),
         keys=CROSS_SELL_KEYS,
     )
 

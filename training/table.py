@@ -15,7 +15,6 @@ from sklearn.model_selection import train_test_split
 from common.config import RetainConfig
 from common.errors import DataError
 from training import report, tracking
-from training.contenders import rule
 from training.model_logging import register_binary_model
 from training.model_run import (
     BinaryComparison,
@@ -25,6 +24,7 @@ from training.model_run import (
     largest_shifts,
     log_and_register,
 )
+from training.rules import column_rule
 
 LABEL = "_label"
 TEST_SHARE = 0.2
@@ -222,7 +222,7 @@ def train_table(task: TableTask, config: RetainConfig) -> TableResult:
             raise DataError(f"{task.path.name}: the {part} part has one class only")
     rule_feature = best_single_feature(train, features)
     comparison = compare_binary(
-        train, valid, test, LABEL, features, config.training, rule_feature, rule(rule_feature)
+        train, valid, test, LABEL, features, config.training, (column_rule(rule_feature),)
     )
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
     record = RunRecord(

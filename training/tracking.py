@@ -133,11 +133,17 @@ def snapshot_params(data_dir: Path, plan, rows: dict[str, int]) -> dict[str, Any
 
 
 def log_fit(fit) -> None:
-    """What the fit decided: weight of positives, and the settings tuning chose if it ran."""
+    """What the fit decided: weight of positives, the calibration (and the cross-validated
+    log losses `auto` chose it by), and the settings tuning chose if it ran."""
     values = {"fit.best_iteration": fit.best_iteration}
     if fit.positive_weight == fit.positive_weight:
         values["fit.positive_weight"] = round(fit.positive_weight, 4)
     values |= {f"fit.tuned.{key}": value for key, value in (fit.tuned or {}).items()}
+    values["fit.calibration"] = fit.calibration
+    values |= {
+        f"fit.calibration_cv_log_loss.{method}": round(loss, 6)
+        for method, loss in (fit.calibration_cv_log_loss or {}).items()
+    }
     mlflow.log_params(values)
 
 

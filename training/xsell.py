@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from common.config import RetainConfig, TrainingConfig
 from common.names import TRUTH_ADOPTION, TRUTH_ADOPTION_PREFIX, XSELL_MODEL
-from evaluation.metrics import binary_metrics, ranking_metrics
+from evaluation.metrics import ranking_metrics
 from features.definitions import LABEL_XSELL_PREFIX, held_column, xsell_feature_names
 from features.pipeline import catalogue
 from features.validation import BankData
@@ -32,6 +32,7 @@ from training.dataset import (
 from training.model import PRODUCT_COLUMN, CrossSellModel
 from training.model_logging import register_cross_sell_model
 from training.model_run import RunRecord, log_and_register
+from training.xsell_evaluation import ServedOffer, cross_sell_metrics, tier_table
 
 PAIR_LABEL = "label"
 # A product needs this many adopters in training (and one in validation) for a model of
@@ -128,14 +129,16 @@ def fit_cross_sell(
             config,
         )
         return CrossSellModel(tuple(products), pooled=model, held_columns=held), fit
-    models, trees = {}, 0
+    models, trees, calibrations = {}, 0, Counter()
     for pid in products:
         label = label_column(pid)
         model, fit = fit_lightgbm(
             train[train[label].notna()], valid[valid[label].notna()], label, features, config
         )
         models[pid], trees = model, trees + fit.best_iteration
-    report_ = FitReport(trees, float("nan"), len(train), len(valid))
+        calibrations[fit.calibration] += 1
+    used = ", ".join(f"{method} {count}" for method, count in sorted(calibrations.items()))
+    report_ = FitReport(trees, float("nan"), len(train), len(valid), calibration=used)
     return CrossSellModel(tuple(products), per_product=models, held_columns=held), report_
 
 
@@ -185,29 +188,6 @@ def oracle_matrix(data_dir: Path, test: pd.DataFrame, products: list[str]) -> np
     return merged[columns].fillna(0.0).to_numpy(dtype="float64")
 
 
-def product_table(
-    labels: np.ndarray, scores: dict[str, np.ndarray], products: list[str]
-) -> pd.DataFrame:
-    """Per product on the test snapshot: offered, adopters, rates, ROC AUC of each model."""
-    rows = []
-    for j, pid in enumerate(products):
-        offered = ~np.isnan(labels[:, j])
-        y = labels[offered, j]
-        row = {
-            "product_id": pid,
-            "offered": int(offered.sum()),
-            "adopters": int(y.sum()),
-            "adoption_rate": float(y.mean()) if len(y) else float("nan"),
-        }
-        for name, matrix in scores.items():
-            values = np.nan_to_num(matrix[offered, j])
-            row[f"mean_predicted {name}"] = float(values.mean()) if len(y) else float("nan")
-            both = len(np.unique(y)) == 2
-            row[f"roc_auc {name}"] = float(roc_auc_score(y, values)) if both else float("nan")
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def train_xsell(
     bank: BankData, data_dir: Path, config: RetainConfig, strategy: str | None = None
 ) -> XsellResult:
@@ -237,7 +217,8 @@ def train_xsell(
     oracle = oracle_matrix(data_dir, test, products)
     if oracle is not None:
         scores[ORACLE.title] = oracle
-    metrics, per_product = cross_sell_metrics(labels, scores, products)
+    served = ServedOffer.for_rows(test, model.catalogue, products)
+    metrics, per_product = cross_sell_metrics(labels, scores, products, served)
     metrics |= {
         "products_modelled": float(len(products)),
         "best_iteration": float(fit.best_iteration),
@@ -277,45 +258,6 @@ def train_xsell(
         rows,
         skipped,
     )
-
-
-def cross_sell_metrics(
-    labels: np.ndarray, scores: dict[str, np.ndarray], products: list[str]
-) -> tuple[dict[str, float], pd.DataFrame]:
-    """Ranking metrics over customers, per-product ROC AUC, and probability quality over
-    all (customer, product) pairs on offer (`pooled_*`); baselines and oracle prefixed."""
-    metrics: dict[str, float] = {}
-    contenders = {c.title: c for c in (LIGHTGBM, LOGISTIC, POPULARITY, ORACLE)}
-    offered = ~np.isnan(labels)
-    for name, matrix in scores.items():
-        contender = contenders[name]
-        metrics |= ranking_metrics(labels, matrix, prefix=contender.prefix)
-        pooled = binary_metrics(labels[offered], np.nan_to_num(matrix[offered]))
-        metrics |= {contender.key(f"pooled_{key}"): value for key, value in pooled.items()}
-    table = product_table(labels, scores, products)
-    for name, contender in contenders.items():
-        if name not in scores or contender == POPULARITY:  # one score per product: AUC 0.5
-            continue
-        for pid, auc in zip(table["product_id"], table[f"roc_auc {name}"], strict=True):
-            metrics[contender.key(f"roc_auc__{pid}")] = float(auc)
-    return metrics, table
-
-
-def tier_table(test: pd.DataFrame, labels: np.ndarray, scores: dict[str, np.ndarray]):
-    """Per customer tier: customers, buyers, MAP@7 of the model and of each baseline."""
-    tiers = test["tier"].astype(str).to_numpy()
-    rows = []
-    for tier in sorted(set(tiers)):
-        mask = tiers == tier
-        row = {
-            "tier": tier,
-            "customers": int(mask.sum()),
-            "buyers": int((np.nan_to_num(labels[mask]) > 0).any(axis=1).sum()),
-        }
-        for name, matrix in scores.items():
-            row[f"map_at_7 {name}"] = ranking_metrics(labels[mask], matrix[mask])["map_at_7"]
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def _figures(labels, scores, per_product, model: CrossSellModel, test, seed):

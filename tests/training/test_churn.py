@@ -54,13 +54,45 @@ def test_metrics_against_baselines_and_oracle(trained):
         "log_loss",
         "brier",
         "ece",
+        "calibration_slope",
+        "calibration_intercept",
         "lift_at_10pct",
         "capture_at_10pct",
     ):
-        assert {key, f"baseline_logreg_{key}", f"baseline_rule_{key}"} <= set(metrics)
+        rules = {f"baseline_rule_{key}", f"baseline_salary_outflow_{key}"}
+        assert {key, f"baseline_logreg_{key}"} | rules <= set(metrics)
     assert metrics["roc_auc"] > metrics["baseline_rule_roc_auc"] + 0.1
     assert metrics["roc_auc"] <= metrics["oracle_roc_auc"] + 0.05
     assert metrics["roc_auc"] > 0.75
+
+
+def test_metrics_against_the_truth(trained):
+    """The synthetic truth: customers not yet leaving, the feature-limited oracle, the
+    headroom share (or the reason it has none)."""
+    result = trained["first"]
+    metrics = result.metrics
+    prefixes = ("", "baseline_logreg_", "baseline_rule_", "baseline_salary_outflow_")
+    for prefix in (*prefixes, "oracle_", "feature_oracle_"):
+        assert {f"{prefix}not_leaving_roc_auc", f"{prefix}not_leaving_pr_auc"} <= set(metrics)
+    assert {"feature_oracle_roc_auc", "feature_oracle_pr_auc", "headroom_share"} <= set(metrics)
+    # Customers not yet leaving are harder to rank than all customers, for the oracle too.
+    assert metrics["oracle_not_leaving_roc_auc"] < metrics["oracle_roc_auc"]
+    assert 0 < metrics["not_leaving_share"] < 1
+    # The ceiling given the features cannot be far above the truth itself.
+    assert metrics["feature_oracle_roc_auc"] <= metrics["oracle_roc_auc"] + 0.02
+    share = metrics["headroom_share"]
+    if share != share:
+        assert "no headroom" in result.notes["headroom_share"]
+    else:
+        expected = (metrics["roc_auc"] - metrics["baseline_logreg_roc_auc"]) / (
+            metrics["oracle_roc_auc"] - metrics["baseline_logreg_roc_auc"]
+        )
+        assert share == pytest.approx(expected)
+    assert result.notes["feature_oracle"].startswith("fitted on this run's training rows")
+    tags = MlflowClient().get_run(result.run_id).data.tags
+    assert tags["note.calibration"] == result.notes["calibration"]
+    params = MlflowClient().get_run(result.run_id).data.params
+    assert params["fit.calibration"] in {"isotonic", "platt"}
 
 
 def test_registry_first_is_champion_later_ones_challengers(trained):
@@ -77,7 +109,8 @@ def test_champion_predicts_calibrated_probabilities_from_a_feature_frame(trained
     test = trained["test"]
     scores = np.asarray(model.predict(test))
     assert scores.shape == (len(test),)
-    assert ((scores >= 0) & (scores <= 1)).all()
+    # Never a certainty: no customer is "100 % churn risk" or "0 %".
+    assert ((scores > 0) & (scores < 1)).all()
     # Calibrated: the mean predicted risk is close to the realised rate.
     assert abs(scores.mean() - test[LABEL_CHURN].mean()) < 0.02
 

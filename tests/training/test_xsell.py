@@ -57,7 +57,13 @@ def trained(tmp_path_factory):
 def test_ranking_metrics_beat_popularity_and_stay_below_the_oracle(trained):
     for result in (trained["single"], trained["per_product"]):
         metrics = result.metrics
-        for key in ("map_at_7", "precision_at_3", "recall_at_3"):
+        for key in (
+            "map_at_7",
+            "precision_at_3",
+            "recall_at_3",
+            "served_precision_at_1",
+            "served_margin_precision_at_1",
+        ):
             assert {key, f"baseline_logreg_{key}", f"baseline_rule_{key}", f"oracle_{key}"} <= set(
                 metrics
             )

@@ -107,13 +107,18 @@ class Calibration:
     y: tuple[float, ...] = ()
     slope: float = 1.0
     intercept: float = 0.0
+    # Probabilities stay within these (a model logged before bounds existed: 0 and 1).
+    lower: float = 0.0
+    upper: float = 1.0
 
     def apply(self, raw_scores: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
-            return np.interp(raw_scores, self.x, self.y)
+            return np.clip(np.interp(raw_scores, self.x, self.y), self.lower, self.upper)
         clipped = np.clip(raw_scores, 1e-7, 1 - 1e-7)
         logit = np.log(clipped / (1 - clipped))
-        return 1 / (1 + np.exp(-(self.slope * logit + self.intercept)))
+        recalibrated = np.clip(self.slope * logit + self.intercept, -50.0, 50.0)  # no overflow
+        probability = 1 / (1 + np.exp(-recalibrated))
+        return np.clip(probability, self.lower, self.upper)
 
 
 # Below this many rows one thread predicts faster than a team: OpenMP's start-up and
