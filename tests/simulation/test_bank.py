@@ -157,23 +157,7 @@ def load_reports(folder, tmp_path_factory) -> dict:
     return {report.table: report for report in bank.reports}
 
 
-@pytest.mark.parametrize(
-    "table",
-    [
-        pytest.param(
-            t,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="features.staging still holds holdings.fixed_until to the extraction "
-                "time, though the contract keeps a fixed period ending after it",
-            ),
-        )
-        if t.name == "holdings"
-        else t
-        for t in TABLES
-    ],
-    ids=lambda table: table.name,
-)
+@pytest.mark.parametrize("table", TABLES, ids=lambda table: table.name)
 def test_the_extract_loads_without_a_quarantined_row(load_reports, table):
     report = load_reports[table.name]
     assert report.rows_quarantined == 0, report.reasons
