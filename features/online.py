@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
 
 import ibis
 import pandas as pd
@@ -232,3 +233,23 @@ def customer_features(
     thread instead of compiling per call.
     """
     return CustomerFeatures(products, config, market_rates).compute(records, as_of)
+
+
+def read_market_rates(data_dir: Path) -> pd.DataFrame | None:
+    """The bank's `market_rates` publications in an extract folder, for online scoring to
+    see the rates batch scoring sees; None if the extract has none.
+
+    Raises:
+        DataError: the file cannot be read as a table.
+    """
+    from features.validation import find_table_file
+
+    path = find_table_file(Path(data_dir), MARKET_RATES.name)
+    if path is None:
+        return None
+    try:
+        if path.is_dir() or path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"table {MARKET_RATES.name}: cannot read {path.name}: {exc}") from None

@@ -67,7 +67,7 @@ def run_demo(config: RetainConfig, customers: int | None = None, months: int | N
         f"{build.rows:,} customer-snapshots × {build.columns} columns → {out} "
         f"in {build.seconds:.1f} s"
     )
-    console.print(summary_table(out))
+    console.print(summary_table(out, build.attributes))
 
     console.print(Rule("4. Churn model: out-of-time test against baselines, rules and the truth"))
     from training.churn import train_churn

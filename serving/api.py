@@ -43,6 +43,9 @@ class RawCustomer(BaseModel):
     transactions: list[Record] = Field(default_factory=list, max_length=20_000)
     interactions: list[Record] = Field(default_factory=list, max_length=5_000)
     balances: list[Record] = Field(default_factory=list, max_length=5_000)
+    # Versions of the changeable attributes; without them the `customers` record's values
+    # stand for the whole history (features.attributes).
+    customer_attributes: list[Record] = Field(default_factory=list, max_length=1_000)
 
 
 class DecisionRequest(BaseModel):
@@ -155,13 +158,15 @@ class Engine:
     def _customer_features(self, champions: Champions):
         """This thread's compiled feature queries, rebuilt when the cross-sell champion (and
         with it the product catalogue) changes."""
-        from features.online import CustomerFeatures
+        from features.online import CustomerFeatures, read_market_rates
 
         key = champions.xsell_version
         cached = getattr(self._local, "features", None)
         if cached is None or cached[0] != key:
             catalogue = champions.catalogue.reset_index()
-            cached = (key, CustomerFeatures(catalogue, self.config.features))
+            # The bank's published rates, as batch scoring reads them from the extract.
+            rates = read_market_rates(self.config.data_dir)
+            cached = (key, CustomerFeatures(catalogue, self.config.features, rates))
             self._local.features = cached
         return cached[1]
 

@@ -25,7 +25,7 @@ def served(tmp_path_factory):
     generate_bank(data, n_customers=3000, months=24, seed=21, start=date(2023, 1, 1))
     config = with_overrides(
         load_config(), "training", tracking_uri=f"sqlite:///{root / 'mlflow.db'}"
-    ).model_copy(update={"output_dir": root / "outputs"})
+    ).model_copy(update={"output_dir": root / "outputs", "data_dir": data})
     bank = load_bank(engine.connect(config.features), data, config.data)
     train_churn(bank, data, config)
     train_xsell(bank, data, config)

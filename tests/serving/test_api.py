@@ -30,7 +30,14 @@ def engine(served):
 def records_of(data_dir, customer_id: str) -> dict:
     """One customer's rows of every contract table, as JSON-ready records."""
     out = {}
-    for table in ("customers", "holdings", "transactions", "interactions", "balances"):
+    for table in (
+        "customers",
+        "holdings",
+        "transactions",
+        "interactions",
+        "balances",
+        "customer_attributes",
+    ):
         frame = pd.read_parquet(data_dir / f"{table}.parquet")
         frame = frame[frame["customer_id"] == customer_id]
         out[table] = json.loads(frame.to_json(orient="records", date_format="iso"))

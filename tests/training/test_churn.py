@@ -63,7 +63,9 @@ def test_metrics_against_baselines_and_oracle(trained):
         assert {key, f"baseline_logreg_{key}"} | rules <= set(metrics)
     assert metrics["roc_auc"] > metrics["baseline_rule_roc_auc"] + 0.1
     assert metrics["roc_auc"] <= metrics["oracle_roc_auc"] + 0.05
-    assert metrics["roc_auc"] > 0.75
+    # Relative to the truth: the harder bank of issue 14 puts its own oracle near 0.80
+    # on this small bank, so an absolute bar would measure the generator, not the model.
+    assert metrics["roc_auc"] > 0.85 * metrics["oracle_roc_auc"]
 
 
 def test_metrics_against_the_truth(trained):
@@ -133,7 +135,9 @@ def test_customer_id_does_not_change_a_score(trained):
                 "days_since_last_salary": 75.0,
             },
             "salary stops",
-            1.2,  # the strongest warning sign in the generator
+            # A real but noisy sign: only some leavers show it, and job changes and
+            # temporary dips fake it (docs/synthetic-bank.md).
+            1.02,
         ),
         (
             {
