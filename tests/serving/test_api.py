@@ -95,6 +95,21 @@ def test_raw_records_give_the_batch_decision(engine, served):
     assert result["next_best_action"]["type"] == expected.frame["action"].iat[0]
 
 
+def test_raw_records_see_the_bank_rates_and_attribute_history_batch_sees(engine, served):
+    """Market rates are the bank's, read from its extract; attribute versions come with the
+    customer. Without either, online features would differ from the batch ones."""
+    batch = served["features"]
+    changed = batch[batch["days_since_attribute_change"].notna()]
+    customer_id = changed["customer_id"].iloc[0]
+    request = DecisionRequest(customer=records_of(served["data"], customer_id), as_of=AS_OF)
+    online, errors = engine._features(request, served["champions"])
+    assert errors == []
+    expected = batch[batch["customer_id"] == customer_id].iloc[0]
+    for name in ("market_savings_rate", "savings_rate_gap", "days_since_attribute_change"):
+        assert not pd.isna(expected[name]), name
+        assert math.isclose(float(online[name].iat[0]), float(expected[name])), name
+
+
 def test_a_bad_record_is_a_422_naming_table_and_column(engine, served):
     customer_id = served["features"]["customer_id"].iloc[3]
     records = records_of(served["data"], customer_id)
