@@ -6,7 +6,7 @@ synthetic bank and the importers all read this declaration; nothing else names r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
@@ -126,6 +126,41 @@ class Table:
         return tuple(col.name for col in self.columns)
 
 
+# Customer attributes a bank changes over time; `customer_attributes` records when.
+CHANGEABLE_ATTRIBUTES = (
+    "segment",
+    "income_band",
+    "risk_appetite",
+    "preferred_channel",
+    "do_not_contact",
+    "region",
+)
+
+# The changeable attributes' columns, shared by `customers` (values at extraction) and
+# `customer_attributes` (their history).
+_ATTRIBUTE_COLUMNS = {
+    col.name: col
+    for col in (
+        Column("segment", "string", "Bank's commercial segment.", allowed=SEGMENTS),
+        Column("income_band", "string", "Declared income band.", allowed=INCOME_BANDS),
+        Column(
+            "risk_appetite",
+            "int64",
+            "Risk appetite from the suitability questionnaire, 1 (cautious) to 5 (speculative).",
+            min_value=1,
+            max_value=5,
+        ),
+        Column(
+            "preferred_channel",
+            "string",
+            "Channel the customer wants to be contacted on.",
+            allowed=CONTACT_CHANNELS,
+        ),
+        Column("do_not_contact", "boolean", "The customer refused marketing contact."),
+        Column("region", "string", "Home region or district name."),
+    )
+}
+
 CUSTOMERS = Table(
     name="customers",
     description="One row per customer the bank has ever had.",
@@ -151,27 +186,14 @@ CUSTOMERS = Table(
             nullable=False,
         ),
         Column("gender", "string", "Self-declared gender.", allowed=GENDERS),
-        Column("region", "string", "Home region or district name."),
-        Column("income_band", "string", "Declared income band.", allowed=INCOME_BANDS),
-        Column(
-            "risk_appetite",
-            "int64",
-            "Risk appetite from the suitability questionnaire, 1 (cautious) to 5 (speculative).",
-            min_value=1,
-            max_value=5,
-        ),
-        Column(
-            "preferred_channel",
-            "string",
-            "Channel the customer wants to be contacted on.",
-            allowed=CONTACT_CHANNELS,
-        ),
-        Column("do_not_contact", "boolean", "The customer refused marketing contact."),
-        Column(
-            "segment",
-            "string",
-            "Bank's commercial segment at extraction (not churn status).",
-            allowed=SEGMENTS,
+        _ATTRIBUTE_COLUMNS["region"],
+        _ATTRIBUTE_COLUMNS["income_band"],
+        _ATTRIBUTE_COLUMNS["risk_appetite"],
+        _ATTRIBUTE_COLUMNS["preferred_channel"],
+        _ATTRIBUTE_COLUMNS["do_not_contact"],
+        replace(
+            _ATTRIBUTE_COLUMNS["segment"],
+            description="Bank's commercial segment at extraction (not churn status).",
         ),
     ),
     notes=(
@@ -414,16 +436,6 @@ BALANCES = Table(
     ),
 )
 
-# Customer attributes a bank changes over time; `customer_attributes` records when.
-CHANGEABLE_ATTRIBUTES = (
-    "segment",
-    "income_band",
-    "risk_appetite",
-    "preferred_channel",
-    "do_not_contact",
-    "region",
-)
-
 CUSTOMER_ATTRIBUTES = Table(
     name="customer_attributes",
     description="History of the customer attributes a bank changes (segment, income band, "
@@ -456,23 +468,7 @@ CUSTOMER_ATTRIBUTES = Table(
             "When the next version replaced it; null while it is in force.",
             sparse=True,
         ),
-        Column("segment", "string", "Bank's commercial segment.", allowed=SEGMENTS),
-        Column("income_band", "string", "Declared income band.", allowed=INCOME_BANDS),
-        Column(
-            "risk_appetite",
-            "int64",
-            "Risk appetite from the suitability questionnaire, 1 (cautious) to 5 (speculative).",
-            min_value=1,
-            max_value=5,
-        ),
-        Column(
-            "preferred_channel",
-            "string",
-            "Channel the customer wants to be contacted on.",
-            allowed=CONTACT_CHANNELS,
-        ),
-        Column("do_not_contact", "boolean", "The customer refused marketing contact."),
-        Column("region", "string", "Home region or district name."),
+        *(_ATTRIBUTE_COLUMNS[name] for name in CHANGEABLE_ATTRIBUTES),
     ),
     notes=(
         "Each row carries every attribute in force over [valid_from, valid_to), not only the "

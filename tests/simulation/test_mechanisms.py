@@ -20,7 +20,7 @@ import pytest
 
 from common.config import SynthMechanisms
 from common.names import TRUTH_CHURN, TRUTH_DEPARTURES
-from features.schema import MANIFEST_FILE
+from features.schema import CHANGEABLE_ATTRIBUTES, MANIFEST_FILE
 from simulation.bank import generate_bank
 
 N_CUSTOMERS = 4000
@@ -338,14 +338,7 @@ def test_attributes_change_over_time_and_keep_their_history(make):
     following = history.groupby("customer_id")["valid_from"].shift(-1)
     pd.testing.assert_series_equal(history["valid_to"], following, check_names=False)
     last = history.groupby("customer_id").last()
-    attributes = [
-        "segment",
-        "income_band",
-        "risk_appetite",
-        "preferred_channel",
-        "do_not_contact",
-        "region",
-    ]
+    attributes = list(CHANGEABLE_ATTRIBUTES)
     pd.testing.assert_frame_equal(last[attributes], customers.loc[last.index, attributes])
     unchanged = read(off, "customer_attributes")
     assert unchanged["customer_id"].is_unique and unchanged["valid_to"].isna().all()
