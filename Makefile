@@ -25,10 +25,14 @@ demo: install
 # and the PostgreSQL and Redis clients to test those back ends on real servers. The import
 # contract in pyproject.toml (lint-imports) keeps the floors apart.
 TEST_EXTRAS := --extra spark --extra postgres --extra redis
+# One OpenMP / BLAS thread per test worker: LightGBM's threads busy-wait, and two workers
+# of two threads each on two cores made a 5 s fit take 70 s.
+TEST_THREADS ?= 1
 test: install
 	$(UV) sync --locked $(TEST_EXTRAS)
 	.venv/bin/lint-imports
-	.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=15
+	OMP_NUM_THREADS=$(TEST_THREADS) OPENBLAS_NUM_THREADS=$(TEST_THREADS) \
+		.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=15
 
 lint: install
 	.venv/bin/ruff check .

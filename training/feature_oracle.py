@@ -35,7 +35,6 @@ FEATURE_ORACLE_PARAMS = {
     "bagging_freq": 1,
     "lambda_l2": 1.0,
     "deterministic": True,
-    "num_threads": 2,
     "verbosity": -1,
 }
 MAX_TREES = 1000

@@ -88,7 +88,7 @@ def compare_binary(
         metrics |= {
             "label_rate_train": float(train[label].mean()),
             "label_rate_test": float(labels.mean()),
-            "max_feature_psi": float(drift["psi"].max()),
+            "max_feature_psi": float(customer_drift(drift)["psi"].max()),
             "best_iteration": float(fit.best_iteration),
         }
     return BinaryComparison(model, fit, labels, scores, metrics, drift)
@@ -102,9 +102,15 @@ def binary_figures(comparison: BinaryComparison, test: pd.DataFrame, seed: int) 
     return figures | report.importance_figures(comparison.model, sample)
 
 
+def customer_drift(drift: pd.DataFrame) -> pd.DataFrame:
+    """The drift rows of features that differ between customers (not market-wide)."""
+    return drift[~drift["market_wide"]]
+
+
 def largest_shifts(drift: pd.DataFrame, count: int = 3) -> str:
-    """The features that moved most between training and test, with their PSI."""
-    return ", ".join(f"{row.feature} {row.psi:.2f}" for row in drift.head(count).itertuples())
+    """The customer features that moved most between training and test, with their PSI."""
+    rows = customer_drift(drift).head(count).itertuples()
+    return ", ".join(f"{row.feature} {row.psi:.2f}" for row in rows)
 
 
 @dataclass(frozen=True)

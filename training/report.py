@@ -144,7 +144,12 @@ def population_stability(
     """Population stability index of every feature, test against train: sum over bins of
     (test share − train share) × ln(test share / train share); bins are train deciles
     (levels for categoricals); missing values are a bin of their own. Large periods are
-    sampled (200,000 rows each): shares of ten bins are then exact to about ±0.1 %."""
+    sampled (200,000 rows each): shares of ten bins are then exact to about ±0.1 %.
+
+    `market_wide` marks a feature with one value per snapshot date in training (a market
+    rate, the calendar): it moves between periods by nature, so its PSI says nothing of
+    the customers and is left out of `max_feature_psi` and the drift warnings."""
+    market_wide = set(market_wide_features(train, features))
     train = train.sample(min(len(train), 200_000), random_state=0)
     test = test.sample(min(len(test), 200_000), random_state=0)
     rows = []
@@ -171,11 +176,21 @@ def population_stability(
             {
                 "feature": name,
                 "psi": psi,
+                "market_wide": name in market_wide,
                 "train_mean": _mean(train[name]),
                 "test_mean": _mean(test[name]),
             }
         )
     return pd.DataFrame(rows).sort_values("psi", ascending=False, ignore_index=True)
+
+
+def market_wide_features(frame: pd.DataFrame, features: list[str]) -> list[str]:
+    """The features with a single value per snapshot date (`as_of`) over several dates:
+    the same for every customer on a day. None without an `as_of` column."""
+    if "as_of" not in frame or frame["as_of"].nunique() < 2:
+        return []
+    distinct = frame.groupby("as_of", observed=True)[features].nunique(dropna=False)
+    return [name for name in features if distinct[name].max() == 1]
 
 
 def _shares(values: pd.Series, edges: np.ndarray) -> np.ndarray:

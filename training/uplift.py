@@ -61,7 +61,6 @@ SHIFT_PARAMS = {
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "deterministic": True,
-    "num_threads": 2,
     "verbosity": -1,
 }
 SHIFT_ROUNDS = 100
