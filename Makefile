@@ -25,8 +25,8 @@ demo: install
 # and the PostgreSQL and Redis clients to test those back ends on real servers. The import
 # contract in pyproject.toml (lint-imports) keeps the floors apart.
 TEST_EXTRAS := --extra spark --extra postgres --extra redis
-# One OpenMP / BLAS thread per test worker: LightGBM's threads busy-wait, and two workers
-# of two threads each on two cores made a 5 s fit take 70 s.
+# One OpenMP / BLAS thread per test worker: LightGBM's threads busy-wait, and two fits of
+# two threads each on two cores took 35x as long as one alone (bench/threads.py).
 TEST_THREADS ?= 1
 test: install
 	$(UV) sync --locked $(TEST_EXTRAS)

@@ -60,8 +60,8 @@ def lightgbm_params(config: TrainingConfig, weight: float) -> dict:
         "seed": config.seed,
         "deterministic": True,
         # No num_threads: OpenMP's own default (every core, or OMP_NUM_THREADS), so
-        # processes sharing a machine can each be given their share. Two processes with
-        # two threads each on two cores took 15x longer than with one each (busy waiting).
+        # processes sharing a machine can each be given their share: two fits of two
+        # threads each on two cores took 18x as long as two of one (bench/threads.py).
         "verbosity": -1,
     }
 
