@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from common.errors import DataError
 from serving.decision import decide
 from serving.models import Champions, champion_versions, load_champions
 from serving.store import open_store
+
+LOG = logging.getLogger(__name__)
 
 MAX_IDS = 1_000
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
@@ -70,10 +73,11 @@ class DecisionRequest(BaseModel):
 class RequestError(Exception):
     """A request the engine cannot answer: HTTP status and a message naming the field."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = "customer") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.field = field  # the request's field at fault; None when it is the service's
 
 
 Endpoint = Literal["score", "recommend", "next_best_action"]
@@ -147,7 +151,18 @@ class Engine:
         as_of = request.as_of or date.today()
         records = {name: rows for name, rows in request.customer.model_dump().items() if rows}
         try:
-            frame = self._customer_features(champions).compute(records, as_of)
+            features = self._customer_features(champions)
+        except DataError as exc:
+            # The bank's own tables (market rates) are at fault, not the caller's records:
+            # the detail (file, path) goes to the service's log, not to the caller.
+            LOG.error("online features unavailable: %s", exc)
+            raise RequestError(
+                503,
+                "service: the bank's market_rates table cannot be read (see the service log)",
+                None,
+            ) from None
+        try:
+            frame = features.compute(records, as_of)
         except DataError as exc:
             raise RequestError(422, f"customer: {exc}") from None
         if frame.empty:

@@ -221,7 +221,7 @@ class Retain:
                 )
         except RequestError as exc:
             ctx.response.status_code = exc.status  # BentoML sets the response's from ctx
-            return JSONResponse({"error": exc.message, "field": "customer"}, exc.status)
+            return JSONResponse({"error": exc.message, "field": exc.field}, exc.status)
         return Response(json.dumps(answer).encode(), media_type="application/json")
 
     def _watch_registry(self) -> None:

@@ -120,6 +120,21 @@ def test_a_bad_record_is_a_422_naming_table_and_column(engine, served):
     assert "transactions" in caught.value.message and "amount" in caught.value.message
 
 
+def test_an_unreadable_market_rates_file_is_the_service_s_fault_not_the_caller_s(served, tmp_path):
+    """The rates come from the bank's extract, not the request: a 503 naming the table,
+    never a 422 that tells the caller to fix what it sent."""
+    (tmp_path / "market_rates.parquet").write_bytes(b"not a parquet file")
+    config = served["config"].model_copy(update={"data_dir": tmp_path})
+    broken = Engine(config, served["champions"])
+    customer_id = served["features"]["customer_id"].iloc[3]
+    request = DecisionRequest(customer=records_of(served["data"], customer_id), as_of=AS_OF)
+    with pytest.raises(RequestError) as caught:
+        broken.handle("score", request, "k")
+    assert caught.value.status == 503 and caught.value.field is None
+    assert "market_rates" in caught.value.message
+    assert str(tmp_path) not in caught.value.message  # no server path to the caller
+
+
 @pytest.mark.parametrize(
     "body",
     [
