@@ -5,8 +5,13 @@ The difference of two proportions (treatment − holdout, e.g. churn rate over t
 gets Newcombe's hybrid score interval (Newcombe 1998, Statistics in Medicine 17, method
 10): built from each group's Wilson interval, it keeps its nominal coverage with a few
 hundred customers and rates near 0, where the textbook Wald interval is too narrow. The
-p-value is Fisher's exact test when an expected cell count is under 5, else the pooled
-two-proportion z-test.
+p-value comes from the same method, by inverting the interval: it is 1 − the largest
+confidence whose interval still excludes 0, so p < 0.05 exactly when the 95 % interval
+excludes 0 and the report never shows an interval and a p-value that disagree.
+
+`minimum_detectable_effect` says what a campaign's group sizes can see at all, and
+`adjusted_p_values` corrects the many segment tests of a report for multiplicity
+(Benjamini–Hochberg).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from common.names import HOLDOUT, TREATMENT
 
@@ -38,13 +43,48 @@ class Effect:
 
 def wilson_interval(events: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson's score interval for one proportion."""
+    return _wilson(events, n, float(stats.norm.ppf(0.5 + confidence / 2)))
+
+
+def _wilson(events: int, n: int, z: float) -> tuple[float, float]:
     if n == 0:
         return math.nan, math.nan
-    z = stats.norm.ppf(0.5 + confidence / 2)
     rate = events / n
     centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return centre - half, centre + half
+
+
+def _newcombe(x1: int, n1: int, x0: int, n0: int, z: float) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of x1/n1 − x0/n0 at the normal quantile z."""
+    p1, p0 = x1 / n1, x0 / n0
+    low1, high1 = _wilson(x1, n1, z)
+    low0, high0 = _wilson(x0, n0, z)
+    difference = p1 - p0
+    return (
+        difference - math.sqrt((p1 - low1) ** 2 + (high0 - p0) ** 2),
+        difference + math.sqrt((high1 - p1) ** 2 + (p0 - low0) ** 2),
+    )
+
+
+# Beyond this quantile (p ≈ 1e-300) a p-value is reported as 0.
+_MAX_Z = 37.0
+
+
+def _newcombe_p_value(x1: int, n1: int, x0: int, n0: int) -> float:
+    """Two-sided p-value of no difference: 2 × the normal tail beyond the quantile at which
+    the interval's edge on the side of 0 touches 0."""
+    if x1 * n0 == x0 * n1:
+        return 1.0
+    side = 0 if x1 * n0 > x0 * n1 else 1  # the lower edge when the difference is positive
+
+    def edge(z: float) -> float:
+        return _newcombe(x1, n1, x0, n0, z)[side]
+
+    if (edge(_MAX_Z) > 0) == (side == 0):
+        return 0.0
+    z = optimize.brentq(edge, 1e-12, _MAX_Z, xtol=1e-12)
+    return float(min(1.0, 2 * stats.norm.sf(z)))
 
 
 def rate_difference(treated, holdout, confidence: float = 0.95) -> Effect:
@@ -59,22 +99,37 @@ def rate_difference(treated, holdout, confidence: float = 0.95) -> Effect:
     if n1 == 0 or n0 == 0:
         raise ValueError("both groups need at least one customer")
     x1, x0 = int(treated.sum()), int(holdout.sum())
-    p1, p0 = x1 / n1, x0 / n0
-    low1, high1 = wilson_interval(x1, n1, confidence)
-    low0, high0 = wilson_interval(x0, n0, confidence)
-    difference = p1 - p0
-    ci_low = difference - math.sqrt((p1 - low1) ** 2 + (high0 - p0) ** 2)
-    ci_high = difference + math.sqrt((high1 - p1) ** 2 + (p0 - low0) ** 2)
-    pooled = (x1 + x0) / (n1 + n0)
-    expected = np.outer([n1, n0], [pooled, 1 - pooled])
-    if expected.min() < 5:
-        _, p_value = stats.fisher_exact([[x1, n1 - x1], [x0, n0 - x0]])
-        test = "fisher_exact"
-    else:
-        z = difference / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
-        p_value = 2 * stats.norm.sf(abs(z))
-        test = "two_proportion_z"
-    return Effect(n1, p1, n0, p0, difference, ci_low, ci_high, float(p_value), test)
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    ci_low, ci_high = _newcombe(x1, n1, x0, n0, z)
+    p_value = _newcombe_p_value(x1, n1, x0, n0)
+    return Effect(n1, x1 / n1, n0, x0 / n0, x1 / n1 - x0 / n0, ci_low, ci_high, p_value, NEWCOMBE)
+
+
+NEWCOMBE = "newcombe_score"  # the `test` of every Effect: interval and p-value of one method
+
+
+def minimum_detectable_effect(
+    treated: int, holdout: int, base_rate: float, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """The smallest difference of rates (either sign, as a positive fraction) that groups
+    of `treated` and `holdout` customers detect with probability `power` in a two-sided
+    test at level `alpha`, when the holdout's rate is `base_rate` (normal approximation:
+    (z₁₋α/₂ + z_power) × √(p(1 − p)(1/n₁ + 1/n₀)))."""
+    if treated <= 0 or holdout <= 0 or not 0 < base_rate < 1:
+        return math.nan
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(z * math.sqrt(base_rate * (1 - base_rate) * (1 / treated + 1 / holdout)))
+
+
+def adjusted_p_values(p_values) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (false discovery rate) of a family of tests;
+    NaN entries stay NaN and do not count in the family."""
+    values = np.asarray(p_values, dtype="float64")
+    adjusted = np.full_like(values, np.nan)
+    known = ~np.isnan(values)
+    if known.any():
+        adjusted[known] = stats.false_discovery_control(values[known], method="bh")
+    return adjusted
 
 
 def effects_by(

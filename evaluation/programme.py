@@ -26,7 +26,7 @@ from common.names import (
     TREATMENT,
     TRUTH_CHURN,
 )
-from evaluation.campaign_effect import rate_difference
+from evaluation.campaign_effect import minimum_detectable_effect, rate_difference
 from evaluation.programme_result import ProgrammeEvaluation
 from evaluation.programme_tables import (
     calibration_by_decile,
@@ -203,6 +203,11 @@ def churn_effect_headline(known: pd.DataFrame, reach_share: float) -> dict:
         "itt_ci_low": churn_effect.ci_low,
         "itt_ci_high": churn_effect.ci_high,
         "itt_p_value": churn_effect.p_value,
+        # What these group sizes could see at all (80 % power, two-sided 5 % level, at the
+        # holdout's churn rate): an effect smaller than this is likely to go unseen.
+        "minimum_detectable_churn_difference": minimum_detectable_effect(
+            churn_effect.treated, churn_effect.holdout, churn_effect.holdout_rate
+        ),
         # Bloom's estimator: the effect on those reached is the ITT effect over the share
         # reached (minus the holdout's, normally none).
         "contacted_churn_effect": churn_effect.difference / reach_share if reach_share else np.nan,

@@ -46,6 +46,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "ci_high",
         "p_value",
         "test",
+        "primary",
+        "p_value_adjusted",
     ),
     "calibration": ("decile", "customers", "mean_predicted", "realised_churn"),
     "targeting": ("targeting", "calls", "retained_per_1000_calls", "qini"),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from common.names import COMPLAINT_FOLLOW_UP, TREATMENT, WELCOME_CALLBACK
-from evaluation.campaign_effect import effects_by
+from evaluation.campaign_effect import adjusted_p_values, effects_by
 
 SERVICE_ACTIONS = {
     COMPLAINT_FOLLOW_UP: "complaint follow-ups within {days} days of resolution",
@@ -128,8 +128,32 @@ def campaign_effects(known: pd.DataFrame, reach_share: float) -> pd.DataFrame:
     effects = pd.concat(tables, ignore_index=True).rename(
         columns={"treated": "treated_n", "holdout": "holdout_n"}
     )
+    effects = with_multiplicity(effects)
     first = ["outcome", "estimand"]
     return effects[first + [c for c in effects.columns if c not in first]]
+
+
+def with_multiplicity(effects: pd.DataFrame) -> pd.DataFrame:
+    """`primary` marks the one primary endpoint (churn, everyone, intention to treat),
+    tested alone; every other intention-to-treat test (repurchase, each tier and risk band)
+    is secondary, and `p_value_adjusted` holds their Benjamini–Hochberg p-values as one
+    family. An effect on the reached is its ITT test rescaled: it takes that row's."""
+    effects = effects.copy()
+    itt = effects["estimand"] == "intention to treat"
+    everyone = effects["segment"] == "all"
+    effects["primary"] = itt & everyone & (effects["outcome"] == "churn")
+    secondary = itt & ~effects["primary"]
+    effects["p_value_adjusted"] = effects["p_value"]
+    effects.loc[secondary, "p_value_adjusted"] = adjusted_p_values(
+        effects.loc[secondary, "p_value"]
+    )
+    overall = effects[itt & everyone].set_index("outcome")["p_value_adjusted"]
+    reached = ~itt
+    if reached.any():
+        effects.loc[reached, "p_value_adjusted"] = (
+            effects.loc[reached, "outcome"].map(overall).astype("float64")
+        )
+    return effects
 
 
 def calibration_by_decile(population: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:

@@ -28,6 +28,9 @@ HEADLINE_LABELS = {
     "contacted_churn_effect": "Churn effect on the reached (ITT ÷ share reached)",
     "itt_churn_effect": "Churn effect, intention to treat [95% CI]",
     "itt_p_value": "p-value, intention to treat",
+    "minimum_detectable_churn_difference": (
+        "Minimum detectable churn difference (80% power, 5% level, these group sizes)"
+    ),
     "true_itt_churn_effect": "True churn effect, intention to treat (simulation only)",
 }
 _RATE_KEYS = {"coverage", "within_sla", "share", "reached"}
@@ -114,6 +117,8 @@ def headline_rows(headline: dict) -> list[tuple[str, str]]:
                 shown |= {f"{prefix}_ci_low", f"{prefix}_ci_high"}
         elif key.endswith("p_value"):
             formatted = p_value(value)
+        elif key.startswith("minimum_detectable"):
+            formatted = NA if is_missing(value) else f"{100 * float(value):.2f} pp"
         elif key in _RATE_KEYS or key.endswith(("_rate", "_share", "_coverage")):
             formatted = pct(value)
         else:

@@ -95,7 +95,8 @@ HTML_COLUMNS: dict[str, list[Column]] = {
         _col("Difference", "difference", pp),
         ("95% CI (pp)", lambda row: ci(row["ci_low"], row["ci_high"]), True),
         _col("p-value", "p_value", p_value),
-        _label("Test", "test"),
+        _col("p-value, BH-adjusted (secondary)", "p_value_adjusted", p_value),
+        ("Endpoint", lambda row: "primary" if row.get("primary") else "secondary", False),
     ],
     "calibration": [
         _col("Risk decile", "decile", count),

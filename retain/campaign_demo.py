@@ -53,6 +53,7 @@ EFFECT_KEYS = (
     "itt_ci_low",
     "itt_ci_high",
     "itt_p_value",
+    "minimum_detectable_churn_difference",
     "true_itt_churn_effect",
     "coverage",
     "retained_per_1000_calls_risk",
@@ -266,7 +267,7 @@ def effect_summary(
     uplift model's Qini, both cycles' key figures, where the reports are; JSON-ready."""
     by_name = comparison.set_index("targeting")
     effect = {
-        **{key: evaluation_1.headline.get(key) for key in EFFECT_KEYS[:6]},
+        **{key: evaluation_1.headline.get(key) for key in EFFECT_KEYS[:7]},
         "retained_per_1000_calls_risk": float(by_name.at["risk", "retained_per_1000_calls"]),
         "retained_per_1000_calls_uplift": float(by_name.at["uplift", "retained_per_1000_calls"]),
         "retained_per_1000_calls_optimum": float(

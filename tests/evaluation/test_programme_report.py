@@ -103,7 +103,9 @@ def evaluation(targeting: bool = True) -> ProgrammeEvaluation:
             "ci_low": [-0.0351, -0.094, -0.0601, -0.0241],
             "ci_high": [-0.0072, 0.0191, 0.0049, 0.0563],
             "p_value": [0.0012345, 0.31, 0.09, 0.41],
-            "test": ["two_proportion_z", "fisher_exact", "two_proportion_z", "two_proportion_z"],
+            "test": ["newcombe_score"] * 4,
+            "primary": [True, False, False, False],
+            "p_value_adjusted": [0.0012345, 0.62, 0.0012345, 0.62],
         }
     )
     calibration = pd.DataFrame(
