@@ -334,6 +334,10 @@ class ProgrammeConfig(_Section):
     service_days: PositiveInt = 7
     # Callback coverage the plans ask for (share of treatment tasks contacted).
     coverage_target: Share = 0.95
+    # The churn difference (treatment − holdout, 90 days, as a positive fraction) the
+    # programme expects among listed customers; `retain score` warns when the campaign's
+    # holdout is too small to detect it (80 % power, two-sided 5 % level).
+    expected_effect: Annotated[float, Field(gt=0, lt=1)] = 0.01
 
 
 class RetainConfig(BaseSettings):

@@ -40,6 +40,7 @@ from serving.campaign_lists import (
     schedule,
 )
 from serving.decision import Decisions, decide
+from serving.detectability import detectability
 from serving.models import Champions
 from serving.outbox import Outbox, open_outbox
 from serving.store import open_store
@@ -224,6 +225,7 @@ def campaign_summary(
         ),
         "feature_store": {"url": config.feature_store_url, "customers": published},
     }
+    summary["detectability"] = detectability(tasks, config.programme.expected_effect)
     if len(lists.callbacks):
         summary["example_customer"] = str(lists.callbacks["customer_id"].iat[0])
     return summary

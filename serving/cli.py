@@ -195,6 +195,8 @@ def print_campaign(result, top: int = 5) -> None:
     """Counts per action and group, then the top of each list with its reasons."""
     import pandas as pd
 
+    from serving.detectability import detectability_warning
+
     summary = result.summary
     versions = ", ".join(f"{name} v{number}" for name, number in summary["model_versions"].items())
     table = RichTable(
@@ -206,6 +208,10 @@ def print_campaign(result, top: int = 5) -> None:
     for action, groups in summary["actions"].items():
         table.add_row(action, f"{groups.get(TREATMENT, 0):,}", f"{groups.get(HOLDOUT, 0):,}")
     console.print(table)
+    check = summary.get("detectability")
+    warning = detectability_warning(check) if check else None
+    if warning:
+        console.print(f"[yellow]warning:[/] {warning}")
     if summary["over_capacity"]:
         console.print(
             f"[yellow]{summary['over_capacity']:,} tasks did not fit the daily capacity[/] "
