@@ -37,11 +37,16 @@ MARKETING = (RETENTION_CALLBACK, WIN_BACK_CALL, CROSS_SELL_OFFER)
 OWED = (COMPLAINT_FOLLOW_UP, WELCOME_CALLBACK)
 
 # Campaign groups: contacted, deliberately not contacted (the randomised holdout), and the
-# customers a campaign did not list at all.
+# customers a campaign did not list at all. The experiment's arms are treatment and
+# holdout; a customer whose action is a call they are owed (OWED) is never held out: their
+# group is `owed`, outside the experiment, and their call is always made.
 TREATMENT = "treatment"
 HOLDOUT = "holdout"
+OWED_GROUP = "owed"
 NOT_LISTED = "not_listed"
-CAMPAIGN_GROUPS = (TREATMENT, HOLDOUT)
+CAMPAIGN_GROUPS = (TREATMENT, HOLDOUT)  # the randomised arms compared by the evaluation
+CONTACTED_GROUPS = (TREATMENT, OWED_GROUP)  # the groups whose tasks are made
+TASK_GROUPS = (TREATMENT, HOLDOUT, OWED_GROUP)
 
 # The files `retain score` writes into a campaign folder and evaluation reads back.
 CALLBACKS_CSV = "callbacks.csv"

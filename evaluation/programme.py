@@ -20,7 +20,9 @@ from common.config import RetainConfig
 from common.errors import DataError
 from common.names import (
     CAMPAIGN_GROUPS,
+    CONTACTED_GROUPS,
     HOLDOUT,
+    OWED_GROUP,
     SCORES_FILE,
     TASKS_FILE,
     TREATMENT,
@@ -107,8 +109,11 @@ def evaluate_campaign(
     """
     horizon = config.features.horizon_days
     tasks = flag_contacts(data.tasks)
-    treated = tasks[tasks["group"] == TREATMENT]
-    known = tasks[tasks["churned"].notna()]
+    # The tasks made (treatment and the calls customers are owed) for the operations and
+    # service standards; the randomised arms alone for the effects.
+    treated = tasks[tasks["group"].isin(CONTACTED_GROUPS)]
+    observed = tasks[tasks["churned"].notna()]
+    known = observed[observed["group"].isin(CAMPAIGN_GROUPS)]
     _require_both_groups(known, data.campaign_id)
     within_sla = _within_sla(treated)
     reach_share = reach_difference(known)
@@ -128,7 +133,7 @@ def evaluate_campaign(
         calibration=calibration_by_decile(data.population, tasks),
         targeting=targeting,
         qini_curves=qini_curves,
-        notes=campaign_notes(data.campaign_id, tasks, known, headline["coverage"], config),
+        notes=campaign_notes(data.campaign_id, tasks, observed, headline["coverage"], config),
     )
 
 
@@ -151,7 +156,7 @@ def _require_both_groups(known: pd.DataFrame, campaign_id: str) -> None:
 
 
 def _within_sla(treated: pd.DataFrame) -> pd.Series:
-    """Per treatment task: contacted at or before its due time."""
+    """Per task made: contacted at or before its due time."""
     return treated["contacted"] & (
         pd.to_datetime(treated["contacted_at"]) <= pd.to_datetime(treated["due_at"])
     )
@@ -170,8 +175,8 @@ def operations_headline(
     data: CampaignData, tasks: pd.DataFrame, within_sla: pd.Series, horizon_days: int
 ) -> dict:
     """The key figures of the campaign's operations: its size, groups, coverage, reach and
-    SLA (shares of the treatment group's tasks; NaN without any)."""
-    treated = tasks[tasks["group"] == TREATMENT]
+    SLA (shares of the tasks made, treatment and owed calls; NaN without any)."""
+    treated = tasks[tasks["group"].isin(CONTACTED_GROUPS)]
     return {
         "campaign_id": data.campaign_id,
         "as_of": data.as_of.date().isoformat(),
@@ -180,6 +185,7 @@ def operations_headline(
         "tasks": len(tasks),
         TREATMENT: int((tasks["group"] == TREATMENT).sum()),
         HOLDOUT: int((tasks["group"] == HOLDOUT).sum()),
+        OWED_GROUP: int((tasks["group"] == OWED_GROUP).sum()),
         "coverage": float(treated["contacted"].mean()) if len(treated) else np.nan,
         "reached": float(treated["reached"].mean()) if len(treated) else np.nan,
         "within_sla": float(within_sla.sum() / treated["contacted"].sum())

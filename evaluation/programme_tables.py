@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from common.names import COMPLAINT_FOLLOW_UP, TREATMENT, WELCOME_CALLBACK
+from common.names import COMPLAINT_FOLLOW_UP, CONTACTED_GROUPS, WELCOME_CALLBACK
 from evaluation.campaign_effect import adjusted_p_values, effects_by
 
 SERVICE_ACTIONS = {
@@ -159,7 +159,7 @@ def with_multiplicity(effects: pd.DataFrame) -> pd.DataFrame:
 def calibration_by_decile(population: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
     """Realised churn by decile of the predicted churn probability, among the customers
     the campaign did not call (the calls change the outcome of the others)."""
-    called = set(tasks.loc[tasks["group"] == TREATMENT, "customer_id"])
+    called = set(tasks.loc[tasks["group"].isin(CONTACTED_GROUPS), "customer_id"])
     rows = population[population["churned"].notna() & ~population["customer_id"].isin(called)]
     if rows.empty:
         return pd.DataFrame(columns=["decile", "customers", "mean_predicted", "realised_churn"])

@@ -10,7 +10,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from common.names import HOLDOUT, TREATMENT
+from common.names import HOLDOUT, OWED_GROUP, TREATMENT
 
 NA = "n/a"
 
@@ -22,6 +22,7 @@ HEADLINE_LABELS = {
     "tasks": "Campaign tasks (both groups)",
     TREATMENT: "Customers in treatment",
     HOLDOUT: "Customers in holdout",
+    OWED_GROUP: "Owed calls (never held out, outside the experiment)",
     "coverage": "Coverage (tasks contacted)",
     "reached": "Reached (share of treatment tasks)",
     "within_sla": "Contacted within SLA",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
-from common.names import CAMPAIGN_GROUPS
+from common.names import TASK_GROUPS
 
 # Column dtypes a contract column may declare (Ibis type names), and their Arrow types
 # (timestamps are naive UTC, microseconds).
@@ -516,7 +516,7 @@ MARKET_RATES = Table(
     ),
 )
 
-CONTACT_GROUPS = CAMPAIGN_GROUPS
+CONTACT_GROUPS = TASK_GROUPS
 CONTACT_OUTCOMES = ("reached", "not_reached", "declined", "accepted_offer", "issue_resolved")
 # Every outcome but `not_reached` means the customer was spoken to.
 REACHED_OUTCOMES = tuple(outcome for outcome in CONTACT_OUTCOMES if outcome != "not_reached")
@@ -553,7 +553,8 @@ CAMPAIGN_CONTACTS = Table(
         Column(
             "group",
             "string",
-            "Random assignment: contacted (`treatment`) or deliberately not (`holdout`).",
+            "Random assignment: contacted (`treatment`) or deliberately not (`holdout`); "
+            "`owed` for a call the customer is owed (never held out, outside the experiment).",
             required=True,
             nullable=False,
             allowed=CONTACT_GROUPS,

@@ -34,6 +34,8 @@ from common.console import make_console
 from common.dates import add_months, start_of
 from common.names import (
     HOLDOUT,
+    OWED,
+    OWED_GROUP,
     RETENTION_CALLBACK,
     SCORES_FILE,
     TASKS_FILE,
@@ -343,7 +345,9 @@ def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: st
     console.print(
         f"{campaign_id} ({config.serving.targeting}): "
         + "; ".join(
-            f"{action} {row.get(TREATMENT, 0):,} treated / {row.get(HOLDOUT, 0):,} held out"
+            f"{action} {row.get(OWED_GROUP, 0):,} owed (never held out)"
+            if action in OWED
+            else f"{action} {row.get(TREATMENT, 0):,} treated / {row.get(HOLDOUT, 0):,} held out"
             for action, row in counts.iterrows()
         )
     )

@@ -18,8 +18,11 @@ from common.config import ServingConfig
 from common.names import (
     CALLBACKS_CSV,
     CALLBACKS_PARQUET,
+    CONTACTED_GROUPS,
     HOLDOUT,
     OFFERS_CSV,
+    OWED,
+    OWED_GROUP,
     SCORES_FILE,
     TASKS_FILE,
     TREATMENT,
@@ -38,8 +41,9 @@ from serving.outbox import task_id
 @dataclass(frozen=True)
 class CampaignLists:
     """A campaign's lists. `scores`: every customer with group and action; `tasks`: every
-    action of both groups; `callbacks` and `offers`: the treatment's and the holdout's
-    tasks ranked; `handoff`: what goes to the CRM (the treatment's scheduled tasks)."""
+    action of every group; `callbacks` and `offers`: the tasks of every group ranked;
+    `handoff`: what goes to the CRM (the scheduled tasks of the treatment and the calls
+    customers are owed, group `owed`, which are never held out)."""
 
     scores: pd.DataFrame
     tasks: pd.DataFrame
@@ -85,7 +89,7 @@ def campaign_lists(
         tasks=tasks,
         callbacks=_ranked(tasks[tasks["action"].isin(CALLBACKS)]),
         offers=_ranked(tasks[tasks["action"] == CROSS_SELL_OFFER]),
-        handoff=tasks[(tasks["group"] == TREATMENT) & (tasks["status"] == "scheduled")][
+        handoff=tasks[tasks["group"].isin(CONTACTED_GROUPS) & (tasks["status"] == "scheduled")][
             HANDOFF_COLUMNS
         ],
     )
@@ -104,10 +108,10 @@ def _scores(
     frame["campaign_id"] = campaign_id
     frame["event_at"] = _service_event_at(frame["action"].to_numpy(), features, now)
     holdout_drawn_per = config.programme_id or campaign_id
+    drawn = holdout_mask(frame["customer_id"], holdout_drawn_per, config.holdout_share)
+    # A call the customer is owed is never held out: outside the experiment, always made.
     frame["group"] = np.where(
-        holdout_mask(frame["customer_id"], holdout_drawn_per, config.holdout_share),
-        HOLDOUT,
-        TREATMENT,
+        frame["action"].isin(OWED), OWED_GROUP, np.where(drawn, HOLDOUT, TREATMENT)
     )
     frame["reasons"] = [
         "; ".join(reason["phrase"] for reason in reasons) for reasons in decisions.reasons
@@ -127,12 +131,12 @@ def _tasks(
     as_of: date,
     now: datetime,
 ) -> pd.DataFrame:
-    """One task per action: the treatment's scheduled into its queue's capacity, the
-    holdout's kept as not contacted."""
+    """One task per action: the treatment's and the owed calls scheduled into their
+    queue's capacity (priority first, so owed calls before marketing), the holdout's kept
+    as not contacted."""
     acting = scores[scores["action"] != NO_ACTION]
-    treated = schedule(
-        acting[acting["group"] == TREATMENT], config.calls_per_day, config.schedule_days, as_of
-    )
+    made = acting["group"].isin(CONTACTED_GROUPS)
+    treated = schedule(acting[made], config.calls_per_day, config.schedule_days, as_of)
     held_out = acting[acting["group"] == HOLDOUT].assign(
         scheduled_for=pd.NaT, status="holdout: not contacted", sla_at_risk=False
     )

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table as RichTable
 
 from common.console import make_console
-from common.names import CALLBACKS_PARQUET, HOLDOUT, OFFERS_CSV, TREATMENT
+from common.names import CALLBACKS_PARQUET, HOLDOUT, OFFERS_CSV, OWED_GROUP, TREATMENT
 from features.cli import DataDir, load_extract
 
 console = make_console()
@@ -203,10 +203,18 @@ def print_campaign(result, top: int = 5) -> None:
         title=f"{result.campaign_id}: {summary['customers_scored']:,} customers scored as of "
         f"{summary['as_of']}, targeting by {summary.get('targeting')} (models {versions})"
     )
-    for column in ("action", TREATMENT, f"{HOLDOUT} (not contacted)"):
+    for column in (
+        "action",
+        TREATMENT,
+        f"{OWED_GROUP} (never held out)",
+        f"{HOLDOUT} (not contacted)",
+    ):
         table.add_column(column, justify="left" if column == "action" else "right")
     for action, groups in summary["actions"].items():
-        table.add_row(action, f"{groups.get(TREATMENT, 0):,}", f"{groups.get(HOLDOUT, 0):,}")
+        table.add_row(
+            action,
+            *(f"{groups.get(group, 0):,}" for group in (TREATMENT, OWED_GROUP, HOLDOUT)),
+        )
     console.print(table)
     check = summary.get("detectability")
     warning = detectability_warning(check) if check else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from common.names import COMPLAINT_FOLLOW_UP, CROSS_SELL_OFFER, TREATMENT
+from common.names import COMPLAINT_FOLLOW_UP, CONTACTED_GROUPS, CROSS_SELL_OFFER
 from features.schema import CAMPAIGN_CONTACTS
 
 # Chance a caller attempts a scheduled task, and that the attempt reaches the customer.
@@ -47,7 +47,7 @@ def simulate_contacts(
     """
     rng = np.random.default_rng(seed)
     n = len(tasks)
-    treated = (tasks["group"] == TREATMENT).to_numpy()
+    treated = tasks["group"].isin(CONTACTED_GROUPS).to_numpy()  # owed calls are made too
     attempt_share = tasks["status"].map(ATTEMPTED).fillna(0.0).to_numpy()
     attempted = treated & (rng.random(n) < attempt_share)
     channel = tasks["channel"].where(tasks["channel"].isin(list(REACHED_BY_CHANNEL)), "phone")
@@ -102,9 +102,10 @@ def simulate_contacts(
 
 
 def reached_customers(contacts: pd.DataFrame) -> list[str]:
-    """Customers a call of the treatment group reached: these the generator changes."""
+    """Customers a call reached (treatment or a call they were owed): these the generator
+    changes."""
     reached = contacts[
-        (contacts["group"] == TREATMENT)
+        contacts["group"].isin(CONTACTED_GROUPS)
         & contacts["outcome"].notna()
         & (contacts["outcome"] != "not_reached")
     ]

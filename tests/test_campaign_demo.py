@@ -16,6 +16,7 @@ import pytest
 from browser import render
 
 from common.config import RetainConfig
+from common.names import OWED, OWED_GROUP
 from retain.campaign_demo import EFFECT_KEYS, run_campaign_demo
 
 pytestmark = pytest.mark.slow
@@ -67,8 +68,10 @@ def test_coverage_and_cycle_settings(demo):
     assert 0.9 <= effect["coverage"] <= 1.0
     tasks_1 = pd.read_parquet(out / "cycle-1" / "tasks.parquet")
     tasks_2 = pd.read_parquet(out / "cycle-2" / "tasks.parquet")
-    # Test and learn: half held out; cycle 2 targeted by uplift, recorded in its lists.
-    assert abs((tasks_1["group"] == "holdout").mean() - 0.5) < 0.03
+    # Test and learn: half held out, owed calls never; cycle 2 targeted by uplift.
+    owed = tasks_1["action"].isin(OWED)
+    assert (tasks_1.loc[owed, "group"] == OWED_GROUP).all()
+    assert abs((tasks_1.loc[~owed, "group"] == "holdout").mean() - 0.5) < 0.03
     assert set(tasks_1["targeting"]) == {"risk"}
     assert set(tasks_2["targeting"]) == {"uplift"}
     callbacks = tasks_2[tasks_2["action"] == "retention_callback"]

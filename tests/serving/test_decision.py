@@ -11,6 +11,7 @@ from banks import steady_customers
 
 from common.config import load_config, with_overrides
 from common.errors import RetainError
+from common.names import OWED, OWED_GROUP
 from features.definitions import held_column
 from serving.batch import HOLDOUT, STAGES, TREATMENT, holdout_mask, schedule, score_campaign
 from serving.decision import (
@@ -144,7 +145,9 @@ def test_campaign_lists_are_complete_stable_and_hold_out_a_control_group(served,
     again = score_campaign(served["bank"], served["champions"], config, NOW.date(), tmp_path / "b")
     callbacks = pd.read_parquet(first.files["callbacks.parquet"])
     assert callbacks.equals(pd.read_parquet(again.files["callbacks.parquet"]))
-    assert set(callbacks["group"]) <= {TREATMENT, HOLDOUT}
+    assert set(callbacks["group"]) <= {TREATMENT, HOLDOUT, OWED_GROUP}
+    owed = callbacks["action"].isin(OWED)
+    assert (callbacks.loc[owed, "group"] == OWED_GROUP).all()  # never held out
     assert (
         callbacks.loc[callbacks["group"] == HOLDOUT, "status"] == "holdout: not contacted"
     ).all()
