@@ -245,7 +245,7 @@ def spoil(export: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     bad.loc[rows["score"], "satisfaction"] = 9
     bad.loc[rows["future"], "contacted_at"] = pd.Timestamp.now() + pd.Timedelta(days=30)
     reasons = {
-        "group": "group: not one of treatment, holdout",
+        "group": "group: not one of treatment, holdout, owed",
         "customer": "customer_id: unknown in customers",
         "early": "contacted_at: before assigned_at",
         "score": "satisfaction: above 5",
@@ -267,7 +267,7 @@ def test_bad_rows_are_quarantined_with_their_reasons_and_the_rest_kept(bank, tmp
     assert sorted(r.split(" 2")[0] for r in loaded.report.reasons) == sorted(reasons.values())
     assert set(loaded.report.reasons.values()) == {1}
     examples = loaded.report.examples
-    assert examples["group: not one of treatment, holdout"] == "control"
+    assert examples["group: not one of treatment, holdout, owed"] == "control"
     assert examples["customer_id: unknown in customers"] == "C9999999"
     assert examples["satisfaction: above 5"] == "9"
 

@@ -20,6 +20,7 @@ import pytest
 from banks import serving_config, steady_customers
 
 from common.errors import RetainError
+from common.names import OWED
 from serving.batch import score_campaign
 from serving.decision import NO_ACTION, RETENTION_CALLBACK, decide, predict_uplift
 from serving.models import UPLIFT_MODEL, load_champions
@@ -270,7 +271,8 @@ def test_campaign_lists_record_the_targeting_and_the_task_ids(served, uplift, tm
     assert tasks["task_id"].is_unique
     retention = tasks[tasks["action"] == RETENTION_CALLBACK]
     assert len(retention) and (retention["uplift"] >= config.serving.uplift_min_reduction).all()
-    assert set(tasks["group"]) == {"treatment", "holdout"}
+    assert set(tasks["group"]) <= {"treatment", "holdout", "owed"}
+    assert (tasks.loc[tasks["action"].isin(OWED), "group"] == "owed").all()
     # Every customer scored, once, with the uplift the decision used.
     assert len(scores) == result.customers == len(served["features"])
     assert scores["customer_id"].is_unique
