@@ -23,8 +23,9 @@ ALPHA, POWER = 0.05, 0.8
 def detectability(tasks: pd.DataFrame, expected_effect: float) -> dict:
     """The campaign's power check: group sizes (customers), their mean predicted churn, the
     minimum detectable difference, whether `expected_effect` is detectable and the smallest
-    holdout share that would make it so (None if no split of these customers can)."""
-    customers = tasks.drop_duplicates("customer_id")
+    holdout share that would make it so (None if no split of these customers can). Only the
+    experiment's arms count: owed calls are outside it."""
+    customers = tasks[tasks["group"].isin([TREATMENT, HOLDOUT])].drop_duplicates("customer_id")
     treated = int((customers["group"] == TREATMENT).sum())
     holdout = int((customers["group"] == HOLDOUT).sum())
     base_rate = float(customers["churn_probability"].mean()) if len(customers) else math.nan

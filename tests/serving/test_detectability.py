@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from common.names import HOLDOUT, TREATMENT
+from common.names import HOLDOUT, OWED_GROUP, TREATMENT
 from evaluation.campaign_effect import minimum_detectable_effect
 from serving.detectability import detectability, detectability_warning, holdout_share_needed
 
@@ -48,3 +48,11 @@ def test_customers_count_once_whatever_their_number_of_tasks():
     check = detectability(frame, expected_effect=0.01)
     assert (check["treated"], check["holdout"]) == (900, 100)
     assert detectability_warning(detectability(tasks(500, 0), 0.01)) is None  # no holdout
+
+
+def test_owed_calls_are_outside_the_experiment_and_do_not_set_its_churn_rate():
+    owed = tasks(500, 0, churn=0.60).assign(group=OWED_GROUP)
+    owed["customer_id"] = "O" + owed["customer_id"]
+    check = detectability(pd.concat([tasks(900, 100), owed], ignore_index=True), 0.01)
+    assert (check["treated"], check["holdout"]) == (900, 100)
+    assert check["base_churn_rate"] == pytest.approx(0.05)
