@@ -274,10 +274,18 @@ class ServingConfig(_Section):
     # Who gets a retention callback: `risk` (churn probability at or above the tier's
     # threshold), `expected_value` (churn probability × customer value at least
     # `retention_min_expected_value`), or `uplift` (the uplift model `retain-uplift-churn`
-    # expects a call to lower the churn probability by at least `uplift_min_reduction`).
+    # expects a call to lower the churn probability by at least `uplift_min_reduction`, and
+    # the value it keeps, uplift × customer value, pays for the call: at least `call_cost`).
     targeting: Literal["risk", "expected_value", "uplift"] = "risk"
     retention_min_expected_value: Annotated[float, Field(ge=0)] = 1_000.0
     uplift_min_reduction: Annotated[float, Field(ge=0, le=1)] = 0.005
+    # What one retention call costs (a caller's time, in the currency of customer value):
+    # uplift targeting calls only where the value kept exceeds it.
+    call_cost: Annotated[float, Field(ge=0)] = 25.0
+    # Share of each campaign's retention calls given to customers drawn at random from
+    # those the targeting would not call (serving.exploration): what the next uplift model
+    # learns from, and what values other targeting rules. 0 = none.
+    exploration_share: Annotated[float, Field(ge=0, lt=1)] = 0.15
     # The API checks the registry this often and swaps in a newly promoted champion
     # (0 = only on POST /admin/reload).
     reload_check_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60

@@ -125,7 +125,7 @@ def evaluate_campaign(
         headline["true_itt_churn_effect"] = true_itt_effect(known, truth)
     return ProgrammeEvaluation(
         headline=headline,
-        operations=operations_by_tier(treated, within_sla),
+        operations=operations_by_tier(treated[~over_capacity(treated)], within_sla),
         service=service_standards(treated, config.programme.service_days),
         outcomes=outcomes_by_group(known),
         churn_by_tier=churn_by_tier(data.population, horizon, config.programme.churn_targets),
@@ -133,7 +133,7 @@ def evaluate_campaign(
         calibration=calibration_by_decile(data.population, tasks),
         targeting=targeting,
         qini_curves=qini_curves,
-        notes=campaign_notes(data.campaign_id, tasks, observed, headline["coverage"], config),
+        notes=campaign_notes(data.campaign_id, tasks, observed, headline, config),
     )
 
 
@@ -175,8 +175,12 @@ def operations_headline(
     data: CampaignData, tasks: pd.DataFrame, within_sla: pd.Series, horizon_days: int
 ) -> dict:
     """The key figures of the campaign's operations: its size, groups, coverage, reach and
-    SLA (shares of the tasks made, treatment and owed calls; NaN without any)."""
+    SLA (shares of the tasks scheduled within capacity, treatment and owed calls; NaN
+    without any). Tasks over capacity were never given to a caller: they are counted, not
+    held against coverage."""
     treated = tasks[tasks["group"].isin(CONTACTED_GROUPS)]
+    over = over_capacity(treated)
+    made = treated[~over]
     return {
         "campaign_id": data.campaign_id,
         "as_of": data.as_of.date().isoformat(),
@@ -186,12 +190,22 @@ def operations_headline(
         TREATMENT: int((tasks["group"] == TREATMENT).sum()),
         HOLDOUT: int((tasks["group"] == HOLDOUT).sum()),
         OWED_GROUP: int((tasks["group"] == OWED_GROUP).sum()),
-        "coverage": float(treated["contacted"].mean()) if len(treated) else np.nan,
-        "reached": float(treated["reached"].mean()) if len(treated) else np.nan,
-        "within_sla": float(within_sla.sum() / treated["contacted"].sum())
-        if treated["contacted"].any()
+        "coverage": float(made["contacted"].mean()) if len(made) else np.nan,
+        "reached": float(made["reached"].mean()) if len(made) else np.nan,
+        "within_sla": float(within_sla[~over].sum() / made["contacted"].sum())
+        if made["contacted"].any()
         else np.nan,
+        "over_capacity": int(over.sum()),
+        "owed_over_capacity": int((over & (treated["group"] == OWED_GROUP)).sum()),
     }
+
+
+def over_capacity(tasks: pd.DataFrame) -> pd.Series:
+    """Tasks that did not fit the call capacity (never given to a caller); lists written
+    before the status existed have none."""
+    if "status" not in tasks:
+        return pd.Series(False, index=tasks.index)
+    return tasks["status"] == "over_capacity"
 
 
 def churn_effect_headline(known: pd.DataFrame, reach_share: float) -> dict:
@@ -224,11 +238,12 @@ def campaign_notes(
     campaign_id: str,
     tasks: pd.DataFrame,
     known: pd.DataFrame,
-    coverage: float,
+    headline: dict,
     config: RetainConfig,
 ) -> list[str]:
     """The caveats shown at the top of the report: listed customers without an outcome,
-    no contact loaded yet, coverage below the plans' target."""
+    no contact loaded yet, tasks over capacity, coverage below the plans' target."""
+    coverage = headline["coverage"]
     notes = []
     if len(known) < len(tasks):
         notes.append(
@@ -240,6 +255,19 @@ def campaign_notes(
         notes.append(
             f"No contact of campaign {campaign_id} has been loaded (`retain outcomes load`):"
             " coverage and the effect on the contacted count nobody as contacted."
+        )
+    if headline.get("over_capacity"):
+        owed = headline.get("owed_over_capacity", 0)
+        notes.append(
+            f"{headline['over_capacity']:,} tasks did not fit the call capacity "
+            "(serving.calls_per_day × serving.schedule_days) and were never given to a caller; "
+            "coverage and SLA count the tasks scheduled."
+            + (
+                f" {owed:,} of them are calls customers are owed: capacity does not allow "
+                "the plans' service standard."
+                if owed
+                else ""
+            )
         )
     if coverage < config.programme.coverage_target:
         notes.append(

@@ -33,14 +33,17 @@ from common.config import RetainConfig, TierPolicy
 from common.console import make_console
 from common.dates import add_months, start_of
 from common.names import (
+    CHAMPION,
     HOLDOUT,
     OWED,
     OWED_GROUP,
     RETENTION_CALLBACK,
     SCORES_FILE,
+    SUMMARY_FILE,
     TASKS_FILE,
     TREATMENT,
     TRUTH_CHURN,
+    UPLIFT_MODEL,
 )
 from evaluation.programme_report import REPORT_HTML, json_ready
 
@@ -60,6 +63,10 @@ EFFECT_KEYS = (
     "coverage",
     "retained_per_1000_calls_risk",
     "retained_per_1000_calls_uplift",
+    "retained_per_1000_calls_list",
+    "retained_value_per_1000_calls_risk",
+    "retained_value_per_1000_calls_uplift",
+    "retained_value_per_1000_calls_optimum",
     "qini_uplift_model",
     "qini_optimum",
 )
@@ -101,6 +108,7 @@ def test_and_learn(config: RetainConfig) -> RetainConfig:
             "tiers": tiers,
             "holdout_share": 0.5,
             "targeting": "risk",
+            "exploration_share": 0.0,  # everyone at any risk is listed: nothing to explore
             # A retention call for everyone listed: offers would be a different treatment.
             "offer_min_expected_value": float("inf"),
             "calls_per_day": {queue: 100_000 for queue in config.serving.calls_per_day},
@@ -114,13 +122,19 @@ class DemoRun:
     the two campaign days, and the bank as it lives on: generated again after each cycle
     with the calls that reached customers so far, and loaded like an extract."""
 
-    def __init__(self, config: RetainConfig, out_dir: Path, customers: int, months: int):
+    def __init__(
+        self, config: RetainConfig, out_dir: Path, customers: int, months: int, cycles: int = 2
+    ):
         self.out_dir = out_dir
         self.config = campaign_config(config, out_dir)
-        self.customers, self.months = customers, months
+        self.customers, self.cycles = customers, cycles
+        # Each cycle after the second adds CYCLE_GAP_MONTHS to the bank, so that the first
+        # cycle keeps its history and the last one's horizon ends inside the extract.
+        self.months = months + CYCLE_GAP_MONTHS * (cycles - 2)
         start = self.config.synth.start
         self.first_day = add_months(start, months - FIRST_CYCLE_MONTHS_BEFORE_END)
-        self.second_day = add_months(self.first_day, CYCLE_GAP_MONTHS)
+        self.days = [add_months(self.first_day, CYCLE_GAP_MONTHS * k) for k in range(cycles)]
+        self.second_day = self.days[1]
         self.calls: dict = {}  # campaign day -> the customers its calls reached
         self.con = self.bank = None  # the latest generation's; an earlier one is let go
 
@@ -147,35 +161,87 @@ class DemoRun:
 
 
 def run_campaign_demo(
-    config: RetainConfig, out_dir: Path, customers: int = 20_000, months: int = 30
+    config: RetainConfig,
+    out_dir: Path,
+    customers: int = 20_000,
+    months: int = 30,
+    cycles: int = 2,
 ) -> dict:
-    """Run both cycles; write the reports and `out_dir/effect.json`; return the effect."""
+    """Run the cycles; write the reports and `out_dir/effect.json`; return the effect."""
     started = time.perf_counter()
     out_dir = out_dir.resolve()
     _clear(out_dir)
-    run = DemoRun(config, out_dir, customers, months)
-    days = f"cycles on {run.first_day} and {run.second_day}"
-    console.print(Rule(f"Campaign demo: {customers:,} customers, {days}"))
+    run = DemoRun(config, out_dir, customers, months, cycles)
+    days = ", ".join(str(day) for day in run.days)
+    console.print(Rule(f"Campaign demo: {customers:,} customers, {cycles} cycles on {days}"))
     prepare_bank_and_models(run)
-    evaluation_1, uplift = test_and_learn_cycle(run)
-    evaluation_2, comparison = uplift_cycle(run, uplift)
+    evaluation_1, first_uplift = test_and_learn_cycle(run)
+    uplift, targeted = first_uplift, []
+    for cycle in range(2, cycles + 1):
+        targeted.append(uplift_cycle(run, uplift, cycle))
+        if cycle < cycles:
+            uplift = pooled_uplift(run, cycle)
+    evaluation_2, comparison = targeted[0]
     effect = effect_summary(
         evaluation_1,
         evaluation_2,
         comparison,
-        uplift.metrics,
+        first_uplift.metrics,
         reports={
-            "cycle_1": str(out_dir / CYCLE_1 / REPORT_HTML),
-            "cycle_2": str(out_dir / CYCLE_2 / REPORT_HTML),
+            f"cycle_{k}": str(out_dir / f"cycle-{k}" / REPORT_HTML) for k in range(1, cycles + 1)
         },
         seconds=round(time.perf_counter() - started, 1),
     )
+    effect["cycles"] = json_ready(cycle_rows([comparison for _, comparison in targeted]))
+    summary = json.loads((out_dir / "cycle-2" / SUMMARY_FILE).read_text())
+    effect["exploration"] = summary["exploration"]
     (out_dir / EFFECT_FILE).write_text(json.dumps(effect, indent=2) + "\n")
     print_effect(effect)
     console.print(
         f"effect → {out_dir / EFFECT_FILE}; campaign demo finished in {effect['seconds']:.0f} s"
     )
     return effect
+
+
+def pooled_uplift(run: DemoRun, cycle: int):
+    """The uplift model trained on cycles 1..`cycle` pooled, made champion for the next
+    cycle (a demo's decision, recorded as such in the registry)."""
+    from training import registry, tracking
+    from training.uplift import train_from_campaign
+
+    folders = [run.out_dir / f"cycle-{k}" for k in range(1, cycle + 1)]
+    with console.status(f"training the uplift model on cycles 1-{cycle} pooled", spinner="dots"):
+        uplift = train_from_campaign(run.bank, run.config, folders)
+    tracking.use_tracking(run.config.training.tracking_uri, run.config.training.experiment)
+    if CHAMPION not in uplift.aliases:
+        decision = replace(
+            registry.forced(UPLIFT_MODEL),
+            reason=f"made champion by the campaign demo: cycles 1-{cycle} pooled",
+        )
+        registry.apply(decision, f"campaign demo, cycles 1-{cycle}")
+    console.print(
+        f"uplift model v{uplift.version} on cycles 1-{cycle} pooled "
+        f"({uplift.rows['treated_fit']:,} called customers fitted on): Qini "
+        f"{uplift.metrics['qini_uplift_model']:.4f}, churn risk "
+        f"{uplift.metrics['qini_churn_risk']:.4f}"
+    )
+    return uplift
+
+
+def cycle_rows(comparisons: list[pd.DataFrame]) -> list[dict]:
+    """Per targeted cycle: its calls and the customers and value each ranking would keep
+    with them (from the truth), and the running totals of customers kept."""
+    rows, totals = [], {}
+    for cycle, comparison in enumerate(comparisons, start=2):
+        row = {"cycle": cycle, "calls": int(comparison["calls"].iat[0])}
+        for _, targeting in comparison.iterrows():
+            key = targeting["targeting"].replace(" ", "_").replace("×", "x")
+            row[f"retained_per_1000_calls_{key}"] = targeting["retained_per_1000_calls"]
+            row[f"retained_value_per_1000_calls_{key}"] = targeting["retained_value_per_1000_calls"]
+            totals[key] = totals.get(key, 0.0) + targeting["retained_customers"]
+            row[f"cumulative_retained_{key}"] = totals[key]
+        rows.append(row)
+    return rows
 
 
 def prepare_bank_and_models(run: DemoRun) -> None:
@@ -230,9 +296,10 @@ def test_and_learn_cycle(run: DemoRun):
     return evaluation, uplift
 
 
-def uplift_cycle(run: DemoRun, uplift):
-    """Cycle 2: the list targeted by uplift, with the normal holdout and capacity, is
-    compared with risk targeting on the truth, worked, fed back and evaluated.
+def uplift_cycle(run: DemoRun, uplift, cycle: int = 2):
+    """A cycle after the first: the list targeted by uplift, with the normal holdout,
+    exploration slice and capacity, is compared with risk targeting on the truth, worked,
+    fed back and evaluated.
 
     Returns:
         The cycle's evaluation and the comparison of targetings (`compare_targeting`).
@@ -240,16 +307,17 @@ def uplift_cycle(run: DemoRun, uplift):
     from evaluation.programme import evaluate_folder, read_truth
     from simulation.call_centre import reached_customers
 
-    config, folder = run.config, run.out_dir / CYCLE_2
+    name, day = f"cycle-{cycle}", run.days[cycle - 1]
+    config, folder = run.config, run.out_dir / name
     uplift_config = config.model_copy(
         update={"serving": config.serving.model_copy(update={"targeting": "uplift"})}
     )
-    scored = _score(run.bank, uplift_config, run.second_day, folder, CYCLE_2)
-    truth = read_truth(config.data_dir, run.second_day)
+    scored = _score(run.bank, uplift_config, day, folder, name)
+    truth = read_truth(config.data_dir, day)
     comparison = compare_targeting(scored, truth, uplift.metrics)
-    contacts = _work_the_list(scored, run.con, run.bank, config, folder, seed=2)
-    run.calls[run.second_day] = reached_customers(contacts)
-    with console.status("the bank lives on with the calls of cycle 2", spinner="dots"):
+    contacts = _work_the_list(scored, run.con, run.bank, config, folder, seed=cycle)
+    run.calls[day] = reached_customers(contacts)
+    with console.status(f"the bank lives on with the calls of cycle {cycle}", spinner="dots"):
         run.generate_bank()
     evaluation, _, _ = evaluate_folder(
         run.bank, config, folder, None, comparison, uplift.qini_curves
@@ -275,6 +343,16 @@ def effect_summary(
         "retained_per_1000_calls_optimum": float(
             by_name.at["truth optimum", "retained_per_1000_calls"]
         ),
+        "retained_per_1000_calls_list": float(by_name.at["the list", "retained_per_1000_calls"]),
+        "retained_value_per_1000_calls_risk": float(
+            by_name.at["risk", "retained_value_per_1000_calls"]
+        ),
+        "retained_value_per_1000_calls_uplift": float(
+            by_name.at["uplift × value", "retained_value_per_1000_calls"]
+        ),
+        "retained_value_per_1000_calls_optimum": float(
+            by_name.at["truth value optimum", "retained_value_per_1000_calls"]
+        ),
         "calls_compared": int(by_name.at["uplift", "calls"]),
         "qini_uplift_model": uplift_metrics["qini_uplift_model"],
         "qini_churn_risk": uplift_metrics["qini_churn_risk"],
@@ -294,23 +372,35 @@ def compare_targeting(scored: dict, truth: pd.DataFrame, uplift_metrics: dict) -
     coefficients are the uplift model's validation on cycle 1's held-back list."""
     scores = scored["scores"]
     tasks = scored["tasks"]
-    calls = int(((tasks["action"] == RETENTION_CALLBACK) & (tasks["group"] == TREATMENT)).sum())
+    retention = (
+        (tasks["action"] == RETENTION_CALLBACK)
+        & (tasks["group"] == TREATMENT)
+        & (tasks["status"] == "scheduled")
+    )
+    calls = int(retention.sum())  # the retention calls made (over capacity: not made)
     candidates = scores[scores["tier"] != "churned"].merge(truth, on="customer_id", how="inner")
     candidates["true_uplift"] = candidates["p_churn_90d"] - candidates["p_churn_90d_if_called"]
+    candidates["value_kept"] = candidates["uplift"] * candidates["customer_value"]
+    candidates["true_value_kept"] = candidates["true_uplift"] * candidates["customer_value"]
+    made = candidates[candidates["customer_id"].isin(tasks.loc[retention, "customer_id"])]
     rows = []
-    for name, column, qini in (
-        ("risk", "churn_probability", "qini_churn_risk"),
-        ("uplift", "uplift", "qini_uplift_model"),
-        ("truth optimum", "true_uplift", "qini_truth"),
+    for name, chosen, qini in (
+        ("risk", candidates.nlargest(calls, "churn_probability"), "qini_churn_risk"),
+        ("uplift", candidates.nlargest(calls, "uplift"), "qini_uplift_model"),
+        ("uplift × value", candidates.nlargest(calls, "value_kept"), None),
+        ("the list", made, None),
+        ("truth optimum", candidates.nlargest(calls, "true_uplift"), "qini_truth"),
+        ("truth value optimum", candidates.nlargest(calls, "true_value_kept"), None),
     ):
-        chosen = candidates.nlargest(calls, column)
         rows.append(
             {
                 "targeting": name,
                 "calls": calls,
+                "retained_customers": float(chosen["true_uplift"].sum()),
                 "retained_per_1000_calls": 1000 * float(chosen["true_uplift"].mean()),
+                "retained_value_per_1000_calls": 1000 * float(chosen["true_value_kept"].mean()),
                 "mean_churn_probability": float(chosen["p_churn_90d"].mean()),
-                "qini": uplift_metrics.get(qini, np.nan),
+                "qini": uplift_metrics.get(qini, np.nan) if qini else np.nan,
             }
         )
     return pd.DataFrame(rows)
@@ -329,6 +419,45 @@ def print_effect(effect: dict) -> None:
             "—" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value),
         )
     console.print(table)
+    cycles = RichTable(title="Targeted cycles: customers kept per 1,000 calls (from the truth)")
+    for column in (
+        "cycle",
+        "calls",
+        "risk",
+        "uplift",
+        "uplift × value",
+        "the list",
+        "truth optimum",
+        "kept so far: risk",
+        "kept so far: the list",
+    ):
+        cycles.add_column(column, justify="right")
+    for row in effect["cycles"]:
+        cycles.add_row(
+            str(row["cycle"]),
+            f"{row['calls']:,}",
+            *(
+                f"{row[f'retained_per_1000_calls_{key}']:.1f}"
+                for key in (
+                    "risk",
+                    "uplift",
+                    "uplift_x_value",
+                    "the_list",
+                    "truth_optimum",
+                )
+            ),
+            f"{row['cumulative_retained_risk']:.1f}",
+            f"{row['cumulative_retained_the_list']:.1f}",
+        )
+    console.print(cycles)
+    slice_ = effect.get("exploration") or {}
+    if slice_.get("tasks"):
+        console.print(
+            f"exploration slice of cycle 2: {slice_['scheduled']:,} of {slice_['tasks']:,} "
+            f"drawn calls made, {slice_['share_of_retention_calls_made']:.0%} of the "
+            f"retention calls made (each customer drawn with probability "
+            f"{slice_['assignment_probability']:.3f})"
+        )
 
 
 def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: str) -> dict:
@@ -404,8 +533,10 @@ def _clear(out_dir: Path) -> None:
             f"--out {out_dir}: the folder has other contents; the campaign demo writes its "
             "bank, registry and lists into a folder of its own (a new or empty one)"
         )
-    for name in ("bank", "outputs", "mlruns", CYCLE_1, CYCLE_2):
+    for name in ("bank", "outputs", "mlruns"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
+    for folder in out_dir.glob("cycle-*"):
+        shutil.rmtree(folder, ignore_errors=True)
     (out_dir / EFFECT_FILE).unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MARKER).write_text("written by `retain demo campaign`; the demo may clear it\n")

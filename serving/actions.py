@@ -58,6 +58,9 @@ class ContactHistory:
             do_not_contact=rows.numeric("do_not_contact", 0.0) >= 1,
         )
 
+    def take(self, rows: np.ndarray) -> ContactHistory:
+        return ContactHistory(*(values[rows] for values in vars(self).values()))
+
     def called_since(self, days: np.ndarray) -> np.ndarray:
         """A callback at most `days` ago (False where never called)."""
         return self.days_called <= days
@@ -84,9 +87,10 @@ def worth_a_retention_call(
 ) -> np.ndarray:
     """Who the targeting picks for a retention call: the churn probability at the tier's
     threshold (`risk`), risk × value at the floor (`expected_value`), or the uplift
-    model's expected fall of the churn probability at its floor (`uplift`)."""
+    model's expected fall of the churn probability at its floor, where the value it keeps
+    pays for the call (`uplift`)."""
     if config.targeting == "uplift":
-        return uplift >= config.uplift_min_reduction
+        return (uplift >= config.uplift_min_reduction) & (uplift * value >= config.call_cost)
     if config.targeting == "expected_value":
         return churn * value >= config.retention_min_expected_value
     return churn >= threshold
@@ -233,7 +237,8 @@ def _why_retention(churn, uplift, value, threshold, tier, config: ServingConfig)
     if config.targeting == "uplift":
         return (
             f"a call is expected to lower the churn risk ({churn:.0%}) by "
-            f"{uplift:.1%} (uplift model)"
+            f"{uplift:.1%} (uplift model), keeping {uplift * value:,.0f} of value for a "
+            f"call that costs {config.call_cost:,.0f}"
         )
     if config.targeting == "expected_value":
         return (

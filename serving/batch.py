@@ -24,7 +24,7 @@ import pandas as pd
 from common.config import RetainConfig
 from common.dates import start_of
 from common.files import write_frame, write_text
-from common.names import HOLDOUT, SUMMARY_FILE, TREATMENT
+from common.names import HOLDOUT, RETENTION_CALLBACK, SUMMARY_FILE, TREATMENT
 from features import pipeline
 from features.validation import BankData
 from serving.actions import MARKETING
@@ -41,6 +41,7 @@ from serving.campaign_lists import (
 )
 from serving.decision import Decisions, decide
 from serving.detectability import detectability
+from serving.exploration import Exploration
 from serving.models import Champions
 from serving.outbox import Outbox, open_outbox
 from serving.store import open_store
@@ -112,8 +113,18 @@ def score_campaign(
     stages = StageClock(progress)
     features = stages.run("features", campaign_features, bank, config, as_of, outbox, campaign_id)
     published = stages.run("publish", publish, features, config.feature_store_url)
+    share = config.serving.exploration_share
     decisions = stages.run(
-        "decisions", decide, features, champions, config.serving, now, reasons_for="actions"
+        "decisions",
+        decide,
+        features,
+        champions,
+        config.serving,
+        now,
+        reasons_for="actions",
+        exploration=(
+            Exploration(share, campaign_id, config.serving.holdout_share) if share > 0 else None
+        ),
     )
     lists = stages.run(
         "lists", campaign_lists, decisions, features, config.serving, campaign_id, as_of, now
@@ -226,6 +237,25 @@ def campaign_summary(
         "feature_store": {"url": config.feature_store_url, "customers": published},
     }
     summary["detectability"] = detectability(tasks, config.programme.expected_effect)
+    summary["exploration"] = exploration_summary(lists, config.serving.exploration_share)
     if len(lists.callbacks):
         summary["example_customer"] = str(lists.callbacks["customer_id"].iat[0])
     return summary
+
+
+def exploration_summary(lists: CampaignLists, share: float) -> dict:
+    """The exploration slice in figures: its tasks, those made, their share of the
+    retention calls made, and the draw's probability."""
+    tasks, scores = lists.tasks, lists.scores
+    retention = tasks[(tasks["action"] == RETENTION_CALLBACK) & (tasks["status"] == "scheduled")]
+    explored = tasks[tasks["exploration"]]
+    drawn = scores.loc[scores["exploration"], "assignment_probability"]
+    return {
+        "share": share,
+        "tasks": int(len(explored)),
+        "scheduled": int((explored["status"] == "scheduled").sum()),
+        "share_of_retention_calls_made": (
+            float(retention["exploration"].mean()) if len(retention) else None
+        ),
+        "assignment_probability": float(drawn.iat[0]) if len(drawn) else None,
+    }

@@ -106,6 +106,9 @@ def _scores(
     text."""
     frame = decisions.frame.copy()
     frame["campaign_id"] = campaign_id
+    if "exploration" not in frame:  # decided without an exploration slice
+        frame["exploration"] = False
+        frame["assignment_probability"] = np.where(frame["action"] == NO_ACTION, 0.0, 1.0)
     frame["event_at"] = _service_event_at(frame["action"].to_numpy(), features, now)
     holdout_drawn_per = config.programme_id or campaign_id
     drawn = holdout_mask(frame["customer_id"], holdout_drawn_per, config.holdout_share)
@@ -165,12 +168,16 @@ def holdout_mask(customer_ids: pd.Series, campaign_id: str, share: float) -> np.
 
 
 def schedule(actions: pd.DataFrame, calls_per_day: dict[str, int], days: int, start: date):
-    """Place each treatment task on a day of its queue: priority first, then the best
-    expected value, `calls_per_day[queue]` a day for `days` days. Tasks that do not fit are
-    kept with status `over_capacity`, never dropped."""
+    """Place each treatment task on a day of its queue: priority first, then the
+    exploration slice (its share of capacity is its own, whatever the models think of its
+    customers), then the best expected value, `calls_per_day[queue]` a day for `days` days.
+    Tasks that do not fit are kept with status `over_capacity`, never dropped."""
+    actions = actions.assign(
+        _targeted=~actions.get("exploration", pd.Series(False, index=actions.index)).astype(bool)
+    )
     actions = actions.sort_values(
-        ["priority", "expected_value"], ascending=[True, False], kind="stable"
-    ).copy()
+        ["priority", "_targeted", "expected_value"], ascending=[True, True, False], kind="stable"
+    ).drop(columns="_targeted")
     actions["queue_rank"] = actions.groupby("queue").cumcount()
     capacity = actions["queue"].map(calls_per_day).fillna(np.inf).to_numpy()
     day = np.floor(actions["queue_rank"].to_numpy() / capacity)
@@ -226,6 +233,8 @@ SCORE_COLUMNS = [
     "risk_band",
     "tier",
     "customer_value",
+    "exploration",
+    "assignment_probability",
 ]
 TASK_COLUMNS = [
     "campaign_id",
@@ -252,6 +261,8 @@ TASK_COLUMNS = [
     "sla_at_risk",
     "targeting",
     "versions",
+    "exploration",
+    "assignment_probability",
 ]
 CALLBACK_COLUMNS = [
     "campaign_id",
@@ -277,6 +288,7 @@ CALLBACK_COLUMNS = [
     "reasons",
     "targeting",
     "versions",
+    "exploration",
 ]
 # What the CRM receives per task: who, what, when, why; no feature values.
 HANDOFF_COLUMNS = [

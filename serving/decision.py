@@ -32,6 +32,7 @@ from serving.actions import (
     explain,
     next_best_actions,
 )
+from serving.exploration import Exploration
 from serving.models import Champions
 from serving.offers import ProductRanking, add_product_reasons, rank_products, top_products
 from serving.reasons import top_reasons
@@ -56,6 +57,10 @@ __all__ = [  # the actions' names are read from here too: they are the decision'
 ]
 
 RISK_BANDS = ("low", "medium", "high", "very high")
+EXPLORATION_WHY = (
+    "exploration: drawn at random from customers the targeting would not call, so the next "
+    "uplift model learns whom a call keeps among them"
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ def decide(
     now: datetime,
     reasons_for: str = "actions",
     scope: str = "all",
+    exploration: Exploration | None = None,
 ) -> Decisions:
     """Decide for every customer of a feature frame.
 
@@ -143,6 +149,9 @@ def decide(
             the top-k product lists too are only built for those rows.
         scope: `all`, or `score` for the churn part only (probability, band, reasons):
             no products and no action are computed, and `action` is left empty.
+        exploration: a campaign list's randomised slice of retention calls
+            (`serving.exploration`); adds the columns `exploration` and
+            `assignment_probability`.
 
     Returns:
         One decision per customer, in the order of `features`.
@@ -159,15 +168,51 @@ def decide(
     threshold = churn_thresholds(columns["tier"], config)
     columns["uplift"] = _uplift(rows, champions, config)
     action = next_best_actions(columns, threshold, offer_value, history, config)
+    routing = route(columns["tier"], action, rows, history, config, now)
+    if exploration is not None:
+        action = _explore(exploration, action, routing, columns, rows, history, config, now)
     columns["action"] = action
     columns["why"] = explain(action, columns, threshold, offers, history, config)
-    columns.update(route(columns["tier"], action, rows, history, config, now))
+    if exploration is not None:
+        columns["why"][columns["exploration"]] = EXPLORATION_WHY
+    columns.update(routing)
     columns["expected_value"] = expected_values(action, columns, offer_value)
     columns["product_id"] = np.where(action == CROSS_SELL_OFFER, offers["product_id"], "")
     reasons, products = _reasons_and_products(
         rows, matrix, ranking, action, champions, config, now, reasons_for
     )
     return Decisions(columns, reasons, products, champions.versions)
+
+
+def _explore(
+    exploration: Exploration,
+    action: np.ndarray,
+    routing: dict[str, np.ndarray],
+    columns: dict[str, np.ndarray],
+    rows: FeatureRows,
+    history: ContactHistory,
+    config: ServingConfig,
+    now: datetime,
+) -> np.ndarray:
+    """The exploration slice's draw: its customers get a retention call, routed like any
+    other (`routing` is updated in place); records who was drawn and every customer's
+    assignment probability in `columns`."""
+    tier = columns["tier"]
+    contactable = (tier != "churned") & ~history.cooldown & ~history.do_not_contact
+    capacity = {queue: n * config.schedule_days for queue, n in config.calls_per_day.items()}
+    ids = np.asarray(columns["customer_id"], dtype=object)
+    explored, probability = exploration.draw(action, routing["queue"], ids, contactable, capacity)
+    columns["exploration"] = explored
+    columns["assignment_probability"] = probability
+    if not explored.any():
+        return action
+    action = np.where(explored, RETENTION_CALLBACK, action)
+    chosen = np.flatnonzero(explored)
+    some = route(tier[chosen], action[chosen], rows.take(chosen), history.take(chosen), config, now)
+    for name, values in some.items():
+        routing[name] = routing[name].copy()  # some of route's arrays are read-only views
+        routing[name][chosen] = values
+    return action
 
 
 def churn_scores(

@@ -75,7 +75,16 @@ def test_coverage_and_cycle_settings(demo):
     assert set(tasks_1["targeting"]) == {"risk"}
     assert set(tasks_2["targeting"]) == {"uplift"}
     callbacks = tasks_2[tasks_2["action"] == "retention_callback"]
-    assert (callbacks["uplift"] >= 0.005).all()
+    targeted = callbacks[~callbacks["exploration"]]
+    assert (targeted["uplift"] >= 0.005).all()
+    assert (targeted["uplift"] * targeted["customer_value"] >= 25.0).all()  # pays for the call
+    # The exploration slice: drawn at random, its probability recorded, about 15 % of the
+    # retention calls made.
+    explored = callbacks[callbacks["exploration"]]
+    assert len(explored) > 0 and (explored["assignment_probability"] < 1).all()
+    made = callbacks[callbacks["status"] == "scheduled"]
+    assert 0.08 <= made["exploration"].mean() <= 0.25
+    assert [row["cycle"] for row in effect["cycles"]] == [2]
 
 
 def test_contacts_went_through_the_contract(demo):

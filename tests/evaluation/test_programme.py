@@ -67,6 +67,8 @@ def make_campaign(contacted: int = CONTACTED) -> dict[str, pd.DataFrame]:
             "sla_at_risk": False,
             "targeting": "risk",
             "versions": json.dumps({"retain-churn": "1", "retain-xsell": "1"}),
+            "exploration": False,
+            "assignment_probability": 1.0,
         }
     )[TASK_COLUMNS]
 

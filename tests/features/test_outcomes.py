@@ -66,6 +66,8 @@ def make_tasks(n: int = 160, campaign_id: str = "cmp-1", first: int = 1) -> pd.D
             "sla_at_risk": False,
             "targeting": "risk",
             "versions": "{}",
+            "exploration": False,
+            "assignment_probability": 1.0,
         }
     )
     return tasks[TASK_COLUMNS]

@@ -83,7 +83,8 @@ def test_uplift_targeting_calls_exactly_those_a_call_is_expected_to_keep(served,
     customers = steady(served["features"], 240)
     predicted = uplift["model"].predict_uplift(customers)
     config = serving_config(served, targeting="uplift")
-    worth = predicted >= config.uplift_min_reduction
+    value = customers["customer_value"].to_numpy(dtype=float)
+    worth = (predicted >= config.uplift_min_reduction) & (predicted * value >= config.call_cost)
     old = shifted(uplift, customers)
     # Customers whose churn baseline is tiny gain little even from a big shift.
     assert worth[old].sum() >= 40 and not worth[~old].any()
@@ -110,13 +111,39 @@ def test_uplift_targeting_calls_exactly_those_a_call_is_expected_to_keep(served,
     assert decisions.versions[UPLIFT_MODEL] == "1"
 
 
+def test_a_call_whose_kept_value_does_not_pay_for_it_is_not_made(served, uplift):
+    customers = steady(served["features"], 240)
+    free = decide(
+        customers,
+        uplift["champions"],
+        serving_config(served, targeting="uplift", call_cost=0.0),
+        NOW,
+    ).frame
+    called = free[free["action"] == RETENTION_CALLBACK]
+    assert len(called) >= 10
+    cost = float(called["expected_value"].median())  # half the free calls keep less
+    config = serving_config(served, targeting="uplift", call_cost=cost)
+    frame = decide(customers, uplift["champions"], config, NOW).frame
+    kept = frame["uplift"] * frame["customer_value"]
+    np.testing.assert_array_equal(
+        (frame["action"] == RETENTION_CALLBACK).to_numpy(),
+        ((frame["uplift"] >= config.uplift_min_reduction) & (kept >= cost)).to_numpy(),
+    )
+    assert 0 < (frame["action"] == RETENTION_CALLBACK).sum() < len(called)
+    assert (
+        frame.loc[frame["action"] == RETENTION_CALLBACK, "why"]
+        .str.contains(f"call that costs {cost:,.0f}")
+        .all()
+    )
+
+
 def test_the_uplift_floor_is_inclusive(served, uplift):
     customers = steady(served["features"], 120)
     first = decide(customers, uplift["champions"], serving_config(served, targeting="uplift"), NOW)
     values = first.frame["uplift"].to_numpy()
     positive = np.sort(values[values > 0.005])
     floor = float(positive[len(positive) // 2])  # one customer's uplift exactly
-    config = serving_config(served, targeting="uplift", uplift_min_reduction=floor)
+    config = serving_config(served, targeting="uplift", uplift_min_reduction=floor, call_cost=0)
     frame = decide(customers, uplift["champions"], config, NOW).frame
     called = (frame["action"] == RETENTION_CALLBACK).to_numpy()
     assert (values == floor).any()

@@ -1,0 +1,81 @@
+"""Campaigns that learn: a randomised exploration slice of the retention calls.
+
+A list targeted by a model only ever calls the customers that model already likes, so the
+next model can learn nothing about the others. Each campaign therefore gives a share of its
+retention capacity (`serving.exploration_share`) to customers drawn at random from those
+the rules would not have contacted but could (not churned, no cooldown, not
+do-not-contact, no other action). The draw is a stable hash of (campaign, customer), like
+the holdout, and every customer's probability of being given the task is recorded
+(`assignment_probability`): 1 for the rules' own picks, the draw's for the slice and for
+every customer it could have drawn, 0 for the others. With it a doubly-robust estimate can
+value any other targeting rule from the logged campaigns.
+
+Only campaign lists explore; a real-time decision never does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.names import NO_ACTION, OWED, RETENTION_CALLBACK, WIN_BACK_CALL
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """The slice's share of retention calls and what seeds its draw."""
+
+    share: float
+    drawn_per: str  # the campaign id
+    holdout_share: float = 0.0  # listed but never called: takes no capacity
+
+    def draw(
+        self,
+        action: np.ndarray,
+        queue: np.ndarray,
+        customer_ids: np.ndarray,
+        contactable: np.ndarray,
+        capacity: dict[str, int],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Who the slice calls, and every customer's assignment probability.
+
+        Args:
+            action: the rules' action per customer.
+            queue: the queue each action goes to ("" without one).
+            customer_ids: names the draw.
+            contactable: could be given a marketing call.
+            capacity: calls each queue can make over the campaign.
+
+        Returns:
+            The explored customers (a mask) and the probability of each customer's task.
+        """
+        policy = action == RETENTION_CALLBACK
+        pool = contactable & (action == NO_ACTION)
+        used = set(queue[policy]) or set(capacity)
+        # Calls owed and win-back calls go before retention in these queues.
+        before = np.isin(action, (*OWED, WIN_BACK_CALL))
+        room = sum(
+            max(0, capacity.get(name, 0) - int((before & (queue == name)).sum())) for name in used
+        )
+        # The slice's share of the retention calls that will be made: of the room when
+        # capacity binds, of the rules' list and the slice together when it does not. The
+        # holdout is drawn from the slice too, and its customers take no capacity.
+        listed = min(room / (1 - self.holdout_share), policy.sum() / (1 - self.share))
+        count = int(round(self.share * listed))
+        count = min(count, int(pool.sum()))
+        explored = np.zeros(len(action), dtype=bool)
+        probability = np.where(action == NO_ACTION, 0.0, 1.0)
+        if count == 0:
+            return explored, probability
+        candidates = np.flatnonzero(pool)
+        draws = np.array([_draw(self.drawn_per, c) for c in customer_ids[candidates]])
+        explored[candidates[np.argsort(draws, kind="stable")[:count]]] = True
+        probability[pool] = count / len(candidates)
+        return explored, probability
+
+
+def _draw(drawn_per: str, customer_id: str) -> float:
+    digest = hashlib.sha256(f"explore:{drawn_per}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
