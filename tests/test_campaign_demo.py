@@ -147,6 +147,26 @@ def test_train_uplift_command_fits_on_a_campaign_folder(demo, tmp_path):
     assert "uplift model" in result.stdout and "churn risk" in result.stdout
 
 
+def test_train_uplift_command_pools_campaigns_and_refuses_one_given_twice(demo, tmp_path):
+    from test_cli import retain
+
+    out, _ = demo
+    settings = demo_settings(out, tmp_path)
+    first, second = str(out / "cycle-1"), str(out / "cycle-2")
+    pooled = retain(
+        "--config", str(settings), "train", "uplift",
+        "--campaign-dir", second, "--campaign-dir", first,
+    )  # fmt: skip
+    assert pooled.returncode == 0, pooled.stderr
+    assert "fitted on 2 campaign(s) pooled: cycle-1, cycle-2" in pooled.stdout  # in time order
+    twice = retain(
+        "--config", str(settings), "train", "uplift", "--campaign-dir", first,
+        "--campaign-dir", first,
+    )  # fmt: skip
+    assert twice.returncode != 0 and "the same campaign given twice" in twice.stderr
+    assert "Traceback" not in twice.stderr
+
+
 def test_the_demo_never_clears_a_folder_it_did_not_make(tmp_path):
     from common.errors import ConfigError
 

@@ -278,18 +278,19 @@ def table_command(
 def uplift_command(
     ctx: typer.Context,
     campaign_dir: Annotated[
-        Path,
+        list[Path],
         typer.Option(
             "--campaign-dir",
             help="Folder `retain score` wrote for a campaign with a holdout "
-            "(tasks.parquet, scores.parquet).",
+            "(tasks.parquet, scores.parquet); repeat it to pool several campaigns.",
         ),
     ],
     data: DataDir = None,
 ) -> None:
-    """Train the churn uplift model (who does a call keep?) on a campaign's randomised
-    groups and the outcomes a later extract shows; validate it against churn-risk ranking
-    on a part of the list it never saw; register it as retain-uplift-churn."""
+    """Train the churn uplift model (who does a call keep?) on the randomised groups of one
+    campaign or several pooled and the outcomes a later extract shows; validate it against
+    churn-risk ranking on a part of the lists it never saw; register it as
+    retain-uplift-churn."""
     from training.uplift import train_from_campaign
 
     config = ctx.obj
@@ -297,6 +298,9 @@ def uplift_command(
     with console.status("fitting and validating the uplift model", spinner="dots"):
         result = train_from_campaign(bank, config, campaign_dir)
     console.print(result_tables.uplift_table(result))
+    console.print(
+        f"fitted on {len(result.campaigns)} campaign(s) pooled: {', '.join(result.campaigns)}"
+    )
     console.print(
         f"baseline level {result.model.level:+.3f} log-odds; MLflow run {result.run_id}; "
         "use it with `retain score --targeting uplift`"
