@@ -62,6 +62,8 @@ class Exploration:
         # The slice's share of the retention calls that will be made: of the room when
         # capacity binds, of the rules' list and the slice together when it does not. The
         # holdout is drawn from the slice too, and its customers take no capacity.
+        if self.holdout_share >= 1:  # everyone held out: nobody is called, nothing to learn
+            return np.zeros(len(action), dtype=bool), np.where(action == NO_ACTION, 0.0, 1.0)
         listed = min(room / (1 - self.holdout_share), policy.sum() / (1 - self.share))
         count = int(round(self.share * listed))
         count = min(count, int(pool.sum()))

@@ -296,7 +296,7 @@ def test_campaign_lists_record_the_targeting_and_the_task_ids(served, uplift, tm
     ]
     assert list(tasks["task_id"]) == expected_ids
     assert tasks["task_id"].is_unique
-    retention = tasks[tasks["action"] == RETENTION_CALLBACK]
+    retention = tasks[(tasks["action"] == RETENTION_CALLBACK) & ~tasks["exploration"]]
     assert len(retention) and (retention["uplift"] >= config.serving.uplift_min_reduction).all()
     assert set(tasks["group"]) <= {"treatment", "holdout", "owed"}
     assert (tasks.loc[tasks["action"].isin(OWED), "group"] == "owed").all()
