@@ -108,6 +108,31 @@ def rate_difference(treated, holdout, confidence: float = 0.95) -> Effect:
 NEWCOMBE = "newcombe_score"  # the `test` of every Effect: interval and p-value of one method
 
 
+def effect_on_reached(
+    treated, treated_reached, holdout, holdout_reached, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """The effect of a call on those it reached (Bloom's estimator, the Wald ratio of
+    instrumental variables): (ȳ_T − ȳ_H) / (r̄_T − r̄_H), where r is reached (the holdout
+    normally has none), with the delta-method interval that carries the uncertainty of the
+    reach share and its covariance with the outcome:
+    Var = [Var_T(y − θr) / n_T + Var_H(y − θr) / n_H] / (r̄_T − r̄_H)².
+
+    Returns:
+        (effect, low, high); NaN when nobody was reached.
+    """
+    y1, r1 = np.asarray(treated, float), np.asarray(treated_reached, float)
+    y0, r0 = np.asarray(holdout, float), np.asarray(holdout_reached, float)
+    reach = r1.mean() - r0.mean() if len(r1) and len(r0) else 0.0
+    if reach <= 0 or len(y1) < 2 or len(y0) < 2:
+        return math.nan, math.nan, math.nan
+    effect = float((y1.mean() - y0.mean()) / reach)
+    variance = (
+        np.var(y1 - effect * r1, ddof=1) / len(y1) + np.var(y0 - effect * r0, ddof=1) / len(y0)
+    ) / reach**2
+    half = float(stats.norm.ppf(0.5 + confidence / 2)) * math.sqrt(variance)
+    return effect, effect - half, effect + half
+
+
 def minimum_detectable_effect(
     treated: int, holdout: int, base_rate: float, alpha: float = 0.05, power: float = 0.8
 ) -> float:

@@ -28,7 +28,11 @@ from common.names import (
     TREATMENT,
     TRUTH_CHURN,
 )
-from evaluation.campaign_effect import minimum_detectable_effect, rate_difference
+from evaluation.campaign_effect import (
+    effect_on_reached,
+    minimum_detectable_effect,
+    rate_difference,
+)
 from evaluation.programme_result import ProgrammeEvaluation
 from evaluation.programme_tables import (
     calibration_by_decile,
@@ -212,9 +216,14 @@ def churn_effect_headline(known: pd.DataFrame, reach_share: float) -> dict:
     """The key figures of the campaign's effect on churn: each group's rate, the
     intention-to-treat difference with its interval and p-value, and the effect on the
     reached."""
-    churn_effect = rate_difference(
-        known.loc[known["group"] == TREATMENT, "churned"],
-        known.loc[known["group"] == HOLDOUT, "churned"],
+    treated, holdout = known[known["group"] == TREATMENT], known[known["group"] == HOLDOUT]
+    churn_effect = rate_difference(treated["churned"], holdout["churned"])
+    reached_effect = (
+        effect_on_reached(
+            treated["churned"], treated["reached"], holdout["churned"], holdout["reached"]
+        )
+        if reach_share
+        else (np.nan,) * 3
     )
     return {
         "treatment_churn_rate": churn_effect.treated_rate,
@@ -229,8 +238,11 @@ def churn_effect_headline(known: pd.DataFrame, reach_share: float) -> dict:
             churn_effect.treated, churn_effect.holdout, churn_effect.holdout_rate
         ),
         # Bloom's estimator: the effect on those reached is the ITT effect over the share
-        # reached (minus the holdout's, normally none).
-        "contacted_churn_effect": churn_effect.difference / reach_share if reach_share else np.nan,
+        # reached (minus the holdout's, normally none); its interval carries the
+        # uncertainty of that share.
+        "contacted_churn_effect": reached_effect[0],
+        "contacted_ci_low": reached_effect[1],
+        "contacted_ci_high": reached_effect[2],
     }
 
 

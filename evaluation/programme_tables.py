@@ -11,8 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from common.names import COMPLAINT_FOLLOW_UP, CONTACTED_GROUPS, WELCOME_CALLBACK
-from evaluation.campaign_effect import adjusted_p_values, effects_by
+from common.names import (
+    COMPLAINT_FOLLOW_UP,
+    CONTACTED_GROUPS,
+    HOLDOUT,
+    TREATMENT,
+    WELCOME_CALLBACK,
+)
+from evaluation.campaign_effect import adjusted_p_values, effect_on_reached, effects_by
 
 SERVICE_ACTIONS = {
     COMPLAINT_FOLLOW_UP: "complaint follow-ups within {days} days of resolution",
@@ -113,8 +119,9 @@ def churn_by_tier(population: pd.DataFrame, horizon_days: int, targets: dict) ->
 
 def campaign_effects(known: pd.DataFrame, reach_share: float) -> pd.DataFrame:
     """Churn and repurchase, treatment − holdout, for everyone, by tier and by risk band
-    (intention to treat); and for everyone on the reached (Bloom's estimator: the ITT
-    difference and its interval over `reach_share`) unless nobody was reached."""
+    (intention to treat); and for everyone on the reached (Bloom's estimator, its interval
+    carrying the reach share's uncertainty: `effect_on_reached`) unless nobody was
+    reached."""
     tables = []
     for outcome, column in (("churn", "churned"), ("repurchase", "repurchased")):
         part = known[known[column].notna()]
@@ -122,8 +129,13 @@ def campaign_effects(known: pd.DataFrame, reach_share: float) -> pd.DataFrame:
         tables.append(itt.assign(outcome=outcome, estimand="intention to treat"))
         overall = itt[itt["segment"] == "all"].copy()
         if reach_share:
-            for column_name in ("difference", "ci_low", "ci_high"):
-                overall[column_name] = overall[column_name] / reach_share
+            groups = {g: part[part["group"] == g] for g in (TREATMENT, HOLDOUT)}
+            overall[["difference", "ci_low", "ci_high"]] = effect_on_reached(
+                groups[TREATMENT][column],
+                groups[TREATMENT]["reached"],
+                groups[HOLDOUT][column],
+                groups[HOLDOUT]["reached"],
+            )
             tables.append(overall.assign(outcome=outcome, estimand="contacted vs holdout"))
     effects = pd.concat(tables, ignore_index=True).rename(
         columns={"treated": "treated_n", "holdout": "holdout_n"}

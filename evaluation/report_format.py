@@ -26,7 +26,7 @@ HEADLINE_LABELS = {
     "coverage": "Coverage (tasks contacted)",
     "reached": "Reached (share of treatment tasks)",
     "within_sla": "Contacted within SLA",
-    "contacted_churn_effect": "Churn effect on the reached (ITT ÷ share reached)",
+    "contacted_churn_effect": "Churn effect on the reached (ITT ÷ share reached) [95% CI]",
     "itt_churn_effect": "Churn effect, intention to treat [95% CI]",
     "itt_p_value": "p-value, intention to treat",
     "minimum_detectable_churn_difference": (

@@ -27,10 +27,18 @@ scikit-uplift 0.5.1 `sklift.metrics` (the same curves, whose numbers the tests p
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["auuc", "qini_coefficient", "qini_curve", "uplift_at_k", "uplift_curve"]
+__all__ = [
+    "auuc",
+    "bootstrap_metrics",
+    "qini_coefficient",
+    "qini_curve",
+    "uplift_at_k",
+    "uplift_curve",
+]
 
 
 def qini_curve(outcome, treated, score) -> tuple[np.ndarray, np.ndarray]:
@@ -118,6 +126,36 @@ def uplift_at_k(outcome, treated, score, share: float) -> float:
     if called.size == 0 or held_out.size == 0:
         return float("nan")
     return float(outcome[called].mean() - outcome[held_out].mean())
+
+
+def bootstrap_metrics(
+    outcome,
+    treated,
+    scores: dict[str, np.ndarray],
+    metrics: dict[str, Callable],
+    draws: int = 200,
+    seed: int = 0,
+) -> dict[tuple[str, str], np.ndarray]:
+    """Each metric of each score on `draws` bootstrap resamples of the customers, drawn
+    within each arm (the called and the held out keep their sizes, as the design fixed
+    them), the same resample for every score, so a difference of two scores' metrics is
+    paired: take percentiles of the returned draws for intervals, of their differences for
+    the interval of a difference.
+
+    Returns:
+        {(score name, metric name): the metric's value on every resample}.
+    """
+    outcome, treated, _ = _validated(outcome, treated, next(iter(scores.values())))
+    rng = np.random.default_rng(seed)
+    arms = [np.flatnonzero(treated), np.flatnonzero(~treated)]
+    values = {(name, metric): np.empty(draws) for name in scores for metric in metrics}
+    for draw in range(draws):
+        rows = np.concatenate([rng.choice(arm, size=arm.size, replace=True) for arm in arms])
+        for name, score in scores.items():
+            score = np.asarray(score, dtype=float)[rows]
+            for metric, compute in metrics.items():
+                values[name, metric][draw] = compute(outcome[rows], treated[rows], score)
+    return values
 
 
 def _validated(outcome, treated, score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

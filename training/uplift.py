@@ -54,6 +54,7 @@ GROUP = "group"
 CAMPAIGN = "campaign_id"
 VALIDATION_SHARE = 0.3
 TOP_SHARES = (0.1, 0.2, 0.3)
+BOOTSTRAP_DRAWS = 200
 LEARNER = "shift"
 # Chosen with `bench/uplift_learners.py --seeds 42 7` among Retain's five learners and
 # causalml's four, each at three sizes: the shift at 7 leaves won on both seeds
@@ -192,7 +193,40 @@ def _validation(valid: pd.DataFrame, predicted: np.ndarray):
                 retained, in_treatment, score, share
             )
         curves[name] = uplift_metrics.qini_curve(retained, in_treatment, score)
+    metrics.update(_intervals(retained, in_treatment, scores))
     return metrics, curves
+
+
+def _intervals(retained: np.ndarray, in_treatment: np.ndarray, scores: dict) -> dict[str, float]:
+    """95 % bootstrap intervals (percentile, resampled within each arm) of the Qini
+    coefficient, AUUC and uplift in the top 20 % of every score, and of the uplift model's
+    Qini minus churn risk's (paired: the same resamples)."""
+    measures = {
+        "qini": uplift_metrics.qini_coefficient,
+        "auuc": uplift_metrics.auuc,
+        "uplift_at_20": partial(uplift_metrics.uplift_at_k, share=0.2),
+    }
+    draws = uplift_metrics.bootstrap_metrics(
+        retained, in_treatment, scores, measures, draws=BOOTSTRAP_DRAWS
+    )
+    intervals = {}
+    for (name, measure), values in draws.items():
+        key = f"{measure}_{name.replace(' ', '_')}"
+        intervals[f"{key}_ci_low"], intervals[f"{key}_ci_high"] = _percentiles(values)
+    if "churn risk" in scores:
+        difference = draws["uplift model", "qini"] - draws["churn risk", "qini"]
+        low, high = _percentiles(difference)
+        intervals["qini_model_minus_risk_ci_low"] = low
+        intervals["qini_model_minus_risk_ci_high"] = high
+    return intervals
+
+
+def _percentiles(values: np.ndarray) -> tuple[float, float]:
+    known = values[np.isfinite(values)]
+    if len(known) < len(values) / 2:  # mostly undefined (a top share without a holdout)
+        return float("nan"), float("nan")
+    low, high = np.percentile(known, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def _level(baseline: BinaryModel, untreated: pd.DataFrame) -> float:

@@ -230,7 +230,11 @@ def test_itt_effect_is_treated_minus_holdout_with_the_newcombe_interval(evaluati
     assert (itt["treated_n"], itt["holdout_n"]) == (TREATED_N - UNKNOWN, HOLDOUT_N)
     assert itt["difference"] == pytest.approx(-0.1)
     assert contacted["difference"] == pytest.approx(-0.1 / share)
-    assert contacted["ci_low"] == pytest.approx(expected.ci_low / share)
+    # The interval carries the reach share's uncertainty (`effect_on_reached`), the same
+    # in the headline and the effects table.
+    assert contacted["ci_low"] < -0.1 / share < contacted["ci_high"]
+    assert headline["contacted_ci_low"] == pytest.approx(contacted["ci_low"])
+    assert headline["contacted_ci_high"] == pytest.approx(contacted["ci_high"])
     assert set(effects.loc[effects["segment"] == "tier", "value"]) == {"core", "general"}
 
 

@@ -211,3 +211,25 @@ def test_uplift_at_k_rejects_a_share_outside_0_to_1(share):
 def test_uplift_at_k_validates_the_arrays_too():
     with pytest.raises(ValueError, match=r"treated has no held-out"):
         uplift_at_k(HAND_OUTCOME, np.ones(8, dtype=bool), HAND_SCORE, 0.5)
+
+
+def test_bootstrap_keeps_the_arms_sizes_and_pairs_the_scores():
+    from evaluation.uplift_metrics import bootstrap_metrics
+
+    rng = np.random.default_rng(3)
+
+    def campaign(n: int):
+        treated = rng.random(n) < 0.7
+        x = rng.random(n)
+        outcome = rng.random(n) < 0.5 + 0.2 * treated * (x - 0.5)
+        return outcome, treated, x
+
+    outcome, treated, x = campaign(2000)
+    sizes = {"called": lambda y, t, s: t.sum(), "qini": qini_coefficient}
+    draws = bootstrap_metrics(outcome, treated, {"x": x, "same": x.copy()}, sizes, draws=50)
+    assert set(draws["x", "called"]) == {treated.sum()}  # resampled within each arm
+    np.testing.assert_array_equal(draws["x", "qini"], draws["same", "qini"])  # paired
+    width = np.ptp(np.percentile(draws["x", "qini"], [2.5, 97.5]))
+    outcome, treated, x = campaign(8000)
+    big = bootstrap_metrics(outcome, treated, {"x": x}, {"qini": qini_coefficient}, draws=50)
+    assert np.ptp(np.percentile(big["x", "qini"], [2.5, 97.5])) < 0.7 * width  # ~1/√4

@@ -112,6 +112,16 @@ def test_uplift_model_ranks_better_than_churn_risk_on_the_held_back_part(simulat
             assert f"uplift_at_{share}_{score}" in metrics
     assert metrics["qini_uplift_model"] > 0
     assert metrics["qini_uplift_model"] > metrics["qini_churn_risk"]
+    for measure in ("qini", "auuc", "uplift_at_20"):  # bootstrap intervals round each
+        for score in ("uplift_model", "churn_risk", "truth"):
+            key = f"{measure}_{score}"
+            assert metrics[f"{key}_ci_low"] < metrics[key] < metrics[f"{key}_ci_high"]
+    difference = metrics["qini_uplift_model"] - metrics["qini_churn_risk"]
+    assert (
+        metrics["qini_model_minus_risk_ci_low"]
+        < difference
+        < metrics["qini_model_minus_risk_ci_high"]
+    )
     assert set(simulated["result"].qini_curves) == {"uplift model", "churn risk", "truth"}
 
 
@@ -133,7 +143,11 @@ def test_metrics_without_risk_or_truth_columns_are_left_out(simulated):
     result = train_uplift(
         campaign, FEATURES, simulated["baseline"], simulated["config"], "sim", register=False
     )
-    assert {k for k in result.metrics if k.startswith("qini_")} == {"qini_uplift_model"}
+    assert {k for k in result.metrics if k.startswith("qini_")} == {
+        "qini_uplift_model",
+        "qini_uplift_model_ci_low",
+        "qini_uplift_model_ci_high",
+    }
     assert result.run_id is None and result.version is None
 
 

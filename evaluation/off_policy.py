@@ -1,0 +1,187 @@
+"""What would another targeting rule have kept? A doubly-robust value from logged campaigns.
+
+A bank never sees the truth's uplift. What it has are its campaigns: for every customer,
+whether the campaign called them, the probability that it would (the holdout's hash draw
+and the exploration slice's, both recorded by `retain score`), and what happened over the
+horizon. From these the augmented inverse-probability-weighted (AIPW, "doubly robust")
+score of each customer,
+
+    Γᵢ = (μ₀ − μ₁)(xᵢ) + (1 − Aᵢ)(Yᵢ − μ₀(xᵢ)) / (1 − eᵢ) − Aᵢ(Yᵢ − μ₁(xᵢ)) / eᵢ,
+
+is an unbiased estimate of the churn a call takes away from that customer, whatever the
+outcome model μ (churn if not called, μ₀; if called, μ₁) is, because the assignment
+probability e is known by design (Robins, Rotnitzky & Zhao 1994; for policy values Dudík,
+Langford & Li 2011, "Doubly robust policy evaluation and learning"). A good μ only narrows
+the interval. The value of a rule that calls the set π of K customers is the mean of Γ over
+π, per 1,000 calls; its interval treats customers as independent draws
+(influence ψᵢ = N/K · 1[i ∈ π] · Γᵢ). Two rules are compared on the same Γ, so the
+interval of their difference is much narrower than either's.
+
+Only customers whose call was left to chance count (the support): the rules' retention
+picks that fitted the capacity (called unless held out), the exploration slice and every
+customer it could have drawn. Customers with another action (an offer, an owed call) got a
+different treatment and customers the campaign could not call (churned, cooldown,
+do-not-contact, over capacity) have no randomised comparison: a rule is valued on the
+support only, and says how many customers that is.
+
+The value is the intention-to-treat one (a call given to a caller, reached or not), in
+customers kept per 1,000 calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from common.errors import DataError
+from common.names import HOLDOUT, NO_ACTION, OWED, RETENTION_CALLBACK, TREATMENT
+
+SUPPORT_COLUMNS = ("customer_id", "called", "propensity", "churned")
+
+
+@dataclass(frozen=True)
+class PolicyValue:
+    """Customers a rule's calls keep per 1,000 calls on a campaign's support, with interval."""
+
+    policy: str
+    calls: int
+    support: int
+    retained_per_1000_calls: float
+    ci_low: float
+    ci_high: float
+
+
+def logged_support(tasks: pd.DataFrame, scores: pd.DataFrame, churned: pd.DataFrame):
+    """The customers of one campaign whose retention call was left to chance.
+
+    Args:
+        tasks: the campaign's `tasks.parquet`.
+        scores: its `scores.parquet` (with `assignment_probability`; lists written before
+            it existed have no exploration slice: the rules' picks get 1, others 0).
+        churned: `customer_id`, `churned` (1/0, NaN unknown) over the horizon.
+
+    Returns:
+        One row per customer of the support: `called` (given to a caller within capacity),
+        `propensity` (the probability the design would call them) and `churned`, with the
+        scores' columns (`churn_probability`, `uplift`, `customer_value`, ...).
+
+    Raises:
+        DataError: the campaign holds no retention calls, or no holdout to learn from.
+    """
+    frame = scores[scores["action"].isin([RETENTION_CALLBACK, NO_ACTION])].copy()
+    if "assignment_probability" not in frame:
+        frame["assignment_probability"] = np.where(frame["action"] == NO_ACTION, 0.0, 1.0)
+    retention = tasks[tasks["action"] == RETENTION_CALLBACK]
+    campaign = str(tasks["campaign_id"].iat[0]) if len(tasks) else "?"
+    if retention.empty:
+        raise DataError(f"campaign {campaign}: no retention calls, so no call to value")
+    held_out_share = _held_out_share(tasks, campaign)
+    status = retention.drop_duplicates("customer_id").set_index("customer_id")
+    frame["status"] = frame["customer_id"].map(status["status"])
+    frame["dropped"] = frame["customer_id"].isin(_beyond_capacity(status))
+    frame["called"] = (
+        frame["customer_id"]
+        .map((status["group"] == TREATMENT) & (status["status"] == "scheduled"))
+        .fillna(False)
+        .astype(bool)
+    )
+    frame["propensity"] = frame["assignment_probability"].astype(float) * (1 - held_out_share)
+    frame = frame[(frame["propensity"] > 0) & ~frame["dropped"]]
+    frame = frame.drop(columns=["status", "dropped"]).merge(
+        churned[["customer_id", "churned"]], on="customer_id", how="inner"
+    )
+    return frame[frame["churned"].notna()].reset_index(drop=True)
+
+
+def _held_out_share(tasks: pd.DataFrame, campaign: str) -> float:
+    """The holdout's share: every task outside the owed calls is held out by the same
+    hash draw, so their share estimates it closely."""
+    drawn = tasks[~tasks["action"].isin(OWED)]
+    share = float((drawn["group"] == HOLDOUT).mean()) if len(drawn) else 0.0
+    if share <= 0 or share >= 1:
+        raise DataError(
+            f"campaign {campaign}: held-out share of its tasks is {share:.0%}; valuing a "
+            "targeting rule needs customers both called and held out"
+        )
+    return share
+
+
+def _beyond_capacity(retention: pd.DataFrame) -> set[str]:
+    """Customers whose call never depended on chance: treatment tasks over capacity, and
+    the rules' held-out picks ranked below the last call each queue made (had they been
+    drawn into treatment, they would not have fitted either)."""
+    over = retention["status"] == "over_capacity"
+    beyond = set(retention.index[over])
+    explored = retention.get("exploration", pd.Series(False, index=retention.index))
+    for _, rows in retention[~explored.astype(bool)].groupby("queue"):
+        if not (rows["status"] == "over_capacity").any():
+            continue
+        made = rows.loc[(rows["group"] == TREATMENT) & (rows["status"] == "scheduled")]
+        cut = made["expected_value"].min() if len(made) else np.inf
+        below = rows[(rows["group"] == HOLDOUT) & (rows["expected_value"] < cut)]
+        beyond |= set(below.index)
+    return beyond
+
+
+def dr_scores(support: pd.DataFrame, churn_if_not_called, churn_if_called) -> np.ndarray:
+    """Per customer of the support, the doubly-robust estimate of the churn a call takes
+    away (Γ in the module's docstring); μ₀ and μ₁ may come from any outcome model."""
+    called = support["called"].to_numpy(dtype=bool)
+    propensity = support["propensity"].to_numpy(dtype=float)
+    outcome = support["churned"].to_numpy(dtype=float)
+    mu0 = np.asarray(churn_if_not_called, dtype=float)
+    mu1 = np.asarray(churn_if_called, dtype=float)
+    if np.any((propensity <= 0) | (propensity >= 1)):
+        raise DataError("assignment probabilities must lie strictly between 0 and 1")
+    correction = np.where(called, -(outcome - mu1) / propensity, (outcome - mu0) / (1 - propensity))
+    return (mu0 - mu1) + correction
+
+
+def top_calls(score, calls: int) -> np.ndarray:
+    """The rule "call the `calls` customers with the highest score" as a mask (stable
+    order among ties)."""
+    score = np.asarray(score, dtype=float)
+    chosen = np.zeros(len(score), dtype=bool)
+    chosen[np.argsort(-score, kind="stable")[:calls]] = True
+    return chosen
+
+
+def policy_value(
+    name: str, gamma: np.ndarray, chosen: np.ndarray, confidence: float = 0.95
+) -> PolicyValue:
+    """Customers kept per 1,000 calls by calling the `chosen` customers of the support."""
+    chosen = np.asarray(chosen, dtype=bool)
+    calls = int(chosen.sum())
+    if calls == 0:
+        raise DataError(f"policy {name!r} calls nobody on the campaign's support")
+    estimate, low, high = _mean_interval(
+        len(gamma) / calls * np.where(chosen, gamma, 0.0), confidence
+    )
+    return PolicyValue(name, calls, len(gamma), 1000 * estimate, 1000 * low, 1000 * high)
+
+
+def policy_difference(
+    gamma: np.ndarray, chosen: np.ndarray, reference: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Kept per 1,000 calls by `chosen` minus by `reference` (same number of calls), on
+    the same Γ: (difference, low, high)."""
+    chosen, reference = np.asarray(chosen, bool), np.asarray(reference, bool)
+    calls = int(chosen.sum())
+    if calls == 0 or calls != int(reference.sum()):
+        raise DataError(
+            f"policies compared at different numbers of calls ({calls:,} and "
+            f"{int(reference.sum()):,})"
+        )
+    influence = len(gamma) / calls * gamma * (chosen.astype(float) - reference.astype(float))
+    estimate, low, high = _mean_interval(influence, confidence)
+    return 1000 * estimate, 1000 * low, 1000 * high
+
+
+def _mean_interval(influence: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    mean = float(np.mean(influence))
+    half = z * float(np.std(influence, ddof=1)) / np.sqrt(len(influence))
+    return mean, mean - half, mean + half
