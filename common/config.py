@@ -196,6 +196,10 @@ class TrainingConfig(_Section):
     # The challenger is promoted unless worse than the champion by more than this on the
     # primary metric (roc_auc), measured on the same out-of-time test snapshot.
     promotion_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.005
+    # The uplift challenger is promoted unless the doubly-robust estimate from the logged
+    # campaigns says it keeps fewer customers per 1,000 calls than the champion by more
+    # than this (`retain promote retain-uplift-churn --campaign-dir ...`).
+    uplift_promotion_tolerance: Annotated[float, Field(ge=0, le=1000)] = 0.0
     # Cross-sell: one LightGBM per product, or one over (customer, product) pairs with the
     # product as a feature. Per product won on rolling origins of the synthetic bank
     # (MAP@7 0.572 vs 0.558 at 20,000 customers, 3 of 3 origins; docs/training.md).

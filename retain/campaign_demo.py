@@ -24,10 +24,8 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from rich.rule import Rule
-from rich.table import Table as RichTable
 
 from common.config import RetainConfig, TierPolicy
 from common.console import make_console
@@ -37,15 +35,20 @@ from common.names import (
     HOLDOUT,
     OWED,
     OWED_GROUP,
-    RETENTION_CALLBACK,
     SCORES_FILE,
     SUMMARY_FILE,
     TASKS_FILE,
     TREATMENT,
     TRUTH_CHURN,
-    UPLIFT_MODEL,
 )
 from evaluation.programme_report import REPORT_HTML, json_ready
+from retain.campaign_figures import (
+    EFFECT_KEYS,
+    compare_targeting,
+    cycle_rows,
+    logged_check,
+    print_effect,
+)
 
 console = make_console()
 FIRST_CYCLE_MONTHS_BEFORE_END = 8  # cycle 1 eight months before the extract ends ...
@@ -53,23 +56,6 @@ CYCLE_GAP_MONTHS = 4  # ... cycle 2 four months later: both horizons end inside 
 TEST_AND_LEARN_THRESHOLD = 0.0  # cycle 1 lists everyone at or above this churn risk
 CYCLE_1, CYCLE_2 = "cycle-1", "cycle-2"  # each cycle's campaign id and folder under DIR
 EFFECT_FILE = "effect.json"
-EFFECT_KEYS = (
-    "itt_churn_effect",
-    "itt_ci_low",
-    "itt_ci_high",
-    "itt_p_value",
-    "minimum_detectable_churn_difference",
-    "true_itt_churn_effect",
-    "coverage",
-    "retained_per_1000_calls_risk",
-    "retained_per_1000_calls_uplift",
-    "retained_per_1000_calls_list",
-    "retained_value_per_1000_calls_risk",
-    "retained_value_per_1000_calls_uplift",
-    "retained_value_per_1000_calls_optimum",
-    "qini_uplift_model",
-    "qini_optimum",
-)
 
 
 def campaign_config(config: RetainConfig, out_dir: Path) -> RetainConfig:
@@ -180,8 +166,8 @@ def run_campaign_demo(
     for cycle in range(2, cycles + 1):
         targeted.append(uplift_cycle(run, uplift, cycle))
         if cycle < cycles:
-            uplift = pooled_uplift(run, cycle)
-    evaluation_2, comparison = targeted[0]
+            uplift = pooled_uplift(run, cycle, uplift)
+    evaluation_2, comparison, _ = targeted[0]
     effect = effect_summary(
         evaluation_1,
         evaluation_2,
@@ -192,7 +178,11 @@ def run_campaign_demo(
         },
         seconds=round(time.perf_counter() - started, 1),
     )
-    effect["cycles"] = json_ready(cycle_rows([comparison for _, comparison in targeted]))
+    for cycle, (evaluation, _, _) in enumerate(targeted[1:], start=3):
+        effect[f"cycle_{cycle}"] = json_ready(evaluation.headline)
+    effect["cycles"] = json_ready(
+        cycle_rows([comparison for _, comparison, _ in targeted], [row for *_, row in targeted])
+    )
     summary = json.loads((out_dir / "cycle-2" / SUMMARY_FILE).read_text())
     effect["exploration"] = summary["exploration"]
     (out_dir / EFFECT_FILE).write_text(json.dumps(effect, indent=2) + "\n")
@@ -203,45 +193,36 @@ def run_campaign_demo(
     return effect
 
 
-def pooled_uplift(run: DemoRun, cycle: int):
-    """The uplift model trained on cycles 1..`cycle` pooled, made champion for the next
-    cycle (a demo's decision, recorded as such in the registry)."""
-    from training import registry, tracking
+def pooled_uplift(run: DemoRun, cycle: int, champion):
+    """The uplift model trained on cycles 1..`cycle` pooled, promoted for the next cycle
+    if the logged campaigns say it keeps at least as many customers per call as the
+    champion (`retain promote retain-uplift-churn`, on the customers no model was fitted
+    on).
+
+    Returns:
+        The training result of the model that targets the next cycle.
+    """
+    from training import tracking
     from training.uplift import train_from_campaign
+    from training.uplift_promotion import promote_uplift
 
     folders = [run.out_dir / f"cycle-{k}" for k in range(1, cycle + 1)]
     with console.status(f"training the uplift model on cycles 1-{cycle} pooled", spinner="dots"):
-        uplift = train_from_campaign(run.bank, run.config, folders)
-    tracking.use_tracking(run.config.training.tracking_uri, run.config.training.experiment)
-    if CHAMPION not in uplift.aliases:
-        decision = replace(
-            registry.forced(UPLIFT_MODEL),
-            reason=f"made champion by the campaign demo: cycles 1-{cycle} pooled",
-        )
-        registry.apply(decision, f"campaign demo, cycles 1-{cycle}")
+        challenger = train_from_campaign(run.bank, run.config, folders)
     console.print(
-        f"uplift model v{uplift.version} on cycles 1-{cycle} pooled "
-        f"({uplift.rows['treated_fit']:,} called customers fitted on): Qini "
-        f"{uplift.metrics['qini_uplift_model']:.4f}, churn risk "
-        f"{uplift.metrics['qini_churn_risk']:.4f}"
+        f"uplift model v{challenger.version} on cycles 1-{cycle} pooled "
+        f"({challenger.rows['treated_fit']:,} called customers fitted on): Qini "
+        f"{challenger.metrics['qini_uplift_model']:.4f}, churn risk "
+        f"{challenger.metrics['qini_churn_risk']:.4f}"
     )
-    return uplift
-
-
-def cycle_rows(comparisons: list[pd.DataFrame]) -> list[dict]:
-    """Per targeted cycle: its calls and the customers and value each ranking would keep
-    with them (from the truth), and the running totals of customers kept."""
-    rows, totals = [], {}
-    for cycle, comparison in enumerate(comparisons, start=2):
-        row = {"cycle": cycle, "calls": int(comparison["calls"].iat[0])}
-        for _, targeting in comparison.iterrows():
-            key = targeting["targeting"].replace(" ", "_").replace("×", "x")
-            row[f"retained_per_1000_calls_{key}"] = targeting["retained_per_1000_calls"]
-            row[f"retained_value_per_1000_calls_{key}"] = targeting["retained_value_per_1000_calls"]
-            totals[key] = totals.get(key, 0.0) + targeting["retained_customers"]
-            row[f"cumulative_retained_{key}"] = totals[key]
-        rows.append(row)
-    return rows
+    tracking.use_tracking(run.config.training.tracking_uri, run.config.training.experiment)
+    if CHAMPION in challenger.aliases:
+        return challenger
+    with console.status("valuing champion and challenger on the logged campaigns"):
+        decision = promote_uplift(run.bank, run.config, folders)
+    verdict = "promoted" if decision.promoted else "kept the champion"
+    console.print(f"[{'green' if decision.promoted else 'yellow'}]{verdict}[/]: {decision.reason}")
+    return challenger if decision.promoted else champion
 
 
 def prepare_bank_and_models(run: DemoRun) -> None:
@@ -302,7 +283,8 @@ def uplift_cycle(run: DemoRun, uplift, cycle: int = 2):
     fed back and evaluated.
 
     Returns:
-        The cycle's evaluation and the comparison of targetings (`compare_targeting`).
+        The cycle's evaluation, the comparison of targetings on the truth
+        (`compare_targeting`) and what the logged campaign says (`logged_check`).
     """
     from evaluation.programme import evaluate_folder, read_truth
     from simulation.call_centre import reached_customers
@@ -322,7 +304,8 @@ def uplift_cycle(run: DemoRun, uplift, cycle: int = 2):
     evaluation, _, _ = evaluate_folder(
         run.bank, config, folder, None, comparison, uplift.qini_curves
     )
-    return evaluation, comparison
+    logged = logged_check(run.bank, config, folder, uplift.model, truth, run.calls[day])
+    return evaluation, comparison, logged
 
 
 def effect_summary(
@@ -365,101 +348,6 @@ def effect_summary(
     return json_ready(effect)
 
 
-def compare_targeting(scored: dict, truth: pd.DataFrame, uplift_metrics: dict) -> pd.DataFrame:
-    """At the number of retention calls the uplift-targeted list makes, whom would risk
-    targeting, uplift targeting and the truth itself call, and how many customers would
-    those calls keep (truth: churn probability without minus with a call)? The Qini
-    coefficients are the uplift model's validation on cycle 1's held-back list."""
-    scores = scored["scores"]
-    tasks = scored["tasks"]
-    retention = (
-        (tasks["action"] == RETENTION_CALLBACK)
-        & (tasks["group"] == TREATMENT)
-        & (tasks["status"] == "scheduled")
-    )
-    calls = int(retention.sum())  # the retention calls made (over capacity: not made)
-    candidates = scores[scores["tier"] != "churned"].merge(truth, on="customer_id", how="inner")
-    candidates["true_uplift"] = candidates["p_churn_90d"] - candidates["p_churn_90d_if_called"]
-    candidates["value_kept"] = candidates["uplift"] * candidates["customer_value"]
-    candidates["true_value_kept"] = candidates["true_uplift"] * candidates["customer_value"]
-    made = candidates[candidates["customer_id"].isin(tasks.loc[retention, "customer_id"])]
-    rows = []
-    for name, chosen, qini in (
-        ("risk", candidates.nlargest(calls, "churn_probability"), "qini_churn_risk"),
-        ("uplift", candidates.nlargest(calls, "uplift"), "qini_uplift_model"),
-        ("uplift × value", candidates.nlargest(calls, "value_kept"), None),
-        ("the list", made, None),
-        ("truth optimum", candidates.nlargest(calls, "true_uplift"), "qini_truth"),
-        ("truth value optimum", candidates.nlargest(calls, "true_value_kept"), None),
-    ):
-        rows.append(
-            {
-                "targeting": name,
-                "calls": calls,
-                "retained_customers": float(chosen["true_uplift"].sum()),
-                "retained_per_1000_calls": 1000 * float(chosen["true_uplift"].mean()),
-                "retained_value_per_1000_calls": 1000 * float(chosen["true_value_kept"].mean()),
-                "mean_churn_probability": float(chosen["p_churn_90d"].mean()),
-                "qini": uplift_metrics.get(qini, np.nan) if qini else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def print_effect(effect: dict) -> None:
-    table = RichTable(
-        title="Campaign effect (cycle 1: randomised test and learn; targeting: cycle 2)"
-    )
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key in EFFECT_KEYS:
-        value = effect.get(key)
-        table.add_row(
-            key,
-            "—" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value),
-        )
-    console.print(table)
-    cycles = RichTable(title="Targeted cycles: customers kept per 1,000 calls (from the truth)")
-    for column in (
-        "cycle",
-        "calls",
-        "risk",
-        "uplift",
-        "uplift × value",
-        "the list",
-        "truth optimum",
-        "kept so far: risk",
-        "kept so far: the list",
-    ):
-        cycles.add_column(column, justify="right")
-    for row in effect["cycles"]:
-        cycles.add_row(
-            str(row["cycle"]),
-            f"{row['calls']:,}",
-            *(
-                f"{row[f'retained_per_1000_calls_{key}']:.1f}"
-                for key in (
-                    "risk",
-                    "uplift",
-                    "uplift_x_value",
-                    "the_list",
-                    "truth_optimum",
-                )
-            ),
-            f"{row['cumulative_retained_risk']:.1f}",
-            f"{row['cumulative_retained_the_list']:.1f}",
-        )
-    console.print(cycles)
-    slice_ = effect.get("exploration") or {}
-    if slice_.get("tasks"):
-        console.print(
-            f"exploration slice of cycle 2: {slice_['scheduled']:,} of {slice_['tasks']:,} "
-            f"drawn calls made, {slice_['share_of_retention_calls_made']:.0%} of the "
-            f"retention calls made (each customer drawn with probability "
-            f"{slice_['assignment_probability']:.3f})"
-        )
-
-
 def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: str) -> dict:
     from serving.batch import score_campaign
     from serving.models import load_champions
@@ -480,6 +368,10 @@ def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: st
             for action, row in counts.iterrows()
         )
     )
+    if config.serving.exploration_share > 0:  # a cycle at the normal call capacity
+        from serving.cli import print_capacity_plan
+
+        print_capacity_plan(result.summary["capacity_plan"])
     return {
         "result": result,
         "tasks": tasks,

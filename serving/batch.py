@@ -39,6 +39,7 @@ from serving.campaign_lists import (
     holdout_mask,
     schedule,
 )
+from serving.capacity_plan import capacity_plan
 from serving.decision import Decisions, decide
 from serving.detectability import detectability
 from serving.exploration import Exploration
@@ -238,6 +239,9 @@ def campaign_summary(
     }
     summary["detectability"] = detectability(tasks, config.programme.expected_effect)
     summary["exploration"] = exploration_summary(lists, config.serving.exploration_share)
+    summary["capacity_plan"] = capacity_plan(
+        tasks, config.serving.calls_per_day, config.serving.schedule_days, as_of
+    )
     if len(lists.callbacks):
         summary["example_customer"] = str(lists.callbacks["customer_id"].iat[0])
     return summary
@@ -245,11 +249,11 @@ def campaign_summary(
 
 def exploration_summary(lists: CampaignLists, share: float) -> dict:
     """The exploration slice in figures: its tasks, those made, their share of the
-    retention calls made, and the draw's probability."""
-    tasks, scores = lists.tasks, lists.scores
+    retention calls made, and the draw's probability in each queue."""
+    tasks = lists.tasks
     retention = tasks[(tasks["action"] == RETENTION_CALLBACK) & (tasks["status"] == "scheduled")]
     explored = tasks[tasks["exploration"]]
-    drawn = scores.loc[scores["exploration"], "assignment_probability"]
+    drawn = explored.groupby("queue")["assignment_probability"].first()
     return {
         "share": share,
         "tasks": int(len(explored)),
@@ -257,5 +261,5 @@ def exploration_summary(lists: CampaignLists, share: float) -> dict:
         "share_of_retention_calls_made": (
             float(retention["exploration"].mean()) if len(retention) else None
         ),
-        "assignment_probability": float(drawn.iat[0]) if len(drawn) else None,
+        "assignment_probability": {queue: float(p) for queue, p in drawn.items()},
     }

@@ -168,16 +168,20 @@ def holdout_mask(customer_ids: pd.Series, campaign_id: str, share: float) -> np.
 
 
 def schedule(actions: pd.DataFrame, calls_per_day: dict[str, int], days: int, start: date):
-    """Place each treatment task on a day of its queue: priority first, then the
-    exploration slice (its share of capacity is its own, whatever the models think of its
-    customers), then the best expected value, `calls_per_day[queue]` a day for `days` days.
+    """Place each treatment task on a day of its queue: calls customers are owed first
+    (never pushed out by marketing or an experiment), then priority, then the exploration
+    slice (its share of capacity is its own, whatever the models think of its customers),
+    then the best expected value, `calls_per_day[queue]` a day for `days` days.
     Tasks that do not fit are kept with status `over_capacity`, never dropped."""
     actions = actions.assign(
-        _targeted=~actions.get("exploration", pd.Series(False, index=actions.index)).astype(bool)
+        _not_owed=~actions["action"].isin(OWED) if "action" in actions else True,
+        _targeted=~actions.get("exploration", pd.Series(False, index=actions.index)).astype(bool),
     )
     actions = actions.sort_values(
-        ["priority", "_targeted", "expected_value"], ascending=[True, True, False], kind="stable"
-    ).drop(columns="_targeted")
+        ["_not_owed", "priority", "_targeted", "expected_value"],
+        ascending=[True, True, True, False],
+        kind="stable",
+    ).drop(columns=["_not_owed", "_targeted"])
     actions["queue_rank"] = actions.groupby("queue").cumcount()
     capacity = actions["queue"].map(calls_per_day).fillna(np.inf).to_numpy()
     day = np.floor(actions["queue_rank"].to_numpy() / capacity)

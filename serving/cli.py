@@ -191,6 +191,37 @@ def serve_command(
     )
 
 
+def print_capacity_plan(plan: list[dict]) -> None:
+    """Calls a day each queue needs against its capacity (`serving.capacity_plan`)."""
+    if not plan:
+        return
+    table = RichTable(title="Capacity plan: calls a day each queue needs (serving.calls_per_day)")
+    headers = {
+        "queue": "queue",
+        "tasks": "tasks",
+        "owed": "owed calls",
+        "per_day_for_owed_on_time": "a day: owed on time",
+        "per_day_for_all_on_time": "a day: all on time",
+        "per_day_for_all_in_schedule": "a day: all in schedule",
+        "calls_per_day": "capacity a day",
+        "verdict": "verdict",
+    }
+    for key, header in headers.items():
+        table.add_column(header, justify="left" if key in ("queue", "verdict") else "right")
+    for row in plan:
+        table.add_row(
+            *(
+                "—"
+                if row[key] is None
+                else f"{row[key]:,}"
+                if isinstance(row[key], int)
+                else row[key]
+                for key in headers
+            )
+        )
+    console.print(table)
+
+
 def print_campaign(result, top: int = 5) -> None:
     """Counts per action and group, then the top of each list with its reasons."""
     import pandas as pd
@@ -220,6 +251,7 @@ def print_campaign(result, top: int = 5) -> None:
     warning = detectability_warning(check) if check else None
     if warning:
         console.print(f"[yellow]warning:[/] {warning}")
+    print_capacity_plan(summary.get("capacity_plan") or [])
     if summary["over_capacity"]:
         console.print(
             f"[yellow]{summary['over_capacity']:,} tasks did not fit the daily capacity[/] "

@@ -201,17 +201,24 @@ def _explore(
     contactable = (tier != "churned") & ~history.cooldown & ~history.do_not_contact
     capacity = {queue: n * config.schedule_days for queue, n in config.calls_per_day.items()}
     ids = np.asarray(columns["customer_id"], dtype=object)
-    explored, probability = exploration.draw(action, routing["queue"], ids, contactable, capacity)
+    # Where a retention call to each customer the slice may draw would go.
+    pool = np.flatnonzero(contactable & (action == NO_ACTION))
+    calls = np.full(len(pool), RETENTION_CALLBACK, dtype=object)
+    candidate = route(tier[pool], calls, rows.take(pool), history.take(pool), config, now)
+    candidate_queue = np.asarray(routing["queue"], dtype=object).copy()
+    candidate_queue[pool] = candidate["queue"]
+    explored, probability = exploration.draw(
+        action, routing["queue"], candidate_queue, ids, contactable, capacity
+    )
     columns["exploration"] = explored
     columns["assignment_probability"] = probability
     if not explored.any():
         return action
     action = np.where(explored, RETENTION_CALLBACK, action)
-    chosen = np.flatnonzero(explored)
-    some = route(tier[chosen], action[chosen], rows.take(chosen), history.take(chosen), config, now)
-    for name, values in some.items():
+    chosen = np.flatnonzero(explored[pool])
+    for name, values in candidate.items():
         routing[name] = routing[name].copy()  # some of route's arrays are read-only views
-        routing[name][chosen] = values
+        routing[name][pool[chosen]] = np.asarray(values)[chosen]
     return action
 
 

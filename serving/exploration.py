@@ -2,12 +2,13 @@
 
 A list targeted by a model only ever calls the customers that model already likes, so the
 next model can learn nothing about the others. Each campaign therefore gives a share of its
-retention capacity (`serving.exploration_share`) to customers drawn at random from those
-the rules would not have contacted but could (not churned, no cooldown, not
-do-not-contact, no other action). The draw is a stable hash of (campaign, customer), like
-the holdout, and every customer's probability of being given the task is recorded
-(`assignment_probability`): 1 for the rules' own picks, the draw's for the slice and for
-every customer it could have drawn, 0 for the others. With it a doubly-robust estimate can
+retention capacity (`serving.exploration_share`), queue by queue, to customers drawn at
+random from those the rules would not have contacted but could (not churned, no cooldown,
+not do-not-contact, no other action) and whose call would go to that queue. The draw is a
+stable hash of (campaign, customer), like the holdout, and every customer's probability of
+being given the task is recorded (`assignment_probability`): 1 for the rules' own picks,
+their queue's draw probability for the slice and for every customer it could have drawn,
+0 for the others. With it a doubly-robust estimate can
 value any other targeting rule from the logged campaigns.
 
 Only campaign lists explore; a real-time decision never does.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.names import NO_ACTION, OWED, RETENTION_CALLBACK, WIN_BACK_CALL
+from common.names import NO_ACTION, OWED, RETENTION_CALLBACK
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Exploration:
         self,
         action: np.ndarray,
         queue: np.ndarray,
+        candidate_queue: np.ndarray,
         customer_ids: np.ndarray,
         contactable: np.ndarray,
         capacity: dict[str, int],
@@ -44,6 +46,7 @@ class Exploration:
         Args:
             action: the rules' action per customer.
             queue: the queue each action goes to ("" without one).
+            candidate_queue: the queue a retention call to each customer would go to.
             customer_ids: names the draw.
             contactable: could be given a marketing call.
             capacity: calls each queue can make over the campaign.
@@ -51,30 +54,29 @@ class Exploration:
         Returns:
             The explored customers (a mask) and the probability of each customer's task.
         """
-        policy = action == RETENTION_CALLBACK
-        pool = contactable & (action == NO_ACTION)
-        used = set(queue[policy]) or set(capacity)
-        # Calls owed and win-back calls go before retention in these queues.
-        before = np.isin(action, (*OWED, WIN_BACK_CALL))
-        room = sum(
-            max(0, capacity.get(name, 0) - int((before & (queue == name)).sum())) for name in used
-        )
-        # The slice's share of the retention calls that will be made: of the room when
-        # capacity binds, of the rules' list and the slice together when it does not. The
-        # holdout is drawn from the slice too, and its customers take no capacity.
-        if self.holdout_share >= 1:  # everyone held out: nobody is called, nothing to learn
-            return np.zeros(len(action), dtype=bool), np.where(action == NO_ACTION, 0.0, 1.0)
-        listed = min(room / (1 - self.holdout_share), policy.sum() / (1 - self.share))
-        count = int(round(self.share * listed))
-        count = min(count, int(pool.sum()))
         explored = np.zeros(len(action), dtype=bool)
         probability = np.where(action == NO_ACTION, 0.0, 1.0)
-        if count == 0:
+        if self.holdout_share >= 1:  # everyone held out: nobody is called, nothing to learn
             return explored, probability
-        candidates = np.flatnonzero(pool)
-        draws = np.array([_draw(self.drawn_per, c) for c in customer_ids[candidates]])
-        explored[candidates[np.argsort(draws, kind="stable")[:count]]] = True
-        probability[pool] = count / len(candidates)
+        policy = action == RETENTION_CALLBACK
+        pool = contactable & (action == NO_ACTION)
+        owed = np.isin(action, OWED)  # go first in every queue
+        # Per queue, the slice's share of the retention calls that will be made there: of
+        # the room owed calls leave when capacity binds, of the rules' list and the slice
+        # together when it does not. The holdout is drawn from the slice too, and its
+        # customers take no capacity. Each queue's pool has its own probability.
+        for name in sorted(set(candidate_queue[pool])):
+            in_pool = pool & (candidate_queue == name)
+            room = max(0.0, capacity.get(name, np.inf) - int((owed & (queue == name)).sum()))
+            wanted = int((policy & (queue == name)).sum())
+            listed = min(room / (1 - self.holdout_share), wanted / (1 - self.share))
+            count = min(int(round(self.share * listed)), int(in_pool.sum()))
+            if count == 0:
+                continue
+            candidates = np.flatnonzero(in_pool)
+            draws = np.array([_draw(self.drawn_per, c) for c in customer_ids[candidates]])
+            explored[candidates[np.argsort(draws, kind="stable")[:count]]] = True
+            probability[in_pool] = count / len(candidates)
         return explored, probability
 
 

@@ -179,3 +179,39 @@ def test_the_demo_never_clears_a_folder_it_did_not_make(tmp_path):
     afile.write_text("")
     with pytest.raises(ConfigError, match="is a file"):
         run_campaign_demo(RetainConfig(), afile)
+
+
+def test_promote_uplift_values_both_models_on_the_logged_campaigns(demo, tmp_path):
+    """A challenger pooled on both cycles against the champion trained on cycle 1, valued
+    by the doubly-robust estimate on the customers neither was fitted on; the decision and
+    its figures are recorded on the versions."""
+    from mlflow import MlflowClient
+    from test_cli import retain
+
+    from common.names import UPLIFT_MODEL
+    from training import tracking
+
+    out, _ = demo
+    settings = demo_settings(out, tmp_path)
+    first, second = str(out / "cycle-1"), str(out / "cycle-2")
+    trained = retain(
+        "--config", str(settings), "train", "uplift",
+        "--campaign-dir", first, "--campaign-dir", second,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    without = retain("--config", str(settings), "promote", UPLIFT_MODEL)
+    assert without.returncode != 0 and "--campaign-dir" in without.stderr
+    assert "Traceback" not in without.stderr
+    promoted = retain(
+        "--config", str(settings), "promote", UPLIFT_MODEL,
+        "--campaign-dir", first, "--campaign-dir", second,
+    )  # fmt: skip
+    assert promoted.returncode == 0, promoted.stderr
+    assert "customers per 1,000 calls" in promoted.stdout
+    assert "doubly-robust estimate" in promoted.stdout and "cycle-1, cycle-2" in promoted.stdout
+    tracking.use_tracking(f"sqlite:///{out / 'mlruns' / 'mlflow.db'}", "retain")
+    client = MlflowClient()
+    challenger = client.get_model_version_by_alias(UPLIFT_MODEL, "challenger")
+    champion = client.get_model_version_by_alias(UPLIFT_MODEL, "champion")
+    assert "doubly-robust" in challenger.tags["last_promotion_check"]
+    assert (champion.version == challenger.version) == ("promoted" in promoted.stdout.lower())

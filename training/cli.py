@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from common.console import make_console
+from common.errors import RetainError
 from features.cli import DataDir, load_extract
 from training import result_tables
 
@@ -169,11 +170,22 @@ def show_command(
 
 def promote_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Registered name: retain-churn or retain-xsell.")],
+    name: Annotated[
+        str,
+        typer.Argument(help="Registered name: retain-churn, retain-xsell or retain-uplift-churn."),
+    ],
     data: Annotated[
         Path | None,
         typer.Option(
-            help="Extract whose latest fully labelled snapshot is the holdout (default: data_dir)."
+            help="Extract whose latest fully labelled snapshot is the holdout, or (uplift) "
+            "that shows the campaigns' outcomes (default: data_dir)."
+        ),
+    ] = None,
+    campaign_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="retain-uplift-churn: a campaign folder `retain score` wrote, whose horizon "
+            "the extract covers; repeat for several. The models are valued on them."
         ),
     ] = None,
     force: Annotated[
@@ -184,7 +196,11 @@ def promote_command(
     ] = False,
 ) -> None:
     """Compare challenger with champion on the same out-of-time holdout; promote if the
-    challenger is not worse beyond training.promotion_tolerance. Says why either way."""
+    challenger is not worse beyond training.promotion_tolerance. The uplift model is valued
+    instead by the doubly-robust estimate of the customers its calls would have kept on the
+    logged campaigns (--campaign-dir), against training.uplift_promotion_tolerance. Says why
+    either way."""
+    from common.names import UPLIFT_MODEL
     from training import registry
     from training.promotion import promote
 
@@ -195,9 +211,23 @@ def promote_command(
         registry.apply(decision, "none (forced)")
         console.print(f"[yellow]promoted[/]: {decision.reason}")
         return
+    if (name == UPLIFT_MODEL) != bool(campaign_dir):
+        raise RetainError(
+            f"--campaign-dir: {UPLIFT_MODEL} is valued on logged campaigns; give the "
+            "folders `retain score` wrote"
+            if name == UPLIFT_MODEL
+            else f"--campaign-dir values {UPLIFT_MODEL} only; {name} is compared on the "
+            "extract's latest labelled snapshot"
+        )
     data_dir = data or config.data_dir
     _, bank = load_extract(config, data_dir, quiet=True)
-    decision = promote(name, bank, config, str(data_dir))
+    if name == UPLIFT_MODEL:
+        from training.uplift_promotion import promote_uplift
+
+        with console.status("valuing champion and challenger on the logged campaigns"):
+            decision = promote_uplift(bank, config, campaign_dir)
+    else:
+        decision = promote(name, bank, config, str(data_dir))
     colour = "green" if decision.promoted else "yellow"
     verdict = "promoted" if decision.promoted else "kept the champion"
     console.print(f"[{colour}]{verdict}[/]: {decision.reason}")

@@ -83,7 +83,7 @@ def describe_versions(name: str | None = None) -> list[dict]:
     return rows
 
 
-def _version_by_alias(name: str, alias: str) -> str:
+def version_by_alias(name: str, alias: str) -> str:
     try:
         return str(MlflowClient().get_model_version_by_alias(name, alias).version)
     except MlflowException:
@@ -104,8 +104,8 @@ def decide(
     `score(labels, predictions)` computes that metric (default: ROC AUC of a binary model;
     cross-sell passes MAP@7 over its product matrix).
     """
-    champion = _version_by_alias(name, CHAMPION)
-    challenger = _version_by_alias(name, CHALLENGER)
+    champion = version_by_alias(name, CHAMPION)
+    challenger = version_by_alias(name, CHALLENGER)
     metric = primary_metric(name)
     score = score or _roc_auc
     # Plain text categoricals: every model version's signature accepts them.
@@ -165,8 +165,8 @@ def _predict(name: str, version: str, holdout: pd.DataFrame):
 
 def forced(name: str) -> Decision:
     """A promotion without comparison, recorded as such."""
-    champion = _version_by_alias(name, CHAMPION)
-    challenger = _version_by_alias(name, CHALLENGER)
+    champion = version_by_alias(name, CHAMPION)
+    challenger = version_by_alias(name, CHALLENGER)
     return Decision(
         name,
         champion,

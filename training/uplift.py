@@ -124,6 +124,8 @@ def train_uplift(
     held_back = validation_part(frame["customer_id"])
     levels, start = _levelled_baselines(frame, baselines, held_back)
     called = (frame[GROUP] == TREATMENT).to_numpy()
+    # The shift learns from the called customers' outcomes only: the assignment probability
+    # the other learners weigh by is not used (0.5 fills the field).
     arms = Arms(frame, called, frame[LABEL_CHURN].to_numpy(float), np.full(len(frame), 0.5), start)
     learnt = uplift_learners.fit_shift(arms.take(~held_back), features, SETTINGS)
     latest = campaigns[-1]  # a served prediction: the newest campaign's baseline and level

@@ -160,6 +160,12 @@ def test_campaign_lists_are_complete_stable_and_hold_out_a_control_group(served,
     # Scheduled treatment tasks went to the outbox once; the re-run added none.
     assert first.summary["outbox"]["new_tasks"] == first.summary["outbox"]["scheduled"] > 0
     assert again.summary["outbox"]["new_tasks"] == 0
+    # The capacity plan covers every queue handed to callers and counts what did not fit.
+    plan = first.summary["capacity_plan"]
+    assert sum(row["over_capacity"] for row in plan) == first.summary["over_capacity"]
+    assert sum(row["tasks"] for row in plan) == int((callbacks["group"] != HOLDOUT).sum()) + int(
+        (offers["group"] != HOLDOUT).sum()
+    )
 
 
 def test_holdout_is_stable_per_campaign_and_near_the_configured_share():
