@@ -32,7 +32,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/training.py is not the package
 DOC = ROOT / "docs" / "quality.md"
 OUT = ROOT / "bench" / "out" / "campaign"
 SECTION_BEGIN = "<!-- campaign:begin (bench/campaign.py writes this section) -->"
