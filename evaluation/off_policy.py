@@ -1,10 +1,10 @@
 """What would another targeting rule have kept? A doubly-robust value from logged campaigns.
 
 A bank never sees the truth's uplift. What it has are its campaigns: for every customer,
-whether the campaign called them, the probability that it would (the holdout's hash draw
-and the exploration slice's, both recorded by `retain score`), and what happened over the
-horizon. From these the augmented inverse-probability-weighted (AIPW, "doubly robust")
-score of each customer,
+whether the campaign called them, the probability that it would (the exploration slice's
+draw, which `retain score` records, times the chance of escaping the holdout's hash draw,
+whose share the tasks themselves show), and what happened over the horizon. From these the
+augmented inverse-probability-weighted (AIPW, "doubly robust") score of each customer,
 
     Γᵢ = (μ₀ − μ₁)(xᵢ) + (1 − Aᵢ)(Yᵢ − μ₀(xᵢ)) / (1 − eᵢ) − Aᵢ(Yᵢ − μ₁(xᵢ)) / eᵢ,
 
@@ -12,17 +12,20 @@ is an unbiased estimate of the churn a call takes away from that customer, whate
 outcome model μ (churn if not called, μ₀; if called, μ₁) is, because the assignment
 probability e is known by design (Robins, Rotnitzky & Zhao 1994; for policy values Dudík,
 Langford & Li 2011, "Doubly robust policy evaluation and learning"). A good μ only narrows
-the interval. The value of a rule that calls the set π of K customers is the mean of Γ over
-π, per 1,000 calls; its interval treats customers as independent draws
-(influence ψᵢ = N/K · 1[i ∈ π] · Γᵢ). Two rules are compared on the same Γ, so the
-interval of their difference is much narrower than either's.
+the interval. The value of a rule that calls the set π of K customers is the mean of Γ
+over π, per 1,000 calls; its interval treats customers as independent draws (influence ψᵢ
+= N/K · 1[i ∈ π] · Γᵢ, summed per customer when campaigns are pooled). Two rules are
+compared on the same Γ, so the interval of their difference is much narrower than
+either's.
 
 Only customers whose call was left to chance count (the support): the rules' retention
 picks that fitted the capacity (called unless held out), the exploration slice and every
 customer it could have drawn. Customers with another action (an offer, an owed call) got a
 different treatment and customers the campaign could not call (churned, cooldown,
 do-not-contact, over capacity) have no randomised comparison: a rule is valued on the
-support only, and says how many customers that is.
+support only, and says how many customers that is. When capacity binds, the support stops
+at the last call made: a rule that would call the rules' picks just below that cut must
+take others instead, so a comparison leans towards the model that made the list.
 
 The value is the intention-to-treat one (a call given to a caller, reached or not), in
 customers kept per 1,000 calls.
@@ -111,8 +114,9 @@ def _held_out_share(tasks: pd.DataFrame, campaign: str) -> float:
 
 def _beyond_capacity(retention: pd.DataFrame) -> set[str]:
     """Customers whose call never depended on chance: treatment tasks over capacity, and
-    the rules' held-out picks ranked below the last call each queue made (had they been
-    drawn into treatment, they would not have fitted either)."""
+    the rules' held-out picks the schedule would have placed after the last call each queue
+    made (had they been drawn into treatment, they would not have fitted either): its order
+    is priority, then expected value."""
     over = retention["status"] == "over_capacity"
     beyond = set(retention.index[over])
     explored = retention.get("exploration", pd.Series(False, index=retention.index))
@@ -120,9 +124,16 @@ def _beyond_capacity(retention: pd.DataFrame) -> set[str]:
         if not (rows["status"] == "over_capacity").any():
             continue
         made = rows.loc[(rows["group"] == TREATMENT) & (rows["status"] == "scheduled")]
-        cut = made["expected_value"].min() if len(made) else np.inf
-        below = rows[(rows["group"] == HOLDOUT) & (rows["expected_value"] < cut)]
-        beyond |= set(below.index)
+        held = rows[rows["group"] == HOLDOUT]
+        if made.empty:
+            beyond |= set(held.index)
+            continue
+        last = made.sort_values(["priority", "expected_value"], ascending=[True, False]).iloc[-1]
+        after = (held["priority"] > last["priority"]) | (
+            (held["priority"] == last["priority"])
+            & (held["expected_value"] < last["expected_value"])
+        )
+        beyond |= set(held.index[after])
     return beyond
 
 
@@ -150,24 +161,33 @@ def top_calls(score, calls: int) -> np.ndarray:
 
 
 def policy_value(
-    name: str, gamma: np.ndarray, chosen: np.ndarray, confidence: float = 0.95
+    name: str,
+    gamma: np.ndarray,
+    chosen: np.ndarray,
+    confidence: float = 0.95,
+    clusters: np.ndarray | None = None,
 ) -> PolicyValue:
-    """Customers kept per 1,000 calls by calling the `chosen` customers of the support."""
+    """Customers kept per 1,000 calls by calling the `chosen` customers of the support.
+    `clusters` (the customer ids, when campaigns are pooled) keeps a customer's rows of
+    several campaigns together in the interval. NaN when the rule calls nobody."""
     chosen = np.asarray(chosen, dtype=bool)
     calls = int(chosen.sum())
     if calls == 0:
-        raise DataError(f"policy {name!r} calls nobody on the campaign's support")
-    estimate, low, high = _mean_interval(
-        len(gamma) / calls * np.where(chosen, gamma, 0.0), confidence
-    )
+        return PolicyValue(name, 0, len(gamma), np.nan, np.nan, np.nan)
+    influence = len(gamma) / calls * np.where(chosen, gamma, 0.0)
+    estimate, low, high = _mean_interval(influence, confidence, clusters)
     return PolicyValue(name, calls, len(gamma), 1000 * estimate, 1000 * low, 1000 * high)
 
 
 def policy_difference(
-    gamma: np.ndarray, chosen: np.ndarray, reference: np.ndarray, confidence: float = 0.95
+    gamma: np.ndarray,
+    chosen: np.ndarray,
+    reference: np.ndarray,
+    confidence: float = 0.95,
+    clusters: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """Kept per 1,000 calls by `chosen` minus by `reference` (same number of calls), on
-    the same Γ: (difference, low, high)."""
+    the same Γ: (difference, low, high); `clusters` as for `policy_value`."""
     chosen, reference = np.asarray(chosen, bool), np.asarray(reference, bool)
     calls = int(chosen.sum())
     if calls == 0 or calls != int(reference.sum()):
@@ -176,12 +196,24 @@ def policy_difference(
             f"{int(reference.sum()):,})"
         )
     influence = len(gamma) / calls * gamma * (chosen.astype(float) - reference.astype(float))
-    estimate, low, high = _mean_interval(influence, confidence)
+    estimate, low, high = _mean_interval(influence, confidence, clusters)
     return 1000 * estimate, 1000 * low, 1000 * high
 
 
-def _mean_interval(influence: np.ndarray, confidence: float) -> tuple[float, float, float]:
+def _mean_interval(
+    influence: np.ndarray, confidence: float, clusters: np.ndarray | None = None
+) -> tuple[float, float, float]:
+    """The mean of the influence values and its normal interval; with `clusters`, the
+    variance of cluster sums (rows of one customer in several campaigns are not
+    independent draws)."""
     z = float(stats.norm.ppf(0.5 + confidence / 2))
-    mean = float(np.mean(influence))
-    half = z * float(np.std(influence, ddof=1)) / np.sqrt(len(influence))
+    n, mean = len(influence), float(np.mean(influence))
+    if clusters is None:
+        half = z * float(np.std(influence, ddof=1)) / np.sqrt(n)
+        return mean, mean - half, mean + half
+    frame = pd.DataFrame({"cluster": clusters, "value": influence - mean})
+    sums = frame.groupby("cluster", sort=False)["value"].sum().to_numpy()
+    count = len(sums)
+    variance = float(np.sum(sums**2)) / n**2 * count / max(count - 1, 1)
+    half = z * np.sqrt(variance)
     return mean, mean - half, mean + half

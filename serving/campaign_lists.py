@@ -168,20 +168,28 @@ def holdout_mask(customer_ids: pd.Series, campaign_id: str, share: float) -> np.
 
 
 def schedule(actions: pd.DataFrame, calls_per_day: dict[str, int], days: int, start: date):
-    """Place each treatment task on a day of its queue: calls customers are owed first
-    (never pushed out by marketing or an experiment), then priority, then the exploration
-    slice (its share of capacity is its own, whatever the models think of its customers),
-    then the best expected value, `calls_per_day[queue]` a day for `days` days.
-    Tasks that do not fit are kept with status `over_capacity`, never dropped."""
+    """Place each treatment task on a day of its queue: calls customers are owed first,
+    earliest due first (never pushed out by marketing or an experiment), then priority,
+    then the exploration slice (its share of capacity is its own, whatever the models think
+    of its customers), then the best expected value, `calls_per_day[queue]` a day for
+    `days` days. Tasks that do not fit are kept with status `over_capacity`, never
+    dropped."""
+    owed = (
+        actions["action"].isin(OWED)
+        if "action" in actions
+        else pd.Series(False, index=actions.index)
+    )
     actions = actions.assign(
-        _not_owed=~actions["action"].isin(OWED) if "action" in actions else True,
+        _not_owed=~owed,
+        # Owed calls by deadline: the earliest due is made first.
+        _owed_due=pd.to_datetime(actions["due_at"]).where(owed, pd.Timestamp.max),
         _targeted=~actions.get("exploration", pd.Series(False, index=actions.index)).astype(bool),
     )
     actions = actions.sort_values(
-        ["_not_owed", "priority", "_targeted", "expected_value"],
-        ascending=[True, True, True, False],
+        ["_not_owed", "_owed_due", "priority", "_targeted", "expected_value"],
+        ascending=[True, True, True, True, False],
         kind="stable",
-    ).drop(columns=["_not_owed", "_targeted"])
+    ).drop(columns=["_not_owed", "_owed_due", "_targeted"])
     actions["queue_rank"] = actions.groupby("queue").cumcount()
     capacity = actions["queue"].map(calls_per_day).fillna(np.inf).to_numpy()
     day = np.floor(actions["queue_rank"].to_numpy() / capacity)

@@ -74,6 +74,6 @@ def _verdict(row: dict) -> str:
             f"{row['over_capacity']:,} tasks do not fit: "
             f"{row['per_day_for_all_in_schedule'] - capacity:,} more calls a day would make all"
         )
-    if row["per_day_for_all_on_time"] > capacity:
+    if row["late"]:
         return f"fits; {row['late']:,} tasks after their due time"
     return "fits, every task on time"

@@ -128,5 +128,6 @@ def test_demo_runs_end_to_end_on_a_small_bank(tmp_path):
     assert (tmp_path / "mlruns" / "mlflow.db").exists()
     campaigns = list((tmp_path / "outputs").glob("campaign-*/callbacks.csv"))
     assert len(campaigns) == 1 and "Top" in result.stdout
+    assert "Capacity plan" in result.stdout and "verdict" in result.stdout
     callbacks = pd.read_csv(campaigns[0])
     assert len(callbacks) > 0 and callbacks["reasons"].notna().any()

@@ -47,6 +47,7 @@ class LoggedValues:
             self.support["gamma"].to_numpy(),
             self.support[f"chosen: {rule}"].to_numpy(),
             self.support[f"chosen: {reference}"].to_numpy(),
+            clusters=self.support["customer_id"].to_numpy(),
         )
 
 
@@ -82,8 +83,11 @@ def logged_values(
         parts.append(_choices(support, models, outcome_model).assign(campaign_id=names[-1]))
     support = pd.concat(parts, ignore_index=True)
     gamma = support["gamma"].to_numpy()
+    customers = support["customer_id"].to_numpy()  # one customer, several campaigns
     values = {
-        rule: off_policy.policy_value(rule, gamma, support[f"chosen: {rule}"].to_numpy())
+        rule: off_policy.policy_value(
+            rule, gamma, support[f"chosen: {rule}"].to_numpy(), clusters=customers
+        )
         for rule in (*models, CHURN_RISK, THE_LISTS)
     }
     keep = ["customer_id", "campaign_id", "called", "propensity", "churned", "gamma"]
@@ -149,7 +153,8 @@ def promote_uplift(bank, config: RetainConfig, campaign_dirs) -> registry.Decisi
         f"{difference:+.1f} [{low:+.1f}, {high:+.1f}]; churn risk "
         f"{_figure(logged.values[CHURN_RISK])}), "
         f"doubly-robust estimate on {champion.support:,} customers of "
-        f"{', '.join(logged.campaigns)} no uplift model was fitted on: "
+        f"{', '.join(logged.campaigns)} no uplift model was fitted on (the support stops at "
+        "each campaign's last call, which favours the model that made the list): "
         f"{'not worse' if promoted else 'worse'} beyond the tolerance {tolerance:g}"
     )
     decision = registry.Decision(
@@ -172,4 +177,10 @@ def _figure(value: off_policy.PolicyValue) -> str:
 
 
 def _load(version: str) -> UpliftModel:
-    return mlflow.pyfunc.load_model(f"models:/{UPLIFT_MODEL}/{version}").unwrap_python_model().model
+    uri = f"models:/{UPLIFT_MODEL}/{version}"
+    try:
+        return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    except mlflow.exceptions.MlflowException as error:
+        raise DataError(
+            f"{uri} could not be loaded from the registry configured: {error}"
+        ) from None

@@ -106,6 +106,26 @@ def test_the_difference_of_two_rules_is_found_where_each_alone_is_uncertain():
         policy_difference(gamma, best, top_calls(people["mu0"], CALLS - 1))
 
 
+def test_a_customer_in_two_pooled_campaigns_counts_once_in_the_interval():
+    """The same campaign twice is no more information than once: clustered by customer
+    the interval stays as wide; treated as independent rows it would shrink by √2."""
+    rng = np.random.default_rng(14)
+    people = population(rng)
+    campaign = logged_campaign(people, rng)
+    gamma = dr_scores(campaign, people["mu0"], people["mu1"])
+    rule = top_calls(people["true_uplift"], CALLS)
+    once = policy_value("once", gamma, rule)
+    twice = np.concatenate([gamma, gamma]), np.concatenate([rule, rule])
+    ids = np.concatenate([people.index.to_numpy()] * 2)
+    naive = policy_value("naive", *twice)
+    clustered = policy_value("clustered", *twice, clusters=ids)
+    width = once.ci_high - once.ci_low
+    assert clustered.retained_per_1000_calls == pytest.approx(once.retained_per_1000_calls)
+    assert clustered.ci_high - clustered.ci_low == pytest.approx(width, rel=0.01)
+    assert naive.ci_high - naive.ci_low == pytest.approx(width / np.sqrt(2), rel=0.01)
+    assert np.isnan(policy_value("nobody", gamma, np.zeros(CUSTOMERS, bool)).ci_low)
+
+
 def test_a_probability_of_0_or_1_is_refused():
     support = pd.DataFrame({"called": [True, False], "propensity": [1.0, 0.5], "churned": [0, 1]})
     with pytest.raises(DataError, match="strictly between 0 and 1"):
@@ -128,6 +148,7 @@ def _lists() -> tuple[pd.DataFrame, pd.DataFrame]:
         ("h", "cross_sell_offer", TREATMENT, "scheduled", 40.0, False, 1.0),
         ("i", "cross_sell_offer", TREATMENT, "scheduled", 40.0, False, 1.0),
         ("j", "cross_sell_offer", TREATMENT, "scheduled", 40.0, False, 1.0),
+        ("k", RETENTION_CALLBACK, HOLDOUT, "holdout: not contacted", 95.0, False, 1.0),
     ]
     tasks = pd.DataFrame(
         rows,
@@ -140,7 +161,8 @@ def _lists() -> tuple[pd.DataFrame, pd.DataFrame]:
             "exploration",
             "assignment_probability",
         ],
-    ).assign(campaign_id="c1", queue="retention")
+    ).assign(campaign_id="c1", queue="retention", priority=1)
+    tasks.loc[tasks["customer_id"] == "k", "priority"] = 2  # after every priority-1 call
     pool = pd.DataFrame(
         {
             "customer_id": ["p", "q", "z"],
@@ -150,7 +172,9 @@ def _lists() -> tuple[pd.DataFrame, pd.DataFrame]:
             "assignment_probability": [0.25, 0.25, 0.0],  # z: cooldown, never drawable
         }
     )
-    scores = pd.concat([tasks.drop(columns=["status", "expected_value", "queue"]), pool])
+    scores = pd.concat(
+        [tasks.drop(columns=["status", "expected_value", "queue", "priority"]), pool]
+    )
     return tasks, scores.assign(uplift=0.01)
 
 
@@ -158,15 +182,16 @@ def test_the_support_is_the_customers_whose_call_was_left_to_chance():
     tasks, scores = _lists()
     outcomes = pd.DataFrame(
         {
-            "customer_id": list("abcdefghijpqz"),
-            "churned": [0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, np.nan, 0],
+            "customer_id": list("abcdefghijkpqz"),
+            "churned": [0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, np.nan, 0],
         }
     )
     support = logged_support(tasks, scores, outcomes).set_index("customer_id")
-    # d over capacity and e held out below the last call: neither could have been called;
-    # g-j got an offer, z could not be drawn, q's outcome is unknown.
+    # d over capacity, e held out below the last call and k held out at a lower priority
+    # than it: none could have been called; g-j got an offer, z could not be drawn, q's
+    # outcome is unknown.
     assert sorted(support.index) == ["a", "b", "c", "f", "p"]
-    held_out = 3 / 10  # b, e, g of the ten tasks outside the owed calls
+    held_out = 4 / 11  # b, e, g, k of the eleven tasks outside the owed calls
     assert support.loc["a", "propensity"] == pytest.approx(1 - held_out)
     assert support.loc["f", "propensity"] == pytest.approx(0.25 * (1 - held_out))
     assert support.loc["p", "propensity"] == pytest.approx(0.25 * (1 - held_out))

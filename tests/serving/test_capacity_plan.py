@@ -46,3 +46,32 @@ def test_owed_calls_that_cannot_be_on_time_say_how_many_more_calls_a_day():
     assert phone["verdict"] == "owed calls need 10 a day to be on time: add 3 calls a day"
     assert phone["owed_over_capacity"] == 3
     assert app["calls_per_day"] is None and app["verdict"].startswith("no capacity set")
+
+
+def test_owed_calls_are_scheduled_by_deadline_so_the_plan_and_the_schedule_agree():
+    """One call a day, two owed calls: the one due tomorrow goes first whatever its value,
+    and the plan says so; a task the schedule still places late is not called on time."""
+    from datetime import date
+
+    from common.names import WELCOME_CALLBACK
+    from serving.campaign_lists import schedule
+
+    owed = pd.DataFrame(
+        {
+            "customer_id": ["later", "soon"],
+            "action": WELCOME_CALLBACK,
+            "queue": "phone",
+            "priority": 1,
+            "expected_value": [100.0, 1.0],
+            "due_at": [AS_OF + pd.Timedelta(days=3), AS_OF + pd.Timedelta(hours=20)],
+            "group": OWED_GROUP,
+        }
+    )
+    placed = schedule(owed, {"phone": 1}, 5, date(2025, 3, 1)).set_index("customer_id")
+    assert placed.loc["soon", "scheduled_for"] < placed.loc["later", "scheduled_for"]
+    assert not placed["sla_at_risk"].any()
+    (phone,) = capacity_plan(placed.reset_index(), {"phone": 1}, 5, AS_OF)
+    assert phone["verdict"] == "fits, every task on time"
+    late = placed.reset_index().assign(sla_at_risk=[True, False])
+    (phone,) = capacity_plan(late, {"phone": 1}, 5, AS_OF)
+    assert phone["verdict"] == "fits; 1 tasks after their due time"
