@@ -15,20 +15,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from training.feature_oracle import FEATURE_ORACLE_PARAMS
 from training.model import ModelSchema, predict
 
-PARAMS = {
-    "objective": "regression",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_child_samples": 50,
-    "feature_fraction": 0.8,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "lambda_l2": 1.0,
-    "deterministic": True,
-    "verbosity": -1,
-}
+# The churn feature oracle's flexible settings, for a real-valued target.
+PARAMS = FEATURE_ORACLE_PARAMS | {"objective": "regression", "metric": "l2", "learning_rate": 0.05}
 MAX_TREES, EARLY_STOPPING_ROUNDS = 2000, 50
 
 

@@ -32,6 +32,14 @@ def demo_settings(out: Path, folder: Path) -> Path:
     return settings
 
 
+def with_campaigns(settings: Path, command: list[str], *folders: str):
+    """`retain --config SETTINGS COMMAND --campaign-dir F ...` for each folder given."""
+    from test_cli import retain
+
+    dirs = [part for folder in folders for part in ("--campaign-dir", folder)]
+    return retain("--config", str(settings), *command, *dirs)
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("campaign-demo")
@@ -148,21 +156,14 @@ def test_train_uplift_command_fits_on_a_campaign_folder(demo, tmp_path):
 
 
 def test_train_uplift_command_pools_campaigns_and_refuses_one_given_twice(demo, tmp_path):
-    from test_cli import retain
 
     out, _ = demo
     settings = demo_settings(out, tmp_path)
     first, second = str(out / "cycle-1"), str(out / "cycle-2")
-    pooled = retain(
-        "--config", str(settings), "train", "uplift",
-        "--campaign-dir", second, "--campaign-dir", first,
-    )  # fmt: skip
+    pooled = with_campaigns(settings, ["train", "uplift"], second, first)
     assert pooled.returncode == 0, pooled.stderr
     assert "fitted on 2 campaign(s) pooled: cycle-1, cycle-2" in pooled.stdout  # in time order
-    twice = retain(
-        "--config", str(settings), "train", "uplift", "--campaign-dir", first,
-        "--campaign-dir", first,
-    )  # fmt: skip
+    twice = with_campaigns(settings, ["train", "uplift"], first, first)
     assert twice.returncode != 0 and "the same campaign given twice" in twice.stderr
     assert "Traceback" not in twice.stderr
 
@@ -186,7 +187,6 @@ def test_promote_uplift_values_both_models_on_the_logged_campaigns(demo, tmp_pat
     by the doubly-robust estimate on the customers neither was fitted on; the decision and
     its figures are recorded on the versions."""
     from mlflow import MlflowClient
-    from test_cli import retain
 
     from common.names import UPLIFT_MODEL
     from training import tracking
@@ -194,18 +194,12 @@ def test_promote_uplift_values_both_models_on_the_logged_campaigns(demo, tmp_pat
     out, _ = demo
     settings = demo_settings(out, tmp_path)
     first, second = str(out / "cycle-1"), str(out / "cycle-2")
-    trained = retain(
-        "--config", str(settings), "train", "uplift",
-        "--campaign-dir", first, "--campaign-dir", second,
-    )  # fmt: skip
+    trained = with_campaigns(settings, ["train", "uplift"], first, second)
     assert trained.returncode == 0, trained.stderr
-    without = retain("--config", str(settings), "promote", UPLIFT_MODEL)
+    without = with_campaigns(settings, ["promote", UPLIFT_MODEL])
     assert without.returncode != 0 and "--campaign-dir" in without.stderr
     assert "Traceback" not in without.stderr
-    promoted = retain(
-        "--config", str(settings), "promote", UPLIFT_MODEL,
-        "--campaign-dir", first, "--campaign-dir", second,
-    )  # fmt: skip
+    promoted = with_campaigns(settings, ["promote", UPLIFT_MODEL], first, second)
     assert promoted.returncode == 0, promoted.stderr
     assert "customers per 1,000 calls" in promoted.stdout
     assert "doubly-robust estimate" in promoted.stdout and "cycle-1, cycle-2" in promoted.stdout
