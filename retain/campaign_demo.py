@@ -8,9 +8,13 @@
    generated again with the calls that reached customers: its months after the campaign
    day show their effect. The campaign is evaluated (report, effect with interval) and an
    uplift model is trained on its randomised groups.
-3. Cycle 2, three months later: the list is targeted by uplift, worked, fed back, and
-   evaluated; at the same number of calls, targeting by risk and by uplift are compared
-   from the truth's own probabilities with and without a call.
+3. Cycle 2, four months later: the list is targeted by uplift (with the exploration slice
+   and the call capacity), worked, fed back, and evaluated; at the same number of calls,
+   targeting by risk and by uplift are compared from the truth's own probabilities with
+   and without a call, and the logged cycle's doubly-robust estimate against the truth.
+4. With `cycles` > 2, after each targeted cycle the uplift model is retrained on every
+   cycle so far and promoted only if the logged campaigns' estimate says it keeps at least
+   as many customers per call as the champion; the next cycle is targeted by the champion.
 
 Everything lives under DIR (bank, models in DIR/mlruns, lists, reports): the demo never
 touches the main registry's champions.

@@ -112,8 +112,9 @@ def demo_campaign(
     """Campaign cycles on the synthetic bank: a test-and-learn list with half held out,
     simulated contacts and outcomes, an uplift model trained on it, then lists targeted by
     uplift (each with a holdout and an exploration slice) whose outcomes train the next
-    model; HTML reports and DIR/effect.json with the effect and the customers kept per
-    1,000 calls against risk targeting and the truth."""
+    model, promoted on the logged campaigns' doubly-robust estimate; HTML reports and
+    DIR/effect.json with the effect, the customers kept per 1,000 calls against risk
+    targeting and the truth, and what the logged cycles estimate without the truth."""
     from retain.campaign_demo import run_campaign_demo
 
     run_campaign_demo(ctx.obj, out, customers=customers, months=months, cycles=cycles)
