@@ -23,6 +23,7 @@ import argparse
 import json
 import random
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -67,9 +68,12 @@ def main() -> None:
             continue
         judged[seed] = run_seed(seed, folder, args.customers, args.cycles)
         (folder / JUDGED).write_text(json.dumps(judged[seed], indent=1) + "\n")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     command = f"python bench/campaign.py --seeds {' '.join(map(str, seeds))}"
     command += f" --customers {args.customers} --cycles {args.cycles}"
-    section = render(judged, args.customers, command, time.perf_counter() - started)
+    section = render(judged, args.customers, command, time.perf_counter() - started, commit)
     text = DOC.read_text() if DOC.exists() else ""
     if SECTION_BEGIN in text:
         text = text[: text.index(SECTION_BEGIN)].rstrip() + "\n"
@@ -171,10 +175,12 @@ def covers(low, value, high) -> bool:
     return low is not None and high is not None and value is not None and low <= value <= high
 
 
-def render(judged: dict[int, dict], customers: int, command: str, seconds: float) -> str:
+def render(
+    judged: dict[int, dict], customers: int, command: str, seconds: float, commit: str
+) -> str:
     from _campaign_render import render_section
 
-    return render_section(judged, customers, command, seconds)
+    return render_section(judged, customers, command, seconds, commit)
 
 
 if __name__ == "__main__":
