@@ -28,3 +28,24 @@ def small_synthetic_bank(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("synthetic") / "bank"
     generate_bank(folder, n_customers=400, months=12, seed=7, start=date(2023, 1, 1))
     return folder
+
+
+# Modules that take minutes on one worker (xdist's loadscope keeps a module on one worker),
+# scheduled first so that the other worker runs the rest meanwhile instead of waiting for
+# them at the end.
+LONGEST_MODULES = (
+    "test_campaign_demo.py",
+    "training/test_xsell.py",
+    "features/test_engines.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        return next(
+            (i for i, name in enumerate(LONGEST_MODULES) if path.endswith(f"tests/{name}")),
+            len(LONGEST_MODULES),
+        )
+
+    items.sort(key=rank)  # stable: the order within a module, and among the others, stays

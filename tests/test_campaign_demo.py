@@ -155,7 +155,14 @@ def test_train_uplift_command_fits_on_a_campaign_folder(demo, tmp_path):
     assert "uplift model" in result.stdout and "churn risk" in result.stdout
 
 
-def test_train_uplift_command_pools_campaigns_and_refuses_one_given_twice(demo, tmp_path):
+def test_train_uplift_pools_campaigns_refuses_one_twice_and_promote_values_on_them(demo, tmp_path):
+    """Pooled on both cycles, the challenger is compared with the champion trained on
+    cycle 1 by the doubly-robust estimate on the customers neither was fitted on; the
+    decision and its figures are recorded on the versions."""
+    from mlflow import MlflowClient
+
+    from common.names import UPLIFT_MODEL
+    from training import tracking
 
     out, _ = demo
     settings = demo_settings(out, tmp_path)
@@ -166,6 +173,19 @@ def test_train_uplift_command_pools_campaigns_and_refuses_one_given_twice(demo, 
     twice = with_campaigns(settings, ["train", "uplift"], first, first)
     assert twice.returncode != 0 and "the same campaign given twice" in twice.stderr
     assert "Traceback" not in twice.stderr
+    without = with_campaigns(settings, ["promote", UPLIFT_MODEL])
+    assert without.returncode != 0 and "--campaign-dir" in without.stderr
+    assert "Traceback" not in without.stderr
+    promoted = with_campaigns(settings, ["promote", UPLIFT_MODEL], first, second)
+    assert promoted.returncode == 0, promoted.stderr
+    assert "customers per 1,000 calls" in promoted.stdout
+    assert "doubly-robust estimate" in promoted.stdout and "cycle-1, cycle-2" in promoted.stdout
+    tracking.use_tracking(f"sqlite:///{out / 'mlruns' / 'mlflow.db'}", "retain")
+    client = MlflowClient()
+    challenger = client.get_model_version_by_alias(UPLIFT_MODEL, "challenger")
+    champion = client.get_model_version_by_alias(UPLIFT_MODEL, "champion")
+    assert "doubly-robust" in challenger.tags["last_promotion_check"]
+    assert (champion.version == challenger.version) == ("promoted" in promoted.stdout.lower())
 
 
 def test_the_demo_never_clears_a_folder_it_did_not_make(tmp_path):
@@ -180,32 +200,3 @@ def test_the_demo_never_clears_a_folder_it_did_not_make(tmp_path):
     afile.write_text("")
     with pytest.raises(ConfigError, match="is a file"):
         run_campaign_demo(RetainConfig(), afile)
-
-
-def test_promote_uplift_values_both_models_on_the_logged_campaigns(demo, tmp_path):
-    """A challenger pooled on both cycles against the champion trained on cycle 1, valued
-    by the doubly-robust estimate on the customers neither was fitted on; the decision and
-    its figures are recorded on the versions."""
-    from mlflow import MlflowClient
-
-    from common.names import UPLIFT_MODEL
-    from training import tracking
-
-    out, _ = demo
-    settings = demo_settings(out, tmp_path)
-    first, second = str(out / "cycle-1"), str(out / "cycle-2")
-    trained = with_campaigns(settings, ["train", "uplift"], first, second)
-    assert trained.returncode == 0, trained.stderr
-    without = with_campaigns(settings, ["promote", UPLIFT_MODEL])
-    assert without.returncode != 0 and "--campaign-dir" in without.stderr
-    assert "Traceback" not in without.stderr
-    promoted = with_campaigns(settings, ["promote", UPLIFT_MODEL], first, second)
-    assert promoted.returncode == 0, promoted.stderr
-    assert "customers per 1,000 calls" in promoted.stdout
-    assert "doubly-robust estimate" in promoted.stdout and "cycle-1, cycle-2" in promoted.stdout
-    tracking.use_tracking(f"sqlite:///{out / 'mlruns' / 'mlflow.db'}", "retain")
-    client = MlflowClient()
-    challenger = client.get_model_version_by_alias(UPLIFT_MODEL, "challenger")
-    champion = client.get_model_version_by_alias(UPLIFT_MODEL, "champion")
-    assert "doubly-robust" in challenger.tags["last_promotion_check"]
-    assert (champion.version == challenger.version) == ("promoted" in promoted.stdout.lower())

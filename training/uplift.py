@@ -292,6 +292,12 @@ def train_from_campaign(bank, config: RetainConfig, campaign_dirs, register: boo
     from features.definitions import feature_names
 
     folders = [campaign_dirs] if isinstance(campaign_dirs, str | Path) else list(campaign_dirs)
+    if len({Path(folder).resolve() for folder in folders}) < len(folders):
+        raise DataError(
+            "--campaign-dir: the same campaign given twice ("
+            + ", ".join(Path(folder).name for folder in folders)
+            + ")"
+        )
     campaigns = sorted(
         (_campaign_rows(bank, config, folder) for folder in folders), key=lambda one: one[0]
     )
