@@ -32,7 +32,7 @@ test: install
 	$(UV) sync --locked $(TEST_EXTRAS)
 	.venv/bin/lint-imports
 	OMP_NUM_THREADS=$(TEST_THREADS) OPENBLAS_NUM_THREADS=$(TEST_THREADS) \
-		.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=15
+		.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=30
 
 lint: install
 	.venv/bin/ruff check .

@@ -305,10 +305,10 @@ def uplift_cycle(run: DemoRun, uplift, cycle: int = 2):
     run.calls[day] = reached_customers(contacts)
     with console.status(f"the bank lives on with the calls of cycle {cycle}", spinner="dots"):
         run.generate_bank()
-    evaluation, _, _ = evaluate_folder(
+    evaluation, population, _ = evaluate_folder(
         run.bank, config, folder, None, comparison, uplift.qini_curves
     )
-    logged = logged_check(run.bank, config, folder, uplift.model, truth, run.calls[day])
+    logged = logged_check(run.bank, config, folder, uplift.model, truth, run.calls[day], population)
     return evaluation, comparison, logged
 
 

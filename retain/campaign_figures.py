@@ -31,7 +31,9 @@ EFFECT_KEYS = (
 LOGGED_RULES = {"uplift": "champion", "risk": "churn risk", "the_list": "the campaigns' lists"}
 
 
-def logged_check(bank, config, folder, model, truth: pd.DataFrame, reached: list[str]) -> dict:
+def logged_check(
+    bank, config, folder, model, truth: pd.DataFrame, reached: list[str], population=None
+) -> dict:
     """What the campaign in `folder` says, without the truth, about the customers per
     1,000 calls that the uplift model's targeting, churn risk's and the rules' own picks keep
     (doubly-robust, `training.uplift_promotion.logged_values`), and what the truth says
@@ -45,7 +47,9 @@ def logged_check(bank, config, folder, model, truth: pd.DataFrame, reached: list
     """
     from training.uplift_promotion import logged_values
 
-    logged = logged_values(bank, config, [folder], {"champion": model}, model, unseen_only=False)
+    logged = logged_values(
+        bank, config, [folder], {"champion": model}, model, unseen_only=False, population=population
+    )
     support = logged.support.merge(truth, on="customer_id", how="left")
     true_uplift = (support["p_churn_90d"] - support["p_churn_90d_if_called"]).to_numpy()
     called = support["called"].to_numpy()

@@ -58,9 +58,12 @@ def logged_values(
     models: dict[str, UpliftModel],
     outcome_model: UpliftModel,
     unseen_only: bool = True,
+    population: pd.DataFrame | None = None,
 ) -> LoggedValues:
     """Value each model's targeting, churn risk's and the lists the campaigns made, on the
-    campaigns `retain score` wrote to `campaign_dirs`, with outcomes from `bank`.
+    campaigns `retain score` wrote to `campaign_dirs`, with outcomes from `bank`
+    (`population`: one campaign's features and outcomes already computed by
+    `evaluation.programme.campaign_outcomes`).
 
     Raises:
         DataError: a folder is not a campaign, its horizon is not over in `bank`, or a
@@ -69,7 +72,8 @@ def logged_values(
     parts, names = [], []
     for folder in campaign_dirs:
         tasks, scores, as_of = campaign_files(folder, bank, config)
-        population = campaign_outcomes(bank, as_of, config)
+        if population is None or len(campaign_dirs) > 1:
+            population = campaign_outcomes(bank, as_of, config)
         support = off_policy.logged_support(tasks, scores, population[["customer_id", "churned"]])
         features = population.drop(
             columns=["churned", *scores.columns.drop("customer_id")], errors="ignore"

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
@@ -144,7 +145,9 @@ def test_a_task_failing_every_attempt_is_parked_with_its_error(url):
 def test_an_unreachable_crm_is_retried_not_lost(url):
     outbox = open_outbox(url)
     outbox.enqueue(tasks(2))
-    outcome = deliver(outbox, "http://127.0.0.1:9/nothing", SECRET, FAST)
+    # A retry a minute away: however slow the machine, it is not due again in this call.
+    patient = replace(FAST, backoff_seconds=60)
+    outcome = deliver(outbox, "http://127.0.0.1:9/nothing", SECRET, patient)
     # One failed attempt each; both wait for their retry, neither is lost nor parked yet.
     assert outcome == {"delivered": 0, "retried": 2, "dead": 0}
     assert outbox.counts() == {"pending": 2}
