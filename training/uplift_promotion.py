@@ -72,10 +72,11 @@ def logged_values(
     parts, names = [], []
     for folder in campaign_dirs:
         tasks, scores, as_of = campaign_files(folder, bank, config)
-        if population is None or len(campaign_dirs) > 1:
-            population = campaign_outcomes(bank, as_of, config)
-        support = off_policy.logged_support(tasks, scores, population[["customer_id", "churned"]])
-        features = population.drop(
+        known = population if population is not None and len(campaign_dirs) == 1 else None
+        if known is None:
+            known = campaign_outcomes(bank, as_of, config)
+        support = off_policy.logged_support(tasks, scores, known[["customer_id", "churned"]])
+        features = known.drop(
             columns=["churned", *scores.columns.drop("customer_id")], errors="ignore"
         )
         support = support.merge(features, on="customer_id", how="left")
