@@ -36,8 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/training.py is not the package
 DOC = ROOT / "docs" / "quality.md"
 OUT = ROOT / "bench" / "out" / "campaign"
-SECTION_BEGIN = "<!-- campaign:begin (bench/campaign.py writes this section) -->"
-SECTION_END = "<!-- campaign:end -->"
+SECTION_PREFIX = "<!-- campaign"  # one section per number of cycles, at the doc's end
 TUNING_SEEDS = (42, 7)
 CALLS = (400, 800, 1600)
 RULES = {
@@ -56,29 +55,39 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--cycles", type=int, default=6)
     parser.add_argument("--reuse", action="store_true", help="keep seeds judged already")
+    parser.add_argument(
+        "--relog",
+        action="store_true",
+        help="with --reuse: the logged estimates recomputed with today's estimator from the "
+        "campaigns on disk (the cycles are not run again)",
+    )
     args = parser.parse_args()
     seeds = args.seeds or draw_seeds(args.random_seeds)
     print("seeds:", " ".join(map(str, seeds)), flush=True)
-    started = time.perf_counter()
-    judged = {}
-    for seed in seeds:
-        folder = OUT / f"seed-{seed}"
-        if args.reuse and (folder / JUDGED).exists():
-            judged[seed] = json.loads((folder / JUDGED).read_text())
-            continue
-        judged[seed] = run_seed(seed, folder, args.customers, args.cycles)
-        (folder / JUDGED).write_text(json.dumps(judged[seed], indent=1) + "\n")
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    judged = {seed: judge_seed(seed, args, commit) for seed in seeds}
     command = f"python bench/campaign.py --seeds {' '.join(map(str, seeds))}"
     command += f" --customers {args.customers} --cycles {args.cycles}"
-    section = render(judged, args.customers, command, time.perf_counter() - started, commit)
-    text = DOC.read_text() if DOC.exists() else ""
-    if SECTION_BEGIN in text:
-        text = text[: text.index(SECTION_BEGIN)].rstrip() + "\n"
-    DOC.write_text(text + "\n" + section)
+    section = render(judged, args.customers, command)
+    DOC.write_text(with_section(DOC.read_text() if DOC.exists() else "", section, args.cycles))
     print(f"wrote the campaign section of {DOC.relative_to(ROOT)}")
+
+
+def judge_seed(seed: int, args: argparse.Namespace, commit: str) -> dict:
+    """One seed's figures: run and judged now (with the commit), or kept from an earlier
+    run (`--reuse`), its logged estimates recomputed with `--relog`."""
+    folder = OUT / f"seed-{seed}"
+    if args.reuse and (folder / JUDGED).exists():
+        one = json.loads((folder / JUDGED).read_text())
+        if not args.relog:
+            return one
+        one = relog_seed(one, folder) | {"relogged_at": commit}
+    else:
+        one = run_seed(seed, folder, args.customers, args.cycles) | {"commit": commit}
+    (folder / JUDGED).write_text(json.dumps(one, indent=1) + "\n")
+    return one
 
 
 def draw_seeds(count: int) -> list[int]:
@@ -116,6 +125,44 @@ def run_seed(seed: int, folder: Path, customers: int, cycles: int) -> dict:
     return judged
 
 
+def relog_seed(one: dict, folder: Path) -> dict:
+    """One judged seed with every targeted cycle's logged estimate computed again from its
+    folder: the model that scored the cycle (its version in the tasks), the calls that
+    reached customers, the bank as the demo left it."""
+    import mlflow
+
+    from common.config import RetainConfig, with_overrides
+    from common.names import UPLIFT_MODEL
+    from evaluation.programme import read_truth
+    from features import engine
+    from features.validation import load_bank
+    from retain.campaign_demo import campaign_config
+    from retain.campaign_figures import logged_check
+    from simulation.call_centre import reached_customers
+    from training import tracking
+
+    config = campaign_config(
+        with_overrides(RetainConfig(), "synth", seed=one["seed"]), folder.resolve()
+    )
+    tracking.use_tracking(config.training.tracking_uri, config.training.experiment)
+    bank = load_bank(engine.connect(config.features), config.data_dir, config.data, folder / "q")
+    contacts = pd.read_parquet(folder / "outputs" / "outcomes" / "campaign_contacts.parquet")
+    for cycle in one["cycles"]:
+        name = f"cycle-{cycle['cycle']}"
+        tasks = pd.read_parquet(folder / name / "tasks.parquet")
+        version = json.loads(tasks["versions"].iat[0])[UPLIFT_MODEL]
+        uri = f"models:/{UPLIFT_MODEL}/{version}"
+        model = mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+        day = pd.Timestamp(tasks["assigned_at"].iat[0]).date()
+        reached = reached_customers(contacts[contacts["campaign_id"] == name])
+        row = logged_check(
+            bank, config, folder / name, model, read_truth(config.data_dir, day), reached
+        )
+        cycle["logged"] = {k: v for k, v in row.items() if k.startswith(LOGGED_PREFIXES)}
+    return one
+
+
+LOGGED_PREFIXES = ("dr_", "true_itt_", "logged_")
 ITT_KEYS = ("itt_churn_effect", "itt_ci_low", "itt_ci_high", "true_itt_churn_effect")
 
 
@@ -150,7 +197,7 @@ def judge_cycle(config, bank, folder: Path, row: dict, effect: dict, seed: int) 
         for calls in CALLS:
             kept[f"{rule}_{calls}"] = 1000 * float(truth[order[:calls]].mean())
     headline = effect.get(f"cycle_{cycle}", {})
-    logged = {k: v for k, v in row.items() if k.startswith(("dr_", "true_itt_", "logged_"))}
+    logged = {k: v for k, v in row.items() if k.startswith(LOGGED_PREFIXES)}
     return {
         "cycle": cycle,
         "calls_made": row["calls"],
@@ -160,6 +207,22 @@ def judge_cycle(config, bank, folder: Path, row: dict, effect: dict, seed: int) 
         "cumulative_list": row["cumulative_retained_the_list"],
         "cumulative_risk": row["cumulative_retained_risk"],
     }
+
+
+def section_markers(cycles: int) -> tuple[str, str]:
+    return (
+        f"{SECTION_PREFIX} {cycles} cycles:begin (bench/campaign.py writes this section) -->",
+        f"{SECTION_PREFIX} {cycles} cycles:end -->",
+    )
+
+
+def with_section(text: str, section: str, cycles: int) -> str:
+    """The doc with the section of this many cycles replaced, or appended at the end."""
+    begin, end = section_markers(cycles)
+    if begin in text and end in text:
+        head, tail = text[: text.index(begin)], text[text.index(end) + len(end) :]
+        return head + section.strip() + tail
+    return text.rstrip() + "\n\n" + section
 
 
 def bootstrap_mean(values, draws: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
@@ -175,12 +238,10 @@ def covers(low, value, high) -> bool:
     return low is not None and high is not None and value is not None and low <= value <= high
 
 
-def render(
-    judged: dict[int, dict], customers: int, command: str, seconds: float, commit: str
-) -> str:
+def render(judged: dict[int, dict], customers: int, command: str) -> str:
     from _campaign_render import render_section
 
-    return render_section(judged, customers, command, seconds, commit)
+    return render_section(judged, customers, command)
 
 
 if __name__ == "__main__":

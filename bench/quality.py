@@ -244,13 +244,13 @@ def render(rows: list[Row], command: str, seconds: float, seeds: list[str]) -> s
 
 
 def kept_campaign_section(target) -> str:
-    """The campaign section `bench/campaign.py` writes into the doc, kept as it is."""
-    from campaign import SECTION_BEGIN
+    """The campaign sections `bench/campaign.py` writes at the doc's end, kept as they are."""
+    from campaign import SECTION_PREFIX
 
-    if not target.exists() or SECTION_BEGIN not in target.read_text():
+    if not target.exists() or SECTION_PREFIX not in target.read_text():
         return ""
     text = target.read_text()
-    return "\n" + text[text.index(SECTION_BEGIN) :]
+    return "\n" + text[text.index(SECTION_PREFIX) :]
 
 
 def parse_args() -> argparse.Namespace:

@@ -59,27 +59,21 @@ def load_seed(seed: int) -> SeedData:
     import retain.campaign_demo as demo
     from common.config import RetainConfig, with_overrides
     from common.dates import add_months
-    from common.names import HOLDOUT, NOT_LISTED, TREATMENT
-    from evaluation.programme import campaign_files, campaign_outcomes, read_truth
+    from common.names import HOLDOUT, TREATMENT
+    from evaluation.programme import read_truth
     from features import engine, pipeline
     from features.definitions import LABEL_CHURN, feature_names
     from features.validation import load_bank
     from training.model import log_odds
-    from training.uplift import _churn_model, _level, validation_part
+    from training.uplift import _campaign_rows, _level, validation_part
     from training.uplift_learners import Arms
 
     out = ROOT / "bench" / "out" / "campaign" / f"seed-{seed}"
     config = demo.campaign_config(with_overrides(RetainConfig(), "synth", seed=seed), out)
     bank = load_bank(engine.connect(config.features), config.data_dir, config.data)
-    tasks, _, first_day = campaign_files(out / "cycle-1", bank, config)
-    campaign = campaign_outcomes(bank, first_day, config).merge(
-        tasks[["customer_id", "group"]], on="customer_id", how="left"
-    )
-    campaign["group"] = campaign["group"].fillna(NOT_LISTED)
+    # The rows and the churn model `retain train uplift` itself fits on.
+    first_day, campaign, baseline = _campaign_rows(bank, config, out / "cycle-1")
     campaign = campaign[campaign[LABEL_CHURN].notna()].reset_index(drop=True)
-    import json
-
-    baseline = _churn_model(config, json.loads(tasks["versions"].iat[0]).get("retain-churn"))
     listed = campaign["group"].isin([TREATMENT, HOLDOUT]).to_numpy()
     fit = campaign[listed & ~validation_part(campaign["customer_id"])].reset_index(drop=True)
     level = _level(baseline, fit[fit["group"] == HOLDOUT])

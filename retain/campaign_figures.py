@@ -59,15 +59,23 @@ def logged_check(
         value = logged.values[rule]
         chosen = support[f"chosen: {rule}"].to_numpy()
         row[f"dr_retained_per_1000_calls_{key}"] = value.retained_per_1000_calls
-        row[f"dr_retained_per_1000_calls_{key}_ci_low"] = value.ci_low
-        row[f"dr_retained_per_1000_calls_{key}_ci_high"] = value.ci_high
+        row[f"dr_retained_per_1000_calls_{key}_ci_low"] = _known(value.ci_low)
+        row[f"dr_retained_per_1000_calls_{key}_ci_high"] = _known(value.ci_high)
+        row[f"dr_retained_per_1000_calls_{key}_effective"] = value.effective_customers
         row[f"true_itt_retained_per_1000_calls_{key}"] = (
             1000 * reach * float(np.nanmean(true_uplift[chosen]))
         )
     difference = logged.difference("champion", "churn risk")
-    row["dr_uplift_minus_risk"], row["dr_uplift_minus_risk_ci_low"] = difference[:2]
-    row["dr_uplift_minus_risk_ci_high"] = difference[2]
+    row["dr_uplift_minus_risk"] = difference.difference
+    row["dr_uplift_minus_risk_ci_low"] = _known(difference.ci_low)
+    row["dr_uplift_minus_risk_ci_high"] = _known(difference.ci_high)
+    row["dr_uplift_minus_risk_effective"] = difference.effective_customers
     return row
+
+
+def _known(value: float) -> float | None:
+    """None for an interval not given (too few effective customers): JSON has no NaN."""
+    return None if np.isnan(value) else float(value)
 
 
 def cycle_rows(comparisons: list[pd.DataFrame], logged: list[dict]) -> list[dict]:
@@ -186,10 +194,11 @@ def print_effect(effect: dict) -> None:
 
 def print_logged(rows: list[dict]) -> None:
     """Per targeted cycle, the doubly-robust estimate from the logged campaign against the
-    truth's figure for the same calls (both intention to treat)."""
+    truth's figure for the same calls (both intention to treat), with the effective
+    customers each estimate rests on (no interval below the minimum)."""
     table = RichTable(
         title="What the logged campaign says without the truth: customers kept per 1,000 calls "
-        "handed to callers (doubly-robust [95 % CI] | truth)"
+        "handed to callers (doubly-robust [95 % CI] (effective customers) | truth)"
     )
     for column in ("cycle", "support", *(rule for rule in LOGGED_RULES), "uplift − risk"):
         table.add_column(column.replace("_", " "), justify="right")
@@ -198,12 +207,18 @@ def print_logged(rows: list[dict]) -> None:
         for key in LOGGED_RULES:
             name = f"dr_retained_per_1000_calls_{key}"
             cells.append(
-                f"{row[name]:.1f} [{row[f'{name}_ci_low']:.1f}, {row[f'{name}_ci_high']:.1f}] | "
+                f"{_estimate(row, name, '.1f')} | "
                 f"{row[f'true_itt_retained_per_1000_calls_{key}']:.1f}"
             )
-        cells.append(
-            f"{row['dr_uplift_minus_risk']:+.1f} [{row['dr_uplift_minus_risk_ci_low']:+.1f}, "
-            f"{row['dr_uplift_minus_risk_ci_high']:+.1f}]"
-        )
+        cells.append(_estimate(row, "dr_uplift_minus_risk", "+.1f"))
         table.add_row(*cells)
     console.print(table)
+
+
+def _estimate(row: dict, name: str, spec: str) -> str:
+    """`value [low, high] (n)`; without the interval when it was not given."""
+    low, high = row[f"{name}_ci_low"], row[f"{name}_ci_high"]
+    interval = "" if low is None else f" [{low:{spec}}, {high:{spec}}]"
+    effective = row.get(f"{name}_effective", np.inf)
+    count = "" if np.isinf(effective) else f" ({effective:,.0f})"
+    return f"{row[name]:{spec}}{interval}{count}"

@@ -42,12 +42,13 @@ class LoggedValues:
     values: dict[str, off_policy.PolicyValue]
     campaigns: tuple[str, ...]
 
-    def difference(self, rule: str, reference: str) -> tuple[float, float, float]:
+    def difference(self, rule: str, reference: str) -> off_policy.PolicyDifference:
         return off_policy.policy_difference(
             self.support["gamma"].to_numpy(),
             self.support[f"chosen: {rule}"].to_numpy(),
             self.support[f"chosen: {reference}"].to_numpy(),
             clusters=self.support["customer_id"].to_numpy(),
+            support=self.support,
         )
 
 
@@ -91,7 +92,11 @@ def logged_values(
     customers = support["customer_id"].to_numpy()  # one customer, several campaigns
     values = {
         rule: off_policy.policy_value(
-            rule, gamma, support[f"chosen: {rule}"].to_numpy(), clusters=customers
+            rule,
+            gamma,
+            support[f"chosen: {rule}"].to_numpy(),
+            clusters=customers,
+            support=support,
         )
         for rule in (*models, CHURN_RISK, THE_LISTS)
     }
@@ -150,12 +155,12 @@ def promote_uplift(bank, config: RetainConfig, campaign_dirs) -> registry.Decisi
     models = {alias: _load(version) for alias, version in versions.items()}
     logged = logged_values(bank, config, campaign_dirs, models, models[CHAMPION])
     champion, challenger = logged.values[CHAMPION], logged.values[CHALLENGER]
-    difference, low, high = logged.difference(CHALLENGER, CHAMPION)
-    promoted = difference >= -tolerance
+    difference = logged.difference(CHALLENGER, CHAMPION)
+    promoted = difference.difference >= -tolerance
     reason = (
         f"challenger v{versions[CHALLENGER]} keeps {_figure(challenger)}, champion "
         f"v{versions[CHAMPION]} {_figure(champion)} customers per 1,000 calls (difference "
-        f"{difference:+.1f} [{low:+.1f}, {high:+.1f}]; churn risk "
+        f"{_difference_text(difference)}; churn risk "
         f"{_figure(logged.values[CHURN_RISK])}), "
         f"doubly-robust estimate on {champion.support:,} customers of "
         f"{', '.join(logged.campaigns)} no uplift model was fitted on (the support stops at "
@@ -178,7 +183,25 @@ def promote_uplift(bank, config: RetainConfig, campaign_dirs) -> registry.Decisi
 
 
 def _figure(value: off_policy.PolicyValue) -> str:
+    if np.isnan(value.ci_low):
+        return (
+            f"{value.retained_per_1000_calls:.1f} (no interval: "
+            f"{value.effective_customers:.0f} effective customers)"
+        )
     return f"{value.retained_per_1000_calls:.1f} [{value.ci_low:.1f}, {value.ci_high:.1f}]"
+
+
+def _difference_text(value: off_policy.PolicyDifference) -> str:
+    if np.isnan(value.ci_low):
+        return (
+            f"{value.difference:+.1f}, resting on {value.effective_customers:.0f} effective "
+            f"customers, fewer than {off_policy.MIN_EFFECTIVE_CUSTOMERS}: inconclusive, "
+            "no interval"
+        )
+    return (
+        f"{value.difference:+.1f} [{value.ci_low:+.1f}, {value.ci_high:+.1f}] on "
+        f"{value.effective_customers:.0f} effective customers"
+    )
 
 
 def _load(version: str) -> UpliftModel:

@@ -10,6 +10,7 @@ import pytest
 from common.errors import DataError
 from common.names import HOLDOUT, NO_ACTION, RETENTION_CALLBACK, TREATMENT
 from evaluation.off_policy import (
+    MIN_EFFECTIVE_CUSTOMERS,
     dr_scores,
     logged_support,
     policy_difference,
@@ -37,12 +38,14 @@ def population(rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
-def logged_campaign(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Risk targeting lists the riskiest; an exploration slice draws from the others; a
-    holdout is drawn from both; outcomes follow the truth."""
+def logged_campaign(
+    people: pd.DataFrame, rng: np.random.Generator, explored: float = EXPLORED
+) -> pd.DataFrame:
+    """Risk targeting lists the riskiest; an exploration slice draws from the others with
+    probability `explored`; a holdout is drawn from both; outcomes follow the truth."""
     listed = top_calls(people["mu0"], LISTED)
-    assigned = np.where(listed, 1.0, EXPLORED)
-    given = listed | (rng.random(CUSTOMERS) < EXPLORED)
+    assigned = np.where(listed, 1.0, explored)
+    given = listed | (rng.random(CUSTOMERS) < explored)
     called = given & (rng.random(CUSTOMERS) >= HELD_OUT)
     churn = np.where(called, people["mu1"], people["mu0"])
     return people.assign(
@@ -95,10 +98,11 @@ def test_the_difference_of_two_rules_is_found_where_each_alone_is_uncertain():
     campaign = logged_campaign(people, rng)
     gamma = dr_scores(campaign, people["mu0"], people["mu1"])
     best, risk = top_calls(people["true_uplift"], CALLS), top_calls(people["mu0"], CALLS)
-    difference, low, high = policy_difference(gamma, best, risk)
+    found = policy_difference(gamma, best, risk, support=campaign)
     truth = 1000 * (people.loc[best, "true_uplift"].mean() - people.loc[risk, "true_uplift"].mean())
-    assert low > 0 and low <= truth <= high
-    assert difference == pytest.approx(
+    assert found.ci_low > 0 and found.ci_low <= truth <= found.ci_high
+    assert found.effective_customers >= MIN_EFFECTIVE_CUSTOMERS
+    assert found.difference == pytest.approx(
         policy_value("a", gamma, best).retained_per_1000_calls
         - policy_value("b", gamma, risk).retained_per_1000_calls
     )
@@ -124,6 +128,32 @@ def test_a_customer_in_two_pooled_campaigns_counts_once_in_the_interval():
     assert clustered.ci_high - clustered.ci_low == pytest.approx(width, rel=0.01)
     assert naive.ci_high - naive.ci_low == pytest.approx(width / np.sqrt(2), rel=0.01)
     assert np.isnan(policy_value("nobody", gamma, np.zeros(CUSTOMERS, bool)).ci_low)
+
+
+def test_a_rule_resting_on_few_randomised_calls_gets_no_interval():
+    """A slice drawn at p = 0.002 leaves the truth's best rule (mostly customers the list
+    did not take) about 3 randomised calls: the estimate is given, its interval is not,
+    and the effective customers are those calls (equal weights: Kish's size is the count)."""
+    rng = np.random.default_rng(15)
+    people = population(rng)
+    campaign = logged_campaign(people, rng, explored=0.002)
+    rule = top_calls(people["true_uplift"], CALLS)
+    gamma = dr_scores(campaign, people["mu0"], people["mu1"])
+    value = policy_value("thin", gamma, rule, support=campaign)
+    outside = rule & (campaign["propensity"] < 0.5).to_numpy()
+    assert value.effective_customers == pytest.approx(
+        (campaign["called"].to_numpy() & outside).sum(), abs=1.0
+    )
+    assert value.effective_customers < MIN_EFFECTIVE_CUSTOMERS
+    assert np.isfinite(value.retained_per_1000_calls)
+    assert np.isnan(value.ci_low) and np.isnan(value.ci_high)
+    risk = top_calls(people["mu0"], CALLS)
+    assert np.isnan(policy_difference(gamma, rule, risk, support=campaign).ci_low)
+    # The list the campaign made rests on its calls and its holdout (the fewer arm, 20 %).
+    listed = policy_value("list", gamma, risk, support=campaign)
+    held_out = (~campaign["called"].to_numpy() & risk).sum()
+    assert listed.effective_customers == pytest.approx(held_out, rel=0.01)
+    assert held_out > 300 and np.isfinite(listed.ci_low)
 
 
 def test_a_probability_of_0_or_1_is_refused():
