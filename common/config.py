@@ -244,6 +244,9 @@ class ServingConfig(_Section):
     # "medium", "high", "very high".
     risk_band_edges: tuple[Share, Share, Share] = (0.05, 0.15, 0.30)
     reasons: Annotated[int, Field(ge=0, le=20)] = 5
+    # An event older than this is never a reason ("complaint resolved 669 days ago"): the
+    # longest look-back window the features read.
+    reason_max_age_days: PositiveInt = 365
     top_k_products: Annotated[int, Field(ge=1, le=20)] = 3
     # A cross-sell offer when propensity × product margin reaches this (currency units):
     # roughly what a contact costs; below it an offer is not worth a caller's time.

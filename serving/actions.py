@@ -222,7 +222,7 @@ def explain(
             texts[i] = "recently churned customer of value"
         elif kind == CROSS_SELL_OFFER:
             texts[i] = (
-                f"{offers['product_id'].iat[i]} expected value "
+                f"{_product(offers, i)}: expected value "
                 f"{offers['expected_value'].iat[i]:.0f} above the offer threshold"
             )
         elif history.do_not_contact[i]:
@@ -230,6 +230,16 @@ def explain(
         elif history.cooldown[i]:
             texts[i] = "contact cooldown active: called recently"
     return texts
+
+
+def product_label(name, product_id: str) -> str:
+    """A product as a caller reads it, "Mortgage (P07)"; the id alone without a name."""
+    return f"{name} ({product_id})" if isinstance(name, str) and name else str(product_id)
+
+
+def _product(offers: pd.DataFrame, i: int) -> str:
+    name = offers["product_name"].iat[i] if "product_name" in offers else ""
+    return product_label(name, offers["product_id"].iat[i])
 
 
 def _why_retention(churn, uplift, value, threshold, tier, config: ServingConfig) -> str:

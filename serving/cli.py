@@ -226,6 +226,7 @@ def print_campaign(result, top: int = 5) -> None:
     """Counts per action and group, then the top of each list with its reasons."""
     import pandas as pd
 
+    from serving.actions import product_label
     from serving.detectability import detectability_warning
 
     summary = result.summary
@@ -284,7 +285,7 @@ def print_campaign(result, top: int = 5) -> None:
         shown.add_row(
             str(row.rank),
             row.customer_id,
-            row.product_id,
+            product_label(row.product_name, row.product_id),
             f"{row.expected_value:,.0f}",
             row.channel,
             str(row.offer_reason),

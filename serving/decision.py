@@ -67,8 +67,8 @@ EXPLORATION_WHY = (
 class Decisions:
     """One row per customer. `columns` (and `frame`): customer_id, as_of, tier,
     churn_probability, risk_band, customer_value, action, why, priority, expected_value,
-    product_id, channel, queue, assignee, due_at; `reasons` and `products` are lists per
-    row."""
+    product_id, product_name, channel, queue, assignee, due_at; `reasons` and `products`
+    are lists per row."""
 
     columns: dict[str, np.ndarray]
     reasons: list[list[dict]]
@@ -103,6 +103,7 @@ class Decisions:
                     "assignee": row["assignee"],
                     "due_at": None if pd.isna(row["due_at"]) else _iso(row["due_at"]),
                     "product_id": row["product_id"] or None,
+                    "product_name": row["product_name"] or None,
                 }
             out.append(
                 {
@@ -178,6 +179,7 @@ def decide(
     columns.update(routing)
     columns["expected_value"] = expected_values(action, columns, offer_value)
     columns["product_id"] = np.where(action == CROSS_SELL_OFFER, offers["product_id"], "")
+    columns["product_name"] = np.where(action == CROSS_SELL_OFFER, offers["product_name"], "")
     reasons, products = _reasons_and_products(
         rows, matrix, ranking, action, champions, config, now, reasons_for
     )
@@ -280,7 +282,9 @@ def _reasons_and_products(
         found = churn_reasons(rows.take(chosen), matrix[chosen], champions, config, now)
         for i, row_reasons in zip(chosen, found, strict=True):
             reasons[i] = row_reasons
-    products = add_product_reasons(products, rows.frame, champions, action, reasons_for, now)
+    products = add_product_reasons(
+        products, rows.frame, champions, action, reasons_for, now, config.reason_max_age_days
+    )
     return reasons, products
 
 
@@ -294,6 +298,7 @@ def _scores_only(rows, matrix, columns, champions, config, now, reasons_for) -> 
         "priority": np.zeros(n, dtype="int64"),
         "expected_value": np.full(n, np.nan),
         "product_id": empty,
+        "product_name": empty,
         "channel": empty,
         "queue": empty,
         "assignee": empty,
@@ -317,7 +322,9 @@ def churn_reasons(
     model = champions.churn
     contributions = predict(model.booster, matrix, pred_contrib=True)
     names = list(model.schema.features)
-    return top_reasons(contributions, rows.dicts(), names, as_of, config.reasons)
+    return top_reasons(
+        contributions, rows.dicts(), names, as_of, config.reasons, config.reason_max_age_days
+    )
 
 
 def predict_uplift(rows: FeatureRows, model) -> np.ndarray:

@@ -1,5 +1,11 @@
 """Cross-sell offers: eligible products ranked by expected value, the top-k lists, and the
-reason each listed product suits the customer."""
+reason each listed product suits the customer.
+
+An offer's reason is what a caller can say: that the customer has no product of its kind
+yet, the recent event that raises its propensity most (the product model's SHAP value; a
+profile feature such as age is no reason, `serving.reasons.is_event`), whether the salary
+is paid here, and that the product's risk is within the customer's risk appetite (the
+suitability rule that made it eligible)."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from common.config import ServingConfig
 from features.suitability import CAUTIOUS_APPETITE, suitable_products
 from serving.actions import CROSS_SELL_OFFER
 from serving.models import Champions
-from serving.reasons import phrase
+from serving.reasons import is_event, phrase
 from serving.rows import FeatureRows
 
 
@@ -52,10 +58,14 @@ def rank_products(
     best_value = (
         value[np.arange(len(features)), best] if len(ids) else np.full(len(features), -np.inf)
     )
+    found = np.isfinite(best_value)
     offers = pd.DataFrame(
         {
             "product_id": np.asarray(ids, dtype=object)[best] if len(ids) else "",
-            "expected_value": np.where(np.isfinite(best_value), best_value, np.nan),
+            "product_name": np.where(found, np.asarray(names, dtype=object)[best], "")
+            if len(ids)
+            else "",
+            "expected_value": np.where(found, best_value, np.nan),
         }
     )
     return offers, ProductRanking(ids, names, scores, value, order)
@@ -103,9 +113,10 @@ def add_product_reasons(
     action: np.ndarray,
     reasons_for: str,
     as_of: datetime,
+    max_age_days: float = 365,
 ) -> list[list[dict]]:
-    """Each listed product gets the feature that raises its propensity most for this
-    customer (the product model's SHAP value); in batch only for customers with an offer.
+    """Each listed product gets the reason it suits this customer (module docstring); in
+    batch only for customers with an offer.
 
     Returns:
         `products`, its items given a `reason` in place.
@@ -126,13 +137,63 @@ def add_product_reasons(
         names = list(model.schema.features)
         contributions = model.contributions(data)
         views = FeatureRows(frame=data).dicts()
+        product = champions.catalogue.loc[product_id]
         for k, i in enumerate(rows):
-            row_contributions = contributions[k, : len(names)].copy()
-            if "product_id" in names:  # the pooled model's product column is no reason
-                row_contributions[names.index("product_id")] = -np.inf
-            j = int(np.argmax(row_contributions))
-            text = phrase(names[j], views[k][names[j]], views[k], as_of)
+            event = _strongest_event(
+                contributions[k, : len(names)], names, views[k], as_of, max_age_days
+            )
+            text = offer_reason(product, event, views[k])
             for item in products[i]:
                 if item["product_id"] == product_id:
                     item["reason"] = text
     return products
+
+
+def _strongest_event(contributions, names, row, as_of, max_age_days) -> str | None:
+    """The phrase of the event raising the propensity most, if any does."""
+    for j in np.argsort(-contributions, kind="stable"):
+        if contributions[j] <= 0:
+            return None
+        if names[j] != "product_id" and is_event(names[j], row.get(names[j]), max_age_days):
+            return phrase(names[j], row.get(names[j]), row, as_of)
+    return None
+
+
+FAMILY_WORDS = {
+    "current_account": "current account",
+    "savings": "savings product",
+    "time_deposit": "time deposit",
+    "credit_card": "credit card",
+    "personal_loan": "personal loan",
+    "mortgage": "mortgage",
+    "funds": "investment fund",
+    "insurance": "insurance",
+    "pension": "pension",
+}
+
+
+def offer_reason(product, event: str | None, row) -> str:
+    """Why `product` (its catalogue row: family, risk_level) suits the customer of `row`:
+    e.g. "no savings product yet; 4,200 paid in over 30 days; salary paid here; risk 1
+    within appetite 3 of 5"."""
+    parts = []
+    family = str(product.get("family", ""))
+    if family in FAMILY_WORDS and not _number(row.get(f"held_family__{family}")):
+        parts.append(f"no {FAMILY_WORDS[family]} yet")
+    if event:
+        parts.append(event)
+    if _number(row.get("salary_present")) >= 1:
+        parts.append("salary paid here")
+    appetite, risk = _number(row.get("risk_appetite")), _number(product.get("risk_level"))
+    if appetite and risk:
+        parts.append(f"risk {risk:.0f} within appetite {appetite:.0f} of 5")
+    return "; ".join(parts) or "the best expected value among the eligible products"
+
+
+def _number(value) -> float:
+    """A feature as a number, 0 when missing or not a number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0

@@ -4,6 +4,12 @@ A reason is a feature whose SHAP contribution (LightGBM's `pred_contrib`, log-od
 the score up for this customer, with its value and a phrase. Phrases are written for the
 features that matter to a caller; any other feature gets a plain rendering of its name and
 value, so a reason is never silently missing.
+
+A caller acts on what happened recently and can change: money leaving, a complaint, fewer
+logins. So reasons are events first; who the customer is (age, tenure, region, value) is
+cited only when too few events push the score up; and an event older than the longest
+look-back window (`serving.reason_max_age_days`, "complaint resolved 669 days ago") is
+never cited.
 """
 
 from __future__ import annotations
@@ -17,6 +23,27 @@ import numpy as np
 
 Row = Mapping  # one customer's features by name
 WINDOW_SUFFIX = re.compile(r"_\d+d$")
+# Who the customer is, not what happened: context for a caller, never the first reason.
+PROFILE_FEATURES = frozenset(
+    {
+        "age_years",
+        "tenure_days",
+        "product_tenure_days",
+        "gender",
+        "region",
+        "income_band",
+        "segment",
+        "preferred_channel",
+        "risk_appetite",
+        "do_not_contact",
+        "customer_value",
+        "tier",
+        "assets_latest",
+        "debt_latest",
+        "current_balance_latest",
+    }
+)
+RECENCY_PREFIX = "days_since_"
 
 
 def _n(value: float) -> str:
@@ -144,22 +171,30 @@ def top_reasons(
     names: list[str],
     as_of: datetime,
     count: int,
+    max_age_days: float = 365,
 ) -> list[list[dict]]:
-    """Per row, the `count` features pushing the score up most (positive contribution),
-    strongest first: feature, value, contribution (log-odds), phrase. One reason per family
-    of windows (fee_sum_30d and fee_sum_90d say the same thing to a caller)."""
+    """Per row, the `count` features pushing the score up most (positive contribution):
+    events first, strongest first, then profile features (`PROFILE_FEATURES`) if events
+    are too few; never a recency older than `max_age_days`. Each: feature, value,
+    contribution (log-odds), phrase. One reason per family of windows (fee_sum_30d and
+    fee_sum_90d say the same thing to a caller)."""
     reasons = []
     families = [WINDOW_SUFFIX.sub("", name) for name in names]
+    profile = np.array([name in PROFILE_FEATURES for name in names], dtype=bool)
+    recency = [name.startswith(RECENCY_PREFIX) for name in names]
     for i, row in enumerate(rows):
         row_contributions = contributions[i, : len(names)]
+        order = np.argsort(-row_contributions, kind="stable")
+        order = order[row_contributions[order] > 0]
         chosen, seen = [], set()
-        for j in np.argsort(-row_contributions, kind="stable"):
-            if row_contributions[j] <= 0 or len(chosen) == count:
+        for j in [*order[~profile[order]], *order[profile[order]]]:
+            if len(chosen) == count:
                 break
-            if families[j] in seen:
+            value = _plain(row.get(names[j]))
+            stale = recency[j] and isinstance(value, float) and value > max_age_days
+            if families[j] in seen or stale:
                 continue
             seen.add(families[j])
-            value = _plain(row.get(names[j]))
             chosen.append(
                 {
                     "feature": names[j],
@@ -170,6 +205,17 @@ def top_reasons(
             )
         reasons.append(chosen)
     return reasons
+
+
+def is_event(feature: str, value, max_age_days: float = 365) -> bool:
+    """A reason a caller can act on: not a profile feature, and not a recency older than
+    `max_age_days`."""
+    if feature in PROFILE_FEATURES:
+        return False
+    value = _plain(value)
+    return not (
+        feature.startswith(RECENCY_PREFIX) and isinstance(value, float) and value > max_age_days
+    )
 
 
 def _plain(value):

@@ -124,10 +124,17 @@ def test_products_offered_are_eligible_never_held_never_too_risky(served):
             assert row[held_column(item["product_id"])] == 0, "a held product was offered"
             assert catalogue.loc[item["product_id"], "risk_level"] <= 2
             assert row["age_years"] >= catalogue.loc[item["product_id"], "min_age"]
-            assert item["reason"]
+            assert item["reason"] and "aged" not in item["reason"]  # age is no reason
+            assert item["name"] == catalogue.loc[item["product_id"], "name"]
         values = [item["expected_value"] for item in products]
         assert values == sorted(values, reverse=True)
     assert listed > 100
+    offers = decisions.frame[decisions.frame["action"] == "cross_sell_offer"]
+    assert len(offers) > 0
+    names = catalogue.loc[offers["product_id"], "name"].to_numpy()
+    assert (offers["product_name"].to_numpy() == names).all()
+    pairs = zip(names, offers["product_id"], offers["why"], strict=True)
+    assert all(f"{name} ({product})" in why for name, product, why in pairs)
 
 
 def test_campaign_lists_are_complete_stable_and_hold_out_a_control_group(served, tmp_path):
