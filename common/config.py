@@ -219,6 +219,9 @@ class TierPolicy(_Section):
     # `relationship_manager`, `standard_queue`, or `preferred` (the customer's own channel).
     assignee: Literal["relationship_manager", "standard_queue", "preferred"]
     due_hours: Annotated[int, Field(gt=0, le=24 * 60)]
+    # Personal service contacts a year the plans promise the tier (0: none promised);
+    # `retain report service` measures the share of its customers who got them.
+    contacts_per_year: Annotated[int, Field(ge=0, le=52)] = 0
 
 
 def _default_tiers() -> dict[str, TierPolicy]:
@@ -226,9 +229,11 @@ def _default_tiers() -> dict[str, TierPolicy]:
     # 48 h, general through the standard queue or their preferred channel. A lower risk
     # threshold for the more valuable tiers: losing one costs more.
     return {
-        "core": TierPolicy(churn_threshold=0.10, assignee="relationship_manager", due_hours=24),
+        "core": TierPolicy(
+            churn_threshold=0.10, assignee="relationship_manager", due_hours=24, contacts_per_year=2
+        ),
         "important": TierPolicy(
-            churn_threshold=0.15, assignee="relationship_manager", due_hours=48
+            churn_threshold=0.15, assignee="relationship_manager", due_hours=48, contacts_per_year=4
         ),
         "general": TierPolicy(churn_threshold=0.25, assignee="preferred", due_hours=120),
         "new": TierPolicy(churn_threshold=0.25, assignee="standard_queue", due_hours=72),
@@ -353,6 +358,18 @@ class ProgrammeConfig(_Section):
     # programme expects among listed customers; `retain score` warns when the campaign's
     # holdout is too small to detect it (80 % power, two-sided 5 % level).
     expected_effect: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    # Complaint handling (`retain report service`): an answer within this many hours, a
+    # mean handling time within this many, major complaints resolved within this many;
+    # each "within" standard met when at least `coverage_target` of complaints meet it.
+    complaint_response_hours: Annotated[float, Field(gt=0)] = 24.0
+    complaint_handling_hours: Annotated[float, Field(gt=0)] = 12.0
+    major_resolution_hours: Annotated[float, Field(gt=0)] = 4.0
+    # Satisfaction: the share of scores at or above `satisfied_min_score` (1–5) the plans
+    # ask for, per tier and `overall`.
+    satisfaction_targets: dict[str, Share] = Field(
+        default_factory=lambda: {"core": 0.90, "overall": 0.85}
+    )
+    satisfied_min_score: Annotated[int, Field(ge=1, le=5)] = 4
 
 
 class RetainConfig(BaseSettings):

@@ -61,3 +61,55 @@ def print_headline(headline: dict) -> None:
     for label, value in headline_rows(headline):
         table.add_row(label, value)
     console.print(table)
+
+
+report_app = typer.Typer(
+    help="Reports on the plans' standards, beside the campaign evaluations.",
+    no_args_is_help=True,
+)
+
+
+@report_app.command("service")
+def report_service_command(
+    ctx: typer.Context,
+    data: DataDir = None,
+    campaign_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--campaign-dir",
+            help="Campaign folders `retain score` wrote, for callback coverage (repeatable).",
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the report.")] = Path(
+        "outputs/service-report"
+    ),
+) -> None:
+    """The plans' service standards over the 12 months to the extract's day: complaint
+    answer, handling and major-resolution times against 24 h / 12 h / 4 h; callback
+    coverage and timeliness by tier and channel (with --campaign-dir); contact cadence per
+    tier; satisfaction by tier against the targets; tier migrations over the last quarter
+    with the rule behind each. A figure the extract cannot give is marked not measurable.
+    Writes report.html, one CSV per table and figures.json."""
+    from evaluation.service_report import (
+        SECTIONS,
+        cell_text,
+        service_report,
+        write_service_report,
+    )
+
+    config = ctx.obj
+    _, bank = load_extract(config, data or config.data_dir, quiet=True)
+    with console.status("measuring the service standards", spinner="dots"):
+        report = service_report(bank, config, campaign_dir or [])
+        files = write_service_report(report, out)
+    for name in ("complaints", "cadence", "satisfaction"):
+        frame = report.tables[name]
+        table = RichTable(title=SECTIONS[name])
+        for column in frame.columns:
+            table.add_column(str(column))
+        for row in frame.to_dict("records"):
+            table.add_row(*(cell_text(column, value, row) for column, value in row.items()))
+        console.print(table)
+    for note in report.notes:
+        console.print(f"[yellow]{note}", highlight=False)
+    console.print(f"report → {files['report']}")

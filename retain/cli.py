@@ -11,7 +11,7 @@ import typer
 from common.config import load_config
 from common.console import make_console
 from common.errors import RetainError
-from evaluation.cli import evaluate_app
+from evaluation.cli import evaluate_app, report_app
 from features.cli import data_app, features_app, outcomes_app
 from serving.cli import outbox_app, score_command, serve_command
 from simulation.cli import synth_command
@@ -30,6 +30,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(report_app, name="report")
 app.command("promote")(promote_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
