@@ -15,6 +15,8 @@
 4. With `cycles` > 2, after each targeted cycle the uplift model is retrained on every
    cycle so far and promoted only if the logged campaigns' estimate says it keeps at least
    as many customers per call as the champion; the next cycle is targeted by the champion.
+5. The plans' service standards over the bank's last 12 months, with every cycle's calls
+   (`retain report service`), in DIR/service-report.
 
 Everything lives under DIR (bank, models in DIR/mlruns, lists, reports): the demo never
 touches the main registry's champions.
@@ -47,12 +49,13 @@ from common.names import (
 )
 from evaluation.programme_report import REPORT_HTML, json_ready
 from retain.campaign_figures import (
-    EFFECT_KEYS,
     compare_targeting,
     cycle_rows,
+    effect_summary,
     logged_check,
     print_effect,
 )
+from retain.campaign_folder import clear_demo_folder
 
 console = make_console()
 FIRST_CYCLE_MONTHS_BEFORE_END = 8  # cycle 1 eight months before the extract ends ...
@@ -150,6 +153,9 @@ class DemoRun:
         self.bank = load_bank(self.con, config.data_dir, config.data, quarantine)
 
 
+SERVICE_REPORT_DIR = "service-report"
+
+
 def run_campaign_demo(
     config: RetainConfig,
     out_dir: Path,
@@ -160,7 +166,7 @@ def run_campaign_demo(
     """Run the cycles; write the reports and `out_dir/effect.json`; return the effect."""
     started = time.perf_counter()
     out_dir = out_dir.resolve()
-    _clear(out_dir)
+    clear_demo_folder(out_dir, [EFFECT_FILE, SERVICE_REPORT_DIR])
     run = DemoRun(config, out_dir, customers, months, cycles)
     days = ", ".join(str(day) for day in run.days)
     console.print(Rule(f"Campaign demo: {customers:,} customers, {cycles} cycles on {days}"))
@@ -191,10 +197,24 @@ def run_campaign_demo(
     effect["exploration"] = summary["exploration"]
     (out_dir / EFFECT_FILE).write_text(json.dumps(effect, indent=2) + "\n")
     print_effect(effect)
+    service = write_service_report_of(run)
     console.print(
-        f"effect → {out_dir / EFFECT_FILE}; campaign demo finished in {effect['seconds']:.0f} s"
+        f"effect → {out_dir / EFFECT_FILE}; service standards → {service}; campaign demo "
+        f"finished in {effect['seconds']:.0f} s"
     )
     return effect
+
+
+def write_service_report_of(run: DemoRun) -> Path:
+    """The plans' service standards over the bank's last 12 months, with every cycle's
+    calls (`retain report service`), in `out_dir/service-report`."""
+    from evaluation.service_report import service_report, write_service_report
+
+    folders = [run.out_dir / f"cycle-{k}" for k in range(1, run.cycles + 1)]
+    with console.status("measuring the service standards", spinner="dots"):
+        report = service_report(run.bank, run.config, folders)
+        files = write_service_report(report, run.out_dir / SERVICE_REPORT_DIR)
+    return files["report"]
 
 
 def pooled_uplift(run: DemoRun, cycle: int, champion):
@@ -312,46 +332,6 @@ def uplift_cycle(run: DemoRun, uplift, cycle: int = 2):
     return evaluation, comparison, logged
 
 
-def effect_summary(
-    evaluation_1,
-    evaluation_2,
-    comparison: pd.DataFrame,
-    uplift_metrics: dict,
-    reports: dict[str, str],
-    seconds: float,
-) -> dict:
-    """effect.json: cycle 1's measured effect, the targetings compared in cycle 2, the
-    uplift model's Qini, both cycles' key figures, where the reports are; JSON-ready."""
-    by_name = comparison.set_index("targeting")
-    effect = {
-        **{key: evaluation_1.headline.get(key) for key in EFFECT_KEYS[:7]},
-        "retained_per_1000_calls_risk": float(by_name.at["risk", "retained_per_1000_calls"]),
-        "retained_per_1000_calls_uplift": float(by_name.at["uplift", "retained_per_1000_calls"]),
-        "retained_per_1000_calls_optimum": float(
-            by_name.at["truth optimum", "retained_per_1000_calls"]
-        ),
-        "retained_per_1000_calls_list": float(by_name.at["the list", "retained_per_1000_calls"]),
-        "retained_value_per_1000_calls_risk": float(
-            by_name.at["risk", "retained_value_per_1000_calls"]
-        ),
-        "retained_value_per_1000_calls_uplift": float(
-            by_name.at["uplift × value", "retained_value_per_1000_calls"]
-        ),
-        "retained_value_per_1000_calls_optimum": float(
-            by_name.at["truth value optimum", "retained_value_per_1000_calls"]
-        ),
-        "calls_compared": int(by_name.at["uplift", "calls"]),
-        "qini_uplift_model": uplift_metrics["qini_uplift_model"],
-        "qini_churn_risk": uplift_metrics["qini_churn_risk"],
-        "qini_optimum": uplift_metrics["qini_truth"],
-        "cycle_1": evaluation_1.headline,
-        "cycle_2": evaluation_2.headline,
-        "reports": reports,
-        "seconds": seconds,
-    }
-    return json_ready(effect)
-
-
 def _score(bank, config: RetainConfig, day: date, out_dir: Path, campaign_id: str) -> dict:
     from serving.batch import score_campaign
     from serving.models import load_champions
@@ -405,34 +385,3 @@ def _work_the_list(
         f"{loaded.report.rows_quarantined:,} quarantined"
     )
     return export
-
-
-MARKER = ".retain-campaign-demo"
-
-
-def _clear(out_dir: Path) -> None:
-    """Start from nothing: an earlier run's registry would keep its champions (a new
-    version is only a challenger) and its outcomes would mix with this run's. Only a
-    folder the demo made itself (its marker file) or an empty one is used.
-
-    Raises:
-        ConfigError: `out_dir` is a file, or a folder with other contents.
-    """
-    import shutil
-
-    from common.errors import ConfigError
-
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir}: is a file; give a folder for the demo")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
-        raise ConfigError(
-            f"--out {out_dir}: the folder has other contents; the campaign demo writes its "
-            "bank, registry and lists into a folder of its own (a new or empty one)"
-        )
-    for name in ("bank", "outputs", "mlruns"):
-        shutil.rmtree(out_dir / name, ignore_errors=True)
-    for folder in out_dir.glob("cycle-*"):
-        shutil.rmtree(folder, ignore_errors=True)
-    (out_dir / EFFECT_FILE).unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MARKER).write_text("written by `retain demo campaign`; the demo may clear it\n")

@@ -9,6 +9,7 @@ from rich.table import Table as RichTable
 
 from common.console import make_console
 from common.names import RETENTION_CALLBACK, TREATMENT
+from evaluation.programme_report import json_ready
 
 console = make_console()
 EFFECT_KEYS = (
@@ -76,6 +77,46 @@ def logged_check(
 def _known(value: float) -> float | None:
     """None for an interval not given (too few effective customers): JSON has no NaN."""
     return None if np.isnan(value) else float(value)
+
+
+def effect_summary(
+    evaluation_1,
+    evaluation_2,
+    comparison: pd.DataFrame,
+    uplift_metrics: dict,
+    reports: dict[str, str],
+    seconds: float,
+) -> dict:
+    """effect.json: cycle 1's measured effect, the targetings compared in cycle 2, the
+    uplift model's Qini, both cycles' key figures, where the reports are; JSON-ready."""
+    by_name = comparison.set_index("targeting")
+    effect = {
+        **{key: evaluation_1.headline.get(key) for key in EFFECT_KEYS[:7]},
+        "retained_per_1000_calls_risk": float(by_name.at["risk", "retained_per_1000_calls"]),
+        "retained_per_1000_calls_uplift": float(by_name.at["uplift", "retained_per_1000_calls"]),
+        "retained_per_1000_calls_optimum": float(
+            by_name.at["truth optimum", "retained_per_1000_calls"]
+        ),
+        "retained_per_1000_calls_list": float(by_name.at["the list", "retained_per_1000_calls"]),
+        "retained_value_per_1000_calls_risk": float(
+            by_name.at["risk", "retained_value_per_1000_calls"]
+        ),
+        "retained_value_per_1000_calls_uplift": float(
+            by_name.at["uplift × value", "retained_value_per_1000_calls"]
+        ),
+        "retained_value_per_1000_calls_optimum": float(
+            by_name.at["truth value optimum", "retained_value_per_1000_calls"]
+        ),
+        "calls_compared": int(by_name.at["uplift", "calls"]),
+        "qini_uplift_model": uplift_metrics["qini_uplift_model"],
+        "qini_churn_risk": uplift_metrics["qini_churn_risk"],
+        "qini_optimum": uplift_metrics["qini_truth"],
+        "cycle_1": evaluation_1.headline,
+        "cycle_2": evaluation_2.headline,
+        "reports": reports,
+        "seconds": seconds,
+    }
+    return json_ready(effect)
 
 
 def cycle_rows(comparisons: list[pd.DataFrame], logged: list[dict]) -> list[dict]:

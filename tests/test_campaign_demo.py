@@ -18,7 +18,8 @@ from browser import render
 
 from common.config import RetainConfig
 from common.names import OWED, OWED_GROUP
-from retain.campaign_demo import EFFECT_KEYS, run_campaign_demo
+from retain.campaign_demo import run_campaign_demo
+from retain.campaign_figures import EFFECT_KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -190,3 +191,12 @@ def test_the_demo_never_clears_a_folder_it_did_not_make(tmp_path):
     afile.write_text("")
     with pytest.raises(ConfigError, match="is a file"):
         run_campaign_demo(RetainConfig(), afile)
+
+
+def test_the_demo_ends_with_the_service_report_over_both_cycles(demo):
+    out, _ = demo
+    figures = json.loads((out / "service-report" / "figures.json").read_text())
+    coverage = pd.DataFrame(figures["coverage"])
+    assert len(coverage) > 0 and coverage["tasks"].sum() > 1000  # both cycles' calls
+    assert {"core", "important"} <= {row["tier"] for row in figures["cadence"]}
+    assert (out / "service-report" / "report.html").exists()
