@@ -11,7 +11,7 @@ contacted), and the churn model's calibration on the campaign.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -345,9 +345,11 @@ def evaluate_folder(
     out_dir=None,
     targeting: pd.DataFrame | None = None,
     qini_curves: dict | None = None,
+    links: dict[str, str] | None = None,
 ):
     """Evaluate the campaign `retain score` wrote to `campaign_dir` on a later extract
-    (`bank`) and the contacts loaded with `retain outcomes load`; write the report.
+    (`bank`) and the contacts loaded with `retain outcomes load`; write the report (with
+    `links` to related reports, label -> URL relative to it).
 
     Returns:
         The evaluation, every customer's features and outcomes at the campaign day, and
@@ -375,6 +377,7 @@ def evaluate_folder(
     )
     truth = read_truth(bank.data_dir, as_of, config.features) if bank.data_dir is not None else None
     evaluation = evaluate_campaign(data, config, truth, targeting, qini_curves)
+    evaluation = replace(evaluation, links=links or {})
     files = write_report(
         evaluation, Path(out_dir or campaign_dir), title=f"Campaign {campaign_id} ({as_of})"
     )

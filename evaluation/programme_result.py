@@ -68,6 +68,7 @@ class ProgrammeEvaluation:
     targeting: pd.DataFrame | None = None  # targeting, calls, retained_per_1000_calls, qini
     qini_curves: dict[str, tuple[np.ndarray, np.ndarray]] | None = None  # (share, qini)
     notes: list[str] = field(default_factory=list)  # plain-text caveats shown at the top
+    links: dict[str, str] = field(default_factory=dict)  # related reports: label -> URL
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Table name -> frame, in `TABLE_COLUMNS` order; targeting only when given."""

@@ -139,6 +139,7 @@ def render_html(evaluation: ProgrammeEvaluation, title: str) -> str:
     parts = [
         *_head(title),
         *_notes(evaluation.notes),
+        *_links(evaluation.links),
         *_key_figures(evaluation.headline),
         *_operations(evaluation),
         "<h2>Outcomes</h2>",
@@ -176,6 +177,14 @@ def _notes(notes: list[str]) -> list[str]:
         return []
     items = "".join(f"<li>{html.escape(str(note))}</li>" for note in notes)
     return [f'<div class="notes"><strong>Notes</strong><ul>{items}</ul></div>']
+
+
+def _links(links: dict[str, str]) -> list[str]:
+    if not links:
+        return []
+    e = html.escape
+    items = " · ".join(f'<a href="{e(url)}">{e(label)}</a>' for label, url in links.items())
+    return [f'<p class="links">See also: {items}</p>']
 
 
 def _key_figures(headline: dict) -> list[str]:

@@ -154,6 +154,8 @@ class DemoRun:
 
 
 SERVICE_REPORT_DIR = "service-report"
+# Each cycle's report links to the service report the demo writes at the end.
+SERVICE_LINK = {"Service standards, every cycle": f"../{SERVICE_REPORT_DIR}/report.html"}
 
 
 def run_campaign_demo(
@@ -288,7 +290,7 @@ def test_and_learn_cycle(run: DemoRun):
     run.calls[run.first_day] = reached_customers(contacts)
     with console.status("the bank lives on with the calls of cycle 1", spinner="dots"):
         run.generate_bank()
-    evaluation, _, _ = evaluate_folder(run.bank, run.config, folder)
+    evaluation, _, _ = evaluate_folder(run.bank, run.config, folder, links=SERVICE_LINK)
     console.print(f"cycle 1 report → {folder / REPORT_HTML}")
     with console.status("training the uplift model on cycle 1", spinner="dots"):
         uplift = train_from_campaign(run.bank, run.config, folder)
@@ -326,7 +328,7 @@ def uplift_cycle(run: DemoRun, uplift, cycle: int = 2):
     with console.status(f"the bank lives on with the calls of cycle {cycle}", spinner="dots"):
         run.generate_bank()
     evaluation, population, _ = evaluate_folder(
-        run.bank, config, folder, None, comparison, uplift.qini_curves
+        run.bank, config, folder, None, comparison, uplift.qini_curves, SERVICE_LINK
     )
     logged = logged_check(run.bank, config, folder, uplift.model, truth, run.calls[day], population)
     return evaluation, comparison, logged

@@ -112,6 +112,7 @@ def test_report_renders_with_the_figures(demo, cycle):
     assert page.console_errors == []
     for heading in ("Key figures", "Operations", "Effect of the campaign", "Model health"):
         assert heading in page.text
+    assert "See also: Service standards, every cycle" in page.text
     figures = json.loads((out / cycle / "figures.json").read_text())
     coverage = figures["headline"]["coverage"]
     assert f"{coverage:.1%}" in page.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,9 @@ def test_browser_reports_console_error_and_missing_image(tmp_path) -> None:
     )
     assert any("missing.png" in error for error in page.console_errors)
     assert any("bad" in error for error in page.console_errors)
+
+
+def test_links_to_related_reports_are_shown_and_escaped(tmp_path) -> None:
+    linked = replace(evaluation(), links={"Service <standards>": "../service-report/report.html"})
+    html = write_report(linked, tmp_path, "Linked")["report"].read_text()
+    assert '<a href="../service-report/report.html">Service &lt;standards&gt;</a>' in html
