@@ -50,13 +50,14 @@ def service_report(bank, config: RetainConfig, campaign_dirs=(), as_of: date | N
     as_of = as_of or bank.extracted_at.date()
     end = pd.Timestamp(as_of)
     start = end - pd.Timedelta(days=PERIOD_DAYS)
+    notes: list[str] = []
     interactions = _interactions(bank, start, end)
     features = pipeline.feature_frame(
         bank, [as_of - timedelta(days=QUARTER_DAYS), as_of], config.features
     )
     before, now = (part for _, part in features.groupby("as_of", sort=True))
     tiers = now[["customer_id", "tier"]]
-    programme, notes = config.programme, []
+    programme = config.programme
     complaints = interactions[interactions["kind"] == "complaint"]
     callbacks = interactions[interactions["kind"] == "callback"]
     tables = {
@@ -77,6 +78,8 @@ def service_report(bank, config: RetainConfig, campaign_dirs=(), as_of: date | N
         for row in tables["complaints"].to_dict("records")
         if row["note"]
     ]
+    if standards.missing_field(interactions, "satisfaction"):
+        notes.append("satisfaction: not measurable: field interactions.satisfaction missing")
     return ServiceReport(as_of, tables, notes)
 
 
@@ -93,7 +96,8 @@ INTERACTION_COLUMNS = (
 
 
 def _interactions(bank, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Complaints, callbacks and satisfaction answers of the period."""
+    """Complaints, callbacks and satisfaction answers of the period (`interactions` is a
+    required table; its optional fields may be all null)."""
     table = bank.tables["interactions"]
     kinds = ["complaint", "callback", "satisfaction_survey"]
     wanted = table.filter(table.kind.isin(kinds), table.ts >= start, table.ts < end)

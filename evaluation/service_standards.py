@@ -35,38 +35,49 @@ def complaint_handling(
     raised = pd.to_datetime(complaints["ts"])
     resolved = pd.to_datetime(complaints["resolved_at"])
     handling = ((resolved.fillna(as_of) - raised) / HOUR).to_numpy(dtype=float)
-    rows = [_response_row(complaints, raised, as_of, targets)]
-    rows.append(
-        _row(
-            "mean handling time, hours (open ones: so far)",
+    handling_label = "mean handling time, hours (open ones: so far)"
+    if missing_field(complaints, "resolved_at"):
+        handling_row = _not_measurable(handling_label, complaints, "resolved_at")
+    else:
+        handling_row = _row(
+            handling_label,
             len(complaints),
             float(np.mean(handling)) if len(complaints) else np.nan,
             targets.complaint_handling_hours,
             lower_is_better=True,
         )
-        | {"unit": "hours"}
-    )
+    major_label = f"major complaints resolved within {targets.major_resolution_hours:g} h"
     major = (complaints["severity"] == MAJOR_SEVERITY).to_numpy()
-    within = handling[major] <= targets.major_resolution_hours
-    within &= resolved[major].notna().to_numpy()
-    rows.append(
-        _row(
-            f"major complaints resolved within {targets.major_resolution_hours:g} h",
-            int(major.sum()),
-            float(within.mean()) if major.any() else np.nan,
-            targets.coverage_target,
-        )
+    within = (handling[major] <= targets.major_resolution_hours) & resolved[major].notna()
+    if missing_field(complaints, "severity"):
+        major_row = _not_measurable(major_label, complaints, "severity")
+    else:
+        value = float(np.mean(within)) if major.any() else np.nan
+        major_row = _row(major_label, int(major.sum()), value, targets.coverage_target)
+    return pd.DataFrame(
+        [
+            _response_row(complaints, raised, as_of, targets),
+            handling_row | {"unit": "hours"},
+            major_row,
+        ]
     )
-    return pd.DataFrame(rows)
+
+
+def missing_field(frame: pd.DataFrame, column: str) -> bool:
+    """The bank does not provide the field: absent, or null on every row there is."""
+    return column not in frame or (len(frame) > 0 and frame[column].isna().all())
+
+
+def _not_measurable(measure: str, complaints: pd.DataFrame, column: str) -> dict:
+    return _row(measure, len(complaints), np.nan, np.nan) | {
+        "note": f"not measurable: field interactions.{column} missing"
+    }
 
 
 def _response_row(complaints, raised, as_of, targets: ProgrammeConfig) -> dict:
     label = f"answered within {targets.complaint_response_hours:g} h"
     if "responded_at" not in complaints or complaints["responded_at"].isna().all():
-        return _row(label, len(complaints), np.nan, targets.coverage_target) | {
-            "met": None,
-            "note": "not measurable: field interactions.responded_at missing",
-        }
+        return _not_measurable(label, complaints, "responded_at")
     responded = pd.to_datetime(complaints["responded_at"]).fillna(as_of)
     within = (responded - raised) / HOUR <= targets.complaint_response_hours
     within &= complaints["responded_at"].notna()

@@ -165,3 +165,22 @@ def test_report_service_command_writes_and_renders(small_synthetic_bank, tmp_pat
     assert f"{handling:.1f}" in page.text
     missing = retain("--config", str(settings), "report", "service", "--data", str(tmp_path / "x"))
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
+
+
+def test_fields_a_bank_does_not_provide_are_named_not_measurable(tmp_path):
+    from banks import tiny_bank_frames, write_bank
+    from test_cli import retain
+
+    frames = tiny_bank_frames()
+    frames["interactions"] = frames["interactions"].drop(columns=["severity", "satisfaction"])
+    bank = write_bank(frames, tmp_path / "bank")
+    settings = tmp_path / "retain.toml"
+    settings.write_text(f'output_dir = "{tmp_path / "outputs"}"\n')
+    result = retain(
+        "--config", str(settings), "report", "service",
+        "--data", str(bank), "--out", str(tmp_path / "service"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    notes = json.loads((tmp_path / "service" / "figures.json").read_text())["notes"]
+    for field in ("responded_at", "severity", "satisfaction"):
+        assert any(f"field interactions.{field} missing" in note for note in notes), field
