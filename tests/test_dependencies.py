@@ -51,6 +51,8 @@ def _distributions(modules) -> dict[str, set[str]]:
     local = {*PACKAGES, "tests", "banks", "servers", "browser", "test_cli", "conftest"}
     local |= {"retain_model_runtime"}
     local |= {path.stem for path in (ROOT / "bench").glob("*.py")}
+    # Test modules a benchmark reuses (bench/off_policy_coverage.py: the simulated campaign).
+    local |= {path.stem for path in (ROOT / "tests").rglob("test_*.py")}
     return {
         module: {_normalise(dist) for dist in by_module.get(module, [module])}
         for module in modules
