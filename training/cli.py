@@ -321,9 +321,10 @@ def uplift_command(
     campaign or several pooled and the outcomes a later extract shows; validate it against
     churn-risk ranking on a part of the lists it never saw; register it as
     retain-uplift-churn."""
-    from training.uplift import train_from_campaign
+    from training.uplift import distinct_folders, train_from_campaign
 
     config = ctx.obj
+    distinct_folders(campaign_dir)  # a folder given twice is refused before the extract loads
     _, bank = load_extract(config, data or config.data_dir, quiet=True)
     with console.status("fitting and validating the uplift model", spinner="dots"):
         result = train_from_campaign(bank, config, campaign_dir)

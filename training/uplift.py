@@ -291,13 +291,7 @@ def train_from_campaign(bank, config: RetainConfig, campaign_dirs, register: boo
     """
     from features.definitions import feature_names
 
-    folders = [campaign_dirs] if isinstance(campaign_dirs, str | Path) else list(campaign_dirs)
-    if len({Path(folder).resolve() for folder in folders}) < len(folders):
-        raise DataError(
-            "--campaign-dir: the same campaign given twice ("
-            + ", ".join(Path(folder).name for folder in folders)
-            + ")"
-        )
+    folders = distinct_folders(campaign_dirs)
     campaigns = sorted(
         (_campaign_rows(bank, config, folder) for folder in folders), key=lambda one: one[0]
     )
@@ -309,6 +303,23 @@ def train_from_campaign(bank, config: RetainConfig, campaign_dirs, register: boo
     return train_uplift(
         pooled, feature_names(config.features), baselines, config, "+".join(names), register
     )
+
+
+def distinct_folders(campaign_dirs) -> list:
+    """The campaign folders as a list, refused when one is given twice (checked before any
+    extract is read).
+
+    Raises:
+        DataError: the same folder twice.
+    """
+    folders = [campaign_dirs] if isinstance(campaign_dirs, str | Path) else list(campaign_dirs)
+    if len({Path(folder).resolve() for folder in folders}) < len(folders):
+        raise DataError(
+            "--campaign-dir: the same campaign given twice ("
+            + ", ".join(Path(folder).name for folder in folders)
+            + ")"
+        )
+    return folders
 
 
 def _campaign_rows(bank, config: RetainConfig, campaign_dir):
