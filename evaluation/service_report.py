@@ -55,7 +55,11 @@ def service_report(bank, config: RetainConfig, campaign_dirs=(), as_of: date | N
     features = pipeline.feature_frame(
         bank, [as_of - timedelta(days=QUARTER_DAYS), as_of], config.features
     )
-    before, now = (part for _, part in features.groupby("as_of", sort=True))
+    quarter_ago = pd.Timestamp(as_of - timedelta(days=QUARTER_DAYS))
+    dated = pd.to_datetime(features["as_of"])
+    before, now = features[dated == quarter_ago], features[dated == end]
+    if before.empty:
+        notes.append("tier migrations: not measurable, no customer a quarter before the day")
     tiers = now[["customer_id", "tier"]]
     programme = config.programme
     complaints = interactions[interactions["kind"] == "complaint"]

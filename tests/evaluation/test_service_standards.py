@@ -157,6 +157,7 @@ def test_report_service_command_writes_and_renders(small_synthetic_bank, tmp_pat
     figures = json.loads((out / "figures.json").read_text())
     assert {"complaints", "cadence", "satisfaction", "migrations", "moved"} <= set(figures)
     assert any("not measurable" in note for note in figures["notes"])  # no campaign given
+    assert sum(row["customers"] for row in figures["migrations"]) > 100  # a quarter apart
     page = render(out / "report.html")
     assert page.console_errors == []
     for heading in ("Complaint handling", "Contact cadence by tier", "Tier migrations"):
