@@ -33,11 +33,11 @@ customers kept per 1,000 calls.
 A rule whose picks the campaign mostly left to a small draw probability rests on few
 randomised calls: at p = 0.01, a rule calling 400 such customers is judged on about 4
 calls, each weighing 100. The estimate stays unbiased but its normal interval no longer
-covers (in a simulation with a known truth, 67–87 % instead of 95 % below 50 effective
-customers, 92 % above). So every value says on how many customers it rests, Kish's
-effective sample size (Σw)² / Σw² of the inverse-probability weights, the fewer of the
-called and the not-called arm among the customers that count, and gives no interval below
-`MIN_EFFECTIVE_CUSTOMERS`.
+covers (in a simulation with a known truth, 61–89 % instead of 95 % below 50 effective
+customers, 92 % at 50 and above: `bench/off_policy_coverage.py`). So every value says on
+how many customers it rests, Kish's effective sample size (Σw)² / Σw² of the
+inverse-probability weights, the fewer of the called and the not-called arm among the
+customers that count, and gives no interval below `MIN_EFFECTIVE_CUSTOMERS`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from common.names import HOLDOUT, NO_ACTION, OWED, RETENTION_CALLBACK, TREATMENT
 
 SUPPORT_COLUMNS = ("customer_id", "called", "propensity", "churned")
 # Below this many effective customers per arm the interval is not given (module docstring;
-# chosen on a simulated campaign, tests/evaluation/test_off_policy.py, not on a bank).
+# chosen on the simulated campaign of bench/off_policy_coverage.py, not on a bank).
 MIN_EFFECTIVE_CUSTOMERS = 50
 
 
